@@ -1,0 +1,433 @@
+//! One compiled matcher for every term of every lexicon in a run, shared by all threads.
+//!
+//! An Aho-Corasick DFA (ASCII case-insensitive, leftmost-longest) finds candidate matches; each
+//! candidate is then checked for word boundaries and, for ambiguous terms, for its context rule.
+//! Boundaries are checked by hand rather than with a Unicode-aware regex, which is ten times
+//! slower; the rule is:
+//!
+//! * a character is a *word character* when it is a Unicode letter or digit, `_`, or a
+//!   combining mark (so `Renée` written with a combining accent is still one word);
+//! * a match must not have a word character immediately before it (if the term starts with a
+//!   word character) or immediately after it (if the term ends with one).
+//!
+//! So `He's`, `(her`, `she/he`, `ex-wife` and `nurses'` match, while `hershey` does not match
+//! `her` and `Zoë` does not match `zo`.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+
+use super::ContextRule;
+
+/// A term found in a text: byte offsets and the term it is a form of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub start: usize,
+    pub end: usize,
+    pub term: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Target {
+    term: u32,
+    context: Option<u32>,
+}
+
+/// Collects surface forms before they are compiled into a [`Matcher`].
+#[derive(Debug, Default)]
+pub struct MatcherBuilder {
+    patterns: Vec<String>,
+    index: HashMap<String, usize>,
+    targets: Vec<Vec<Target>>,
+    contexts: Vec<ContextRule>,
+    context_index: HashMap<ContextRule, u32>,
+}
+
+impl MatcherBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a context rule and returns its id (equal rules share one id).
+    pub fn context(&mut self, rule: &ContextRule) -> u32 {
+        if let Some(id) = self.context_index.get(rule) {
+            return *id;
+        }
+        let id = self.contexts.len() as u32;
+        self.contexts.push(rule.clone());
+        self.context_index.insert(rule.clone(), id);
+        id
+    }
+
+    /// Matches the lower-case `form` (and its other cases) as `term`, under `context` if given.
+    pub fn add(&mut self, form: &str, term: u32, context: Option<u32>) {
+        let target = Target { term, context };
+        for variant in case_variants(form) {
+            let id = *self.index.entry(variant.clone()).or_insert_with(|| {
+                self.patterns.push(variant);
+                self.targets.push(Vec::new());
+                self.patterns.len() - 1
+            });
+            if !self.targets[id].contains(&target) {
+                self.targets[id].push(target);
+            }
+        }
+    }
+
+    /// Number of distinct patterns so far.
+    pub fn len(&self) -> usize {
+        self.patterns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Compiles the DFA.
+    pub fn build(self) -> Result<Matcher, String> {
+        let ac = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .match_kind(MatchKind::LeftmostLongest)
+            .ascii_case_insensitive(true)
+            .build(&self.patterns)
+            .map_err(|e| format!("cannot compile the lexicon matcher: {e}"))?;
+        let multiword: Vec<bool> = self
+            .patterns
+            .iter()
+            .map(|p| p.chars().any(|c| !is_word_char(c)))
+            .collect();
+        let edges = self
+            .patterns
+            .iter()
+            .map(|p| {
+                let first = p.chars().next().is_some_and(is_word_char);
+                let last = p.chars().next_back().is_some_and(is_word_char);
+                (first, last)
+            })
+            .collect();
+        // Lower-cased patterns with an inner boundary, to find a shorter match when a longer one
+        // fails its right boundary ("a b" inside "a b cx" when "a b c" is also a term).
+        let prefixes = self
+            .patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.to_ascii_lowercase(), i))
+            .collect();
+        Ok(Matcher {
+            ac,
+            targets: self.targets,
+            contexts: self.contexts,
+            edges,
+            multiword,
+            prefixes,
+            patterns: self.patterns,
+        })
+    }
+}
+
+/// The compiled matcher. Cheap to share (`Arc`) across threads; matching allocates nothing.
+#[derive(Debug)]
+pub struct Matcher {
+    ac: AhoCorasick,
+    targets: Vec<Vec<Target>>,
+    contexts: Vec<ContextRule>,
+    /// Whether each pattern starts / ends with a word character (needs a boundary there).
+    edges: Vec<(bool, bool)>,
+    multiword: Vec<bool>,
+    prefixes: HashMap<String, usize>,
+    patterns: Vec<String>,
+}
+
+impl Matcher {
+    /// Number of distinct surface forms compiled.
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Bytes of heap used by the automaton.
+    pub fn memory_usage(&self) -> usize {
+        self.ac.memory_usage()
+    }
+
+    /// Calls `f` for every term occurrence in `text`, left to right. A surface form shared by
+    /// terms of several lexicons gives one hit per term.
+    pub fn for_each_hit(&self, text: &str, mut f: impl FnMut(Hit)) {
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        'outer: while pos < bytes.len() {
+            for m in self.ac.find_iter(Input::new(bytes).span(pos..bytes.len())) {
+                let (s, e, p) = (m.start(), m.end(), m.pattern().as_usize());
+                let (need_left, need_right) = self.edges[p];
+                if need_left && !boundary_before(text, s) {
+                    pos = s + 1;
+                    continue 'outer;
+                }
+                if need_right && !boundary_after(text, e) {
+                    if self.multiword[p]
+                        && let Some((p2, e2)) = self.shorter_match(text, s, e)
+                    {
+                        self.emit(text, s, e2, p2, &mut f);
+                        pos = e2;
+                    } else {
+                        pos = s + 1;
+                    }
+                    continue 'outer;
+                }
+                self.emit(text, s, e, p, &mut f);
+            }
+            break;
+        }
+    }
+
+    /// The longest pattern that is a prefix of `text[s..e]` ending at a word boundary.
+    #[cold]
+    fn shorter_match(&self, text: &str, s: usize, e: usize) -> Option<(usize, usize)> {
+        let bytes = text.as_bytes();
+        for end in (s + 1..e).rev() {
+            if !text.is_char_boundary(end) || !boundary_after(text, end) {
+                continue;
+            }
+            if bytes[end - 1].is_ascii() && !is_word_char(bytes[end - 1] as char) {
+                continue;
+            }
+            let candidate = text[s..end].to_ascii_lowercase();
+            if let Some(&p) = self.prefixes.get(&candidate) {
+                return Some((p, end));
+            }
+        }
+        None
+    }
+
+    #[inline]
+    fn emit(&self, text: &str, s: usize, e: usize, p: usize, f: &mut impl FnMut(Hit)) {
+        for t in &self.targets[p] {
+            if let Some(c) = t.context
+                && !context_holds(&self.contexts[c as usize], text, s, e)
+            {
+                continue;
+            }
+            f(Hit {
+                start: s,
+                end: e,
+                term: t.term,
+            });
+        }
+    }
+}
+
+/// The lower, Title and UPPER case forms of a form with non-ASCII letters (ASCII case is folded
+/// by the automaton itself).
+fn case_variants(form: &str) -> Vec<String> {
+    let mut v = vec![form.to_owned()];
+    if !form.is_ascii() {
+        let lower = form.to_lowercase();
+        let upper = form.to_uppercase();
+        let mut title = String::with_capacity(form.len());
+        let mut at_start = true;
+        for c in lower.chars() {
+            if at_start {
+                title.extend(c.to_uppercase());
+            } else {
+                title.push(c);
+            }
+            at_start = !is_word_char(c);
+        }
+        v.extend([lower, upper, title]);
+        v.sort();
+        v.dedup();
+    }
+    v
+}
+
+/// Letters, digits, `_` and combining marks.
+#[inline]
+pub fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_';
+    }
+    c.is_alphanumeric() || is_combining_mark(c)
+}
+
+/// The combining diacritical mark blocks (general category M for the scripts debias targets).
+fn is_combining_mark(c: char) -> bool {
+    matches!(c as u32,
+        0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F
+        | 0x0483..=0x0489 | 0x0591..=0x05BD | 0x0610..=0x061A | 0x064B..=0x065F | 0x0900..=0x0903
+        | 0x093A..=0x094F | 0x0E31 | 0x0E34..=0x0E3A | 0x3099..=0x309A)
+}
+
+#[inline]
+fn boundary_before(text: &str, s: usize) -> bool {
+    if s == 0 {
+        return true;
+    }
+    let b = text.as_bytes()[s - 1];
+    if b.is_ascii() {
+        return !(b.is_ascii_alphanumeric() || b == b'_');
+    }
+    !text[..s].chars().next_back().is_some_and(is_word_char)
+}
+
+#[inline]
+fn boundary_after(text: &str, e: usize) -> bool {
+    let bytes = text.as_bytes();
+    if e >= bytes.len() {
+        return true;
+    }
+    let b = bytes[e];
+    if b.is_ascii() {
+        return !(b.is_ascii_alphanumeric() || b == b'_');
+    }
+    !text[e..].chars().next().is_some_and(is_word_char)
+}
+
+/// Characters skipped between a term and the word next to it: spaces, hyphens, dashes, quotes
+/// and brackets.
+fn skippable(c: char) -> bool {
+    c.is_whitespace() || "-–—\"'’‘“”()«»".contains(c)
+}
+
+fn next_word(text: &str, e: usize) -> String {
+    let rest = text[e..].trim_start_matches(skippable);
+    rest.chars()
+        .take_while(|c| is_word_char(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn prev_word(text: &str, s: usize) -> String {
+    let before = text[..s].trim_end_matches(skippable);
+    let start = before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| is_word_char(*c))
+        .last()
+        .map_or(before.len(), |(i, _)| i);
+    before[start..].to_lowercase()
+}
+
+fn context_holds(rule: &ContextRule, text: &str, s: usize, e: usize) -> bool {
+    if rule.capitalized && !text[s..].chars().next().is_some_and(char::is_uppercase) {
+        return false;
+    }
+    if !rule.next_word.is_empty() || !rule.not_next_word.is_empty() {
+        let w = next_word(text, e);
+        if !rule.next_word.is_empty() && !rule.next_word.contains(&w) {
+            return false;
+        }
+        if rule.not_next_word.contains(&w) {
+            return false;
+        }
+    }
+    if !rule.prev_word.is_empty() || !rule.not_prev_word.is_empty() {
+        let w = prev_word(text, s);
+        if !rule.prev_word.is_empty() && !rule.prev_word.contains(&w) {
+            return false;
+        }
+        if rule.not_prev_word.contains(&w) {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(terms: &[&str]) -> Matcher {
+        let mut b = MatcherBuilder::new();
+        for (i, t) in terms.iter().enumerate() {
+            b.add(t, i as u32, None);
+        }
+        b.build().unwrap()
+    }
+
+    fn found(m: &Matcher, text: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        m.for_each_hit(text, |h| v.push(text[h.start..h.end].to_owned()));
+        v
+    }
+
+    #[test]
+    fn case_insensitive_with_punctuation_and_contractions() {
+        let m = matcher(&["he", "she", "her"]);
+        assert_eq!(found(&m, "He's here; SHE/he said (her"), ["He", "SHE", "he", "her"]);
+        assert_eq!(found(&m, "She’s"), ["She"]);
+    }
+
+    #[test]
+    fn no_match_inside_words() {
+        let m = matcher(&["her", "man"]);
+        assert!(found(&m, "hershey mankind woman other").is_empty());
+        assert_eq!(found(&m, "ex-man her_ her2").len(), 1);
+    }
+
+    #[test]
+    fn boundaries_next_to_non_ascii_characters() {
+        let m = matcher(&["rene", "zo", "nurse", "café"]);
+        // A letter with an accent is part of the word, precomposed or combining.
+        assert!(found(&m, "Renée and Rene\u{301}e and Zoë").is_empty());
+        // Curly quotes, dashes and non-breaking spaces are boundaries.
+        assert_eq!(found(&m, "“nurse”—nurse\u{a0}nurse’s"), ["nurse", "nurse", "nurse"]);
+        // Non-ASCII terms match in lower, Title and UPPER case.
+        assert_eq!(found(&m, "Café CAFÉ café"), ["Café", "CAFÉ", "café"]);
+        // A word of another script next to the term is a word character too.
+        assert!(found(&m, "nurseнь").is_empty());
+    }
+
+    #[test]
+    fn longest_match_wins_and_shorter_match_is_recovered() {
+        let m = matcher(&["african american", "american", "a b", "a b c"]);
+        assert_eq!(found(&m, "African-American actor"), ["African-American"]);
+        assert_eq!(found(&m, "an American"), ["American"]);
+        assert_eq!(found(&m, "x a b cx"), ["a b"]);
+    }
+
+    #[test]
+    fn failed_left_boundary_does_not_hide_a_later_match() {
+        let m = matcher(&["woman", "man"]);
+        assert_eq!(found(&m, "superwoman man"), ["man"]);
+    }
+
+    #[test]
+    fn context_rules() {
+        let mut b = MatcherBuilder::new();
+        let people = b.context(&ContextRule {
+            next_word: vec!["people".into(), "women".into()],
+            ..Default::default()
+        });
+        let cap = b.context(&ContextRule {
+            capitalized: true,
+            ..Default::default()
+        });
+        let not_double = b.context(&ContextRule {
+            not_prev_word: vec!["double".into()],
+            not_next_word: vec!["spot".into()],
+            ..Default::default()
+        });
+        b.add("black", 0, Some(people));
+        b.add("polish", 1, Some(cap));
+        b.add("blind", 2, Some(not_double));
+        let m = b.build().unwrap();
+        let hits = |t: &str| {
+            let mut v = Vec::new();
+            m.for_each_hit(t, |h| v.push(h.term));
+            v
+        };
+        assert_eq!(hits("black cat, Black  women, black-people"), [0, 0]);
+        assert_eq!(hits("polish the Polish shoes"), [1]);
+        assert_eq!(hits("a double-blind study; a blind spot; blind people"), [2]);
+    }
+
+    #[test]
+    fn shared_form_hits_every_term() {
+        let mut b = MatcherBuilder::new();
+        b.add("actress", 0, None);
+        b.add("actress", 7, None);
+        let m = b.build().unwrap();
+        let mut v = Vec::new();
+        m.for_each_hit("the actress", |h| v.push(h.term));
+        assert_eq!(v, [0, 7]);
+    }
+}

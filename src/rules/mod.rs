@@ -1,0 +1,836 @@
+//! Rule files: what to scan and how to report it, validated and compiled before any data is read.
+//!
+//! A rule file is read into a located YAML tree ([`yaml::Node`]), checked key by key (every
+//! problem is collected, with its `file:line:column` and a hint), and compiled into a
+//! [`RuleSet`]: the input settings, the [`Detector`] with one matcher for every lexicon, the
+//! targets per axis and the report settings. Each key is documented where it is read below and,
+//! for users, in `rules/README.md`.
+
+pub mod yaml;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
+
+use crate::detect::{Axis, Detector, Group, GroupId, PatternTerm, Taxonomy, TermId, TermInfo};
+use crate::error::{Diagnostic, Diagnostics, Error, Result};
+use crate::lexicon::{
+    self, ContextRule, GroupTerms, Lexicon, LexiconKind, Loc, matcher::MatcherBuilder,
+    surface_forms,
+};
+use yaml::{Kind, Node, Reader};
+
+/// The rule file used when none is given: every built-in axis and attribute lexicon, parity
+/// targets, report only.
+pub const DEFAULT_RULES: &str = include_str!("../../rules/default.yaml");
+
+/// The supported value of `version:`.
+pub const RULES_VERSION: i64 = 1;
+
+/// Where the rules came from, for reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RulesOrigin {
+    /// The file as named on the command line, or `<built-in>/default.yaml`.
+    pub path: String,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+}
+
+/// Which rows are read and how their columns are found (`input:` section).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputRules {
+    /// `input.text_column` (default `text`): the column holding the document text.
+    pub text_column: String,
+    /// `input.id_column` (default `id`): the document id. When the default column is absent, the
+    /// id is `FILE#ROW` (the file relative to the input root, the 0-based row number).
+    pub id_column: String,
+    /// Whether `id_column` was set explicitly (then it must exist).
+    pub id_required: bool,
+    /// `input.source_column` / `input.source_url_column`: per-source breakdown.
+    pub source: Option<SourceSpec>,
+    /// `input.where`: a SQL predicate; only rows where it is true are scanned.
+    pub where_sql: Option<String>,
+    /// `input.format`: read every input as this format instead of going by file extension.
+    pub format: Option<Format>,
+}
+
+impl Default for InputRules {
+    fn default() -> Self {
+        InputRules {
+            text_column: "text".into(),
+            id_column: "id".into(),
+            id_required: false,
+            source: None,
+            where_sql: None,
+            format: None,
+        }
+    }
+}
+
+/// Where the per-source breakdown comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A column whose value is the source.
+    Column(String),
+    /// A column of URLs whose host (without `www.`) is the source.
+    UrlDomain(String),
+}
+
+/// Input file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Parquet,
+    Jsonl,
+    Csv,
+}
+
+impl Format {
+    pub const NAMES: &[&str] = &["parquet", "jsonl", "csv"];
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "parquet" => Some(Format::Parquet),
+            "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// The representation an axis is compared with (`targets:` section).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// Every group the same share.
+    Parity,
+    /// An explicit share per group of the axis, in group order, summing to 1.
+    Shares(Vec<f64>),
+}
+
+impl Target {
+    /// The share of the `i`-th of `n` groups.
+    pub fn share(&self, i: usize, n: usize) -> f64 {
+        match self {
+            Target::Parity => 1.0 / n as f64,
+            Target::Shares(s) => s[i],
+        }
+    }
+}
+
+/// Settings of the context-association section of the report (`report.association`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssociationRules {
+    /// `min_count` (default 5): a group–term pair needs this many co-mentioning documents.
+    pub min_count: u64,
+    /// `top` (default 10): associations listed per group and attribute lexicon.
+    pub top: usize,
+    /// `prior` (default 10): total pseudo-count of the informative Dirichlet prior of the
+    /// log-odds ratio, spread over the terms in proportion to their corpus frequency.
+    pub prior: f64,
+}
+
+/// Report settings (`report:` section).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRules {
+    /// `examples` (default 3): example snippets per group.
+    pub examples: usize,
+    /// `snippet_chars` (default 160): length of a snippet around the first mention.
+    pub snippet_chars: usize,
+    /// `confidence` (default 0.95): level of the confidence intervals.
+    pub confidence: f64,
+    /// `top_terms` (default 10): most frequent terms listed per group.
+    pub top_terms: usize,
+    /// `top_sources` (default 20): sources listed in the per-source breakdown; the rest are
+    /// summed under `(other)`.
+    pub top_sources: usize,
+    pub association: AssociationRules,
+}
+
+impl Default for ReportRules {
+    fn default() -> Self {
+        ReportRules {
+            examples: 3,
+            snippet_chars: 160,
+            confidence: 0.95,
+            top_terms: 10,
+            top_sources: 20,
+            association: AssociationRules {
+                min_count: 5,
+                top: 10,
+                prior: 10.0,
+            },
+        }
+    }
+}
+
+/// A validated, compiled rule file.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub origin: RulesOrigin,
+    pub input: InputRules,
+    /// The target of each axis, by axis index (`None` for attribute lexicons).
+    pub targets: Vec<Option<Target>>,
+    pub report: ReportRules,
+    pub detector: Arc<Detector>,
+}
+
+impl RuleSet {
+    pub fn taxonomy(&self) -> &Taxonomy {
+        self.detector.taxonomy()
+    }
+}
+
+/// Reads, validates and compiles the rule file at `path`.
+pub fn load(path: &Path) -> Result<RuleSet> {
+    let display = path.display().to_string();
+    let text = std::fs::read(path).map_err(|e| {
+        Error::Rules(Diagnostics(vec![Diagnostic {
+            file: display.clone(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("cannot read the rule file: {e}"),
+            help: Some("check the path given to --rules".into()),
+        }]))
+    })?;
+    let text = String::from_utf8(text).map_err(|e| {
+        Error::Rules(Diagnostics(vec![Diagnostic {
+            file: display.clone(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("the rule file is not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
+            help: Some("save it as UTF-8".into()),
+        }]))
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse(&display, &text, &base)
+}
+
+/// The built-in default rules.
+pub fn default_rules() -> Result<RuleSet> {
+    parse("<built-in>/default.yaml", DEFAULT_RULES, Path::new("."))
+}
+
+/// Validates and compiles rule text. `display` names the file in messages; lexicon paths are
+/// resolved against `base_dir`.
+pub fn parse(display: &str, text: &str, base_dir: &Path) -> Result<RuleSet> {
+    let mut diags = Vec::new();
+    let rs = compile(display, text, base_dir, &mut diags);
+    match rs {
+        Some(rs) if diags.is_empty() => Ok(rs),
+        _ => {
+            diags.sort_by(|a, b| (a.file == display).cmp(&(b.file == display)).reverse().then(a.cmp(b)));
+            diags.dedup();
+            if diags.is_empty() {
+                return Err(Error::Internal("rules rejected without a diagnostic".into()));
+            }
+            Err(Error::Rules(Diagnostics(diags)))
+        }
+    }
+}
+
+const TOP_KEYS: &[&str] = &["version", "description", "input", "axes", "attributes", "targets", "report"];
+const INPUT_KEYS: &[&str] = &["text_column", "id_column", "source_column", "source_url_column", "where", "format"];
+const AXIS_KEYS: &[&str] = &["description", "lexicons", "groups", "remove", "drop_groups", "context", "patterns"];
+const REPORT_KEYS: &[&str] = &["examples", "snippet_chars", "confidence", "top_terms", "top_sources", "association"];
+const ASSOCIATION_KEYS: &[&str] = &["min_count", "top", "prior"];
+
+fn compile(display: &str, text: &str, base_dir: &Path, diags: &mut Vec<Diagnostic>) -> Option<RuleSet> {
+    let root = match yaml::parse(display, text) {
+        Ok(n) => n,
+        Err(d) => {
+            diags.push(d);
+            return None;
+        }
+    };
+    let sha256 = hex(&Sha256::digest(text.as_bytes()));
+    let mut r = Reader::new(display, diags);
+    let f = r.fields(&root, "", TOP_KEYS)?;
+
+    if let Some(v) = f.get("version") {
+        match v.kind {
+            Kind::Int(RULES_VERSION) => {}
+            _ => r.error_help(
+                v,
+                "version",
+                format!("unsupported rules version {}", v.scalar_text()),
+                Some(format!("this debias reads version {RULES_VERSION}")),
+            ),
+        }
+    }
+    if let Some(d) = f.get("description") {
+        r.string(d, "description");
+    }
+    let input = f.get("input").map(|n| read_input(&mut r, n)).unwrap_or_default();
+    let report = f.get("report").map(|n| read_report(&mut r, n)).unwrap_or_default();
+
+    let mut builder = TaxonomyBuilder::default();
+    read_axes(&mut r, f.get("axes"), LexiconKind::Axis, base_dir, &mut builder);
+    read_axes(&mut r, f.get("attributes"), LexiconKind::Attribute, base_dir, &mut builder);
+    let targets = read_targets(&mut r, f.get("targets"), &builder);
+    let detector = builder.build(&mut r)?;
+    Some(RuleSet {
+        origin: RulesOrigin {
+            path: display.to_owned(),
+            sha256,
+        },
+        input,
+        targets,
+        report,
+        detector: Arc::new(detector),
+    })
+}
+
+fn read_input(r: &mut Reader<'_>, node: &Node) -> InputRules {
+    let mut out = InputRules::default();
+    let Some(f) = r.fields(node, "input", INPUT_KEYS) else {
+        return out;
+    };
+    let column = |r: &mut Reader<'_>, name: &str| -> Option<String> {
+        let n = f.get(name)?;
+        let s = r.string(n, &format!("input.{name}"))?;
+        if s.is_empty() {
+            r.error(n, &format!("input.{name}"), "empty column name");
+            return None;
+        }
+        Some(s)
+    };
+    if let Some(t) = column(r, "text_column") {
+        out.text_column = t;
+    }
+    if let Some(t) = column(r, "id_column") {
+        out.id_column = t;
+        out.id_required = true;
+    }
+    let source = column(r, "source_column").map(SourceSpec::Column);
+    let url = column(r, "source_url_column").map(SourceSpec::UrlDomain);
+    out.source = match (source, url) {
+        (Some(_), Some(_)) => {
+            r.error(f.key_node("source_url_column").unwrap_or(node), "input", "set either source_column or source_url_column, not both");
+            None
+        }
+        (a, b) => a.or(b),
+    };
+    if let Some(n) = f.get("where")
+        && let Some(sql) = r.string(n, "input.where")
+    {
+        match crate::pipeline::check_sql_predicate(&sql) {
+            Ok(()) => out.where_sql = Some(sql),
+            Err(e) => r.error_help(n, "input.where", format!("invalid SQL predicate: {e}"), Some("write a SQL boolean expression over the input's columns, e.g. `lang = 'en' AND length(text) > 200`")),
+        }
+    }
+    if let Some(n) = f.get("format") {
+        out.format = r.choice(n, "input.format", Format::NAMES).and_then(Format::from_name);
+    }
+    out
+}
+
+fn read_report(r: &mut Reader<'_>, node: &Node) -> ReportRules {
+    let mut out = ReportRules::default();
+    let Some(f) = r.fields(node, "report", REPORT_KEYS) else {
+        return out;
+    };
+    if let Some(n) = f.get("examples").and_then(|n| r.count(n, "report.examples")) {
+        out.examples = n as usize;
+    }
+    if let Some(n) = f.get("snippet_chars") {
+        match r.count(n, "report.snippet_chars") {
+            Some(c) if c >= 20 => out.snippet_chars = c as usize,
+            Some(_) => r.error(n, "report.snippet_chars", "a snippet needs at least 20 characters"),
+            None => {}
+        }
+    }
+    if let Some(n) = f.get("confidence")
+        && let Some(c) = r.number(n, "report.confidence")
+    {
+        if c > 0.0 && c < 1.0 {
+            out.confidence = c;
+        } else {
+            r.error_help(n, "report.confidence", format!("confidence level {c} is not between 0 and 1"), Some("e.g. 0.95 for 95% intervals"));
+        }
+    }
+    if let Some(n) = f.get("top_terms").and_then(|n| r.count(n, "report.top_terms")) {
+        out.top_terms = n as usize;
+    }
+    if let Some(n) = f.get("top_sources").and_then(|n| r.count(n, "report.top_sources")) {
+        out.top_sources = n as usize;
+    }
+    if let Some(a) = f.get("association")
+        && let Some(af) = r.fields(a, "report.association", ASSOCIATION_KEYS)
+    {
+        if let Some(n) = af.get("min_count").and_then(|n| r.count(n, "report.association.min_count")) {
+            out.association.min_count = n.max(1);
+        }
+        if let Some(n) = af.get("top").and_then(|n| r.count(n, "report.association.top")) {
+            out.association.top = n as usize;
+        }
+        if let Some(n) = af.get("prior")
+            && let Some(p) = r.number(n, "report.association.prior")
+        {
+            if p > 0.0 {
+                out.association.prior = p;
+            } else {
+                r.error(n, "report.association.prior", "the prior must be a positive number");
+            }
+        }
+    }
+    out
+}
+
+/// A term with where it was written and the context rule it is under.
+#[derive(Debug, Clone)]
+struct SpecTerm {
+    text: String,
+    plural: bool,
+    at: Loc,
+}
+
+#[derive(Debug, Default)]
+struct AxisSpec {
+    name: String,
+    kind: Option<LexiconKind>,
+    description: String,
+    lexicons: Vec<String>,
+    groups: IndexMap<String, (Option<String>, Vec<SpecTerm>)>,
+    context: HashMap<String, ContextRule>,
+    patterns: Vec<(String, regex::Regex)>,
+    notes: Vec<String>,
+    at: Option<Loc>,
+}
+
+#[derive(Debug, Default)]
+struct TaxonomyBuilder {
+    axes: Vec<AxisSpec>,
+}
+
+impl TaxonomyBuilder {
+    fn axis_index(&self, name: &str) -> Option<usize> {
+        self.axes.iter().position(|a| a.name == name)
+    }
+
+    /// Compiles groups, terms and the matcher; reports terms claimed by two groups of an axis.
+    fn build(self, r: &mut Reader<'_>) -> Option<Detector> {
+        let mut tax = Taxonomy::default();
+        let mut mb = MatcherBuilder::new();
+        let mut patterns = Vec::new();
+        let mut errors = Vec::new();
+        for (ai, spec) in self.axes.iter().enumerate() {
+            let first = tax.groups.len() as GroupId;
+            // surface form -> (group name, term, where) within this axis
+            let mut claimed: HashMap<String, (&str, &SpecTerm)> = HashMap::new();
+            for (gname, (gdesc, terms)) in &spec.groups {
+                let gid = tax.groups.len() as GroupId;
+                tax.groups.push(Group {
+                    axis: ai,
+                    name: gname.clone(),
+                    key: format!("{}/{}", spec.name, gname),
+                    description: gdesc.clone(),
+                });
+                let mut seen_terms: HashMap<&str, TermId> = HashMap::new();
+                for t in terms {
+                    let tid = *seen_terms.entry(&t.text).or_insert_with(|| {
+                        tax.terms.push(TermInfo { group: gid, text: t.text.clone() });
+                        (tax.terms.len() - 1) as TermId
+                    });
+                    let ctx = spec.context.get(&t.text).map(|c| mb.context(c));
+                    for form in surface_forms(&t.text, t.plural) {
+                        if let Some((other_group, other)) = claimed.get(&form) {
+                            if *other_group != gname.as_str() {
+                                errors.push(Diagnostic {
+                                    file: t.at.file.clone(),
+                                    line: t.at.line,
+                                    column: t.at.column,
+                                    key: format!("{}.{}", spec.name, gname),
+                                    message: format!(
+                                        "`{form}` (from term `{}`) is also in group `{other_group}` of axis `{}` ({}:{}:{})",
+                                        t.text, spec.name, other.at.file, other.at.line, other.at.column
+                                    ),
+                                    help: Some(format!("a term can belong to only one group of an axis; remove it from one of them (`remove: {{{other_group}: [{}]}}`)", other.text)),
+                                });
+                            }
+                            continue;
+                        }
+                        claimed.insert(form.clone(), (gname.as_str(), t));
+                        mb.add(&form, tid, ctx);
+                    }
+                }
+            }
+            for (gname, re) in &spec.patterns {
+                let Some(pos) = spec.groups.get_index_of(gname) else { continue };
+                tax.terms.push(TermInfo {
+                    group: first + pos as GroupId,
+                    text: format!("/{}/", re.as_str()),
+                });
+                patterns.push(PatternTerm {
+                    regex: re.clone(),
+                    term: (tax.terms.len() - 1) as TermId,
+                });
+            }
+            tax.axes.push(Axis {
+                name: spec.name.clone(),
+                kind: spec.kind.unwrap_or(LexiconKind::Axis),
+                description: spec.description.clone(),
+                lexicons: spec.lexicons.clone(),
+                groups: first..tax.groups.len() as GroupId,
+                notes: spec.notes.clone(),
+            });
+        }
+        if tax.groups.len() > GroupId::MAX as usize {
+            r.error(&dummy_node(), "axes", "more than 65535 groups in all");
+            return None;
+        }
+        let had_errors = !errors.is_empty();
+        for e in errors {
+            r.push(e);
+        }
+        if had_errors {
+            return None;
+        }
+        let matcher = match mb.build() {
+            Ok(m) => m,
+            Err(e) => {
+                r.error(&dummy_node(), "axes", e);
+                return None;
+            }
+        };
+        Some(Detector::new(tax, matcher, patterns))
+    }
+}
+
+fn dummy_node() -> Node {
+    Node { kind: Kind::Null, line: 0, column: 0 }
+}
+
+fn read_axes(
+    r: &mut Reader<'_>,
+    node: Option<&Node>,
+    kind: LexiconKind,
+    base_dir: &Path,
+    out: &mut TaxonomyBuilder,
+) {
+    let section = match kind {
+        LexiconKind::Axis => "axes",
+        LexiconKind::Attribute => "attributes",
+    };
+    let Some(node) = node else {
+        // Not given: every built-in lexicon of this kind that is on by default.
+        for b in lexicon::BUILTINS.iter().filter(|b| b.kind == kind && b.default) {
+            let mut spec = AxisSpec {
+                name: b.name.to_owned(),
+                kind: Some(kind),
+                ..Default::default()
+            };
+            add_lexicon(r, &mut spec, b.name, &dummy_node(), section, base_dir, kind);
+            out.axes.push(spec);
+        }
+        return;
+    };
+    for (name, key_node, value) in r.entries(node, section) {
+        let key = format!("{section}.{name}");
+        if !lexicon::valid_name(name) {
+            r.error(key_node, &key, format!("invalid name `{name}`: use lower-case letters, digits and _"));
+            continue;
+        }
+        if let Some(i) = out.axis_index(name) {
+            r.error(key_node, &key, format!("`{name}` is defined twice (as an axis and as an attribute lexicon, or twice in {})", if out.axes[i].kind == Some(kind) { section } else { "axes and attributes" }));
+            continue;
+        }
+        let mut spec = AxisSpec {
+            name: name.to_owned(),
+            kind: Some(kind),
+            at: Some(Loc::of(r.file(), key_node)),
+            ..Default::default()
+        };
+        read_axis(r, &mut spec, key_node, value, &key, base_dir, kind);
+        out.axes.push(spec);
+    }
+}
+
+fn read_axis(
+    r: &mut Reader<'_>,
+    spec: &mut AxisSpec,
+    key_node: &Node,
+    node: &Node,
+    key: &str,
+    base_dir: &Path,
+    kind: LexiconKind,
+) {
+    let Some(f) = r.fields(node, key, AXIS_KEYS) else { return };
+    if let Some(d) = f.get("description").and_then(|n| r.string(n, &format!("{key}.description"))) {
+        spec.description = d;
+    }
+    // lexicons: which lexicons the axis starts from (default: the built-in of the same name).
+    match f.get("lexicons") {
+        Some(n) => {
+            for (name, item) in r.strings(n, &format!("{key}.lexicons")) {
+                add_lexicon(r, spec, &name, item, key, base_dir, kind);
+            }
+        }
+        None => {
+            if lexicon::builtin(&spec.name).is_some() {
+                let name = spec.name.clone();
+                add_lexicon(r, spec, &name, key_node, key, base_dir, kind);
+            }
+        }
+    }
+    // drop_groups: groups of the lexicons left out.
+    if let Some(n) = f.get("drop_groups") {
+        for (g, item) in r.strings(n, &format!("{key}.drop_groups")) {
+            if spec.groups.shift_remove(&g).is_none() {
+                unknown_group(r, spec, item, &format!("{key}.drop_groups"), &g);
+            }
+        }
+    }
+    // remove: terms taken out of groups.
+    if let Some(n) = f.get("remove") {
+        let rkey = format!("{key}.remove");
+        for (g, gkey, terms) in r.entries(n, &rkey) {
+            let list = r.strings(terms, &format!("{rkey}.{g}"));
+            let Some((_, group_terms)) = spec.groups.get_mut(g) else {
+                unknown_group(r, spec, gkey, &rkey, g);
+                continue;
+            };
+            for (t, tn) in list {
+                let t = lexicon::normalize_term(&t).unwrap_or(t);
+                let before = group_terms.len();
+                group_terms.retain(|x| x.text != t);
+                if group_terms.len() == before {
+                    r.error(tn, &format!("{rkey}.{g}"), format!("`{t}` is not a term of group `{g}`, so it cannot be removed"));
+                }
+            }
+        }
+    }
+    // groups: new groups, or terms added to the lexicon's groups.
+    if let Some(n) = f.get("groups") {
+        let gkey_base = format!("{key}.groups");
+        for (g, gkey, gnode) in r.entries(n, &gkey_base) {
+            let gk = format!("{gkey_base}.{g}");
+            if !lexicon::valid_name(g) {
+                r.error(gkey, &gk, format!("invalid group name `{g}`: use lower-case letters, digits and _"));
+                continue;
+            }
+            if let Some(GroupTerms { description, terms }) = lexicon::read_group(r, gnode, &gk) {
+                let entry = spec.groups.entry(g.to_owned()).or_default();
+                if description.is_some() {
+                    entry.0 = description;
+                }
+                entry.1.extend(terms.into_iter().map(|t| SpecTerm { text: t.text, plural: t.plural, at: t.at }));
+            }
+        }
+    }
+    // context: rules for ambiguous terms, added to or replacing the lexicons' rules.
+    if let Some(n) = f.get("context") {
+        let ckey = format!("{key}.context");
+        let items: &[Node] = match &n.kind {
+            Kind::Seq(items) => items,
+            _ => {
+                r.error(n, &ckey, format!("expected a list of rules, found {}", n.type_name()));
+                &[]
+            }
+        };
+        for (i, item) in items.iter().enumerate() {
+            let ik = format!("{ckey}[{i}]");
+            if let Some((term, rule)) = read_context_rule(r, item, &ik) {
+                let known = spec.groups.values().any(|(_, ts)| ts.iter().any(|t| t.text == term));
+                if known {
+                    spec.context.insert(term, rule);
+                } else {
+                    r.error(item, &ik, format!("context rule for `{term}`, which is not a term of any group of `{}`", spec.name));
+                }
+            }
+        }
+    }
+    // patterns: regular expressions counted as mentions of a group.
+    if let Some(n) = f.get("patterns") {
+        let pkey = format!("{key}.patterns");
+        for (g, gkey, list) in r.entries(n, &pkey) {
+            if !spec.groups.contains_key(g) {
+                unknown_group(r, spec, gkey, &pkey, g);
+                continue;
+            }
+            for (p, pn) in r.strings(list, &format!("{pkey}.{g}")) {
+                match regex::RegexBuilder::new(&p).case_insensitive(true).size_limit(1 << 22).build() {
+                    Ok(re) => spec.patterns.push((g.to_owned(), re)),
+                    Err(e) => r.error_help(pn, &format!("{pkey}.{g}"), format!("invalid regex: {}", e.to_string().lines().last().unwrap_or_default()), Some("patterns use Rust regex syntax (https://docs.rs/regex), matched case-insensitively")),
+                }
+            }
+        }
+    }
+    if spec.groups.is_empty() {
+        r.error_help(
+            key_node,
+            key,
+            format!("`{}` has no groups", spec.name),
+            Some(format!(
+                "name a lexicon with `lexicons: [...]` (built-in: {}) or give the groups with `groups:`",
+                lexicon::builtin_names(kind).join(", ")
+            )),
+        );
+    }
+}
+
+fn read_context_rule(r: &mut Reader<'_>, item: &Node, key: &str) -> Option<(String, ContextRule)> {
+    lexicon::read_context(r, item, key)
+}
+
+fn unknown_group(r: &mut Reader<'_>, spec: &AxisSpec, node: &Node, key: &str, g: &str) {
+    let names: Vec<&str> = spec.groups.keys().map(String::as_str).collect();
+    let help = match yaml::nearest(g, &names) {
+        Some(n) => format!("did you mean `{n}`? groups of `{}`: {}", spec.name, names.join(", ")),
+        None => format!("groups of `{}`: {}", spec.name, names.join(", ")),
+    };
+    r.error_help(node, key, format!("`{}` has no group `{g}`", spec.name), Some(help));
+}
+
+/// Adds lexicon `name` (a built-in name, or a path to a lexicon file) to an axis.
+fn add_lexicon(
+    r: &mut Reader<'_>,
+    spec: &mut AxisSpec,
+    name: &str,
+    at: &Node,
+    key: &str,
+    base_dir: &Path,
+    kind: LexiconKind,
+) {
+    let lex: Lexicon = if let Some(b) = lexicon::builtin(name) {
+        match lexicon::load_builtin(b) {
+            Ok(l) => l,
+            Err(ds) => {
+                for d in ds {
+                    r.push(d);
+                }
+                return;
+            }
+        }
+    } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.contains('/') {
+        let path: PathBuf = base_dir.join(name);
+        let display = path.display().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                r.error_help(at, key, format!("cannot read lexicon file {display}: {e}"), Some("lexicon paths are relative to the rule file"));
+                return;
+            }
+        };
+        let mut ds = Vec::new();
+        let parsed = lexicon::parse(&display, &text, None, &mut ds);
+        let failed = !ds.is_empty();
+        for d in ds {
+            r.push(d);
+        }
+        match parsed {
+            Some(l) if !failed => l,
+            _ => return,
+        }
+    } else {
+        let names = lexicon::builtin_names(kind);
+        let help = match yaml::nearest(name, &names) {
+            Some(n) => format!("did you mean `{n}`? built-in {}: {}; or give a path to a lexicon file (ending in .yaml)", if kind == LexiconKind::Axis { "axes" } else { "attribute lexicons" }, names.join(", ")),
+            None => format!("built-in {}: {}; or give a path to a lexicon file (ending in .yaml)", if kind == LexiconKind::Axis { "axes" } else { "attribute lexicons" }, names.join(", ")),
+        };
+        r.error_help(at, key, format!("unknown lexicon `{name}`"), Some(help));
+        return;
+    };
+    if lex.kind != kind {
+        let (is, want) = match lex.kind {
+            LexiconKind::Axis => ("a demographic axis", "attributes"),
+            LexiconKind::Attribute => ("an attribute lexicon", "axes"),
+        };
+        r.error_help(at, key, format!("lexicon `{}` is {is}", lex.name), Some(format!("list it under `{}` instead", if want == "attributes" { "axes" } else { "attributes" })));
+        return;
+    }
+    if spec.description.is_empty() {
+        spec.description = lex.description.clone();
+    }
+    spec.lexicons.push(name.to_owned());
+    spec.notes.extend(lex.notes.iter().cloned());
+    for (g, terms) in lex.groups {
+        let entry = spec.groups.entry(g).or_default();
+        if entry.0.is_none() {
+            entry.0 = terms.description;
+        }
+        entry.1.extend(terms.terms.into_iter().map(|t| SpecTerm { text: t.text, plural: t.plural, at: t.at }));
+    }
+    for (t, rule) in lex.context {
+        spec.context.entry(t).or_insert(rule);
+    }
+}
+
+fn read_targets(r: &mut Reader<'_>, node: Option<&Node>, b: &TaxonomyBuilder) -> Vec<Option<Target>> {
+    let mut targets: Vec<Option<Target>> = b
+        .axes
+        .iter()
+        .map(|a| (a.kind == Some(LexiconKind::Axis)).then_some(Target::Parity))
+        .collect();
+    let Some(node) = node else { return targets };
+    let axis_names: Vec<&str> = b.axes.iter().filter(|a| a.kind == Some(LexiconKind::Axis)).map(|a| a.name.as_str()).collect();
+    for (name, key_node, value) in r.entries(node, "targets") {
+        let key = format!("targets.{name}");
+        let Some(ai) = b.axis_index(name) else {
+            let help = match yaml::nearest(name, &axis_names) {
+                Some(n) => format!("did you mean `{n}`? axes of these rules: {}", axis_names.join(", ")),
+                None => format!("axes of these rules: {}", axis_names.join(", ")),
+            };
+            r.error_help(key_node, &key, format!("no axis `{name}` in these rules"), Some(help));
+            continue;
+        };
+        let axis = &b.axes[ai];
+        if axis.kind == Some(LexiconKind::Attribute) {
+            r.error(key_node, &key, format!("`{name}` is an attribute lexicon; targets apply to demographic axes"));
+            continue;
+        }
+        match &value.kind {
+            Kind::Str(s) if s == "parity" => targets[ai] = Some(Target::Parity),
+            Kind::Str(s) => r.error_help(value, &key, format!("unknown target `{s}`"), Some("use `parity` or a mapping of group: share, e.g. `{female: 0.5, male: 0.45, non_binary: 0.05}`")),
+            Kind::Map(_) => {
+                let mut shares = vec![None; axis.groups.len()];
+                let names: Vec<&str> = axis.groups.keys().map(String::as_str).collect();
+                let mut ok = true;
+                for (g, gkey, v) in r.entries(value, &key) {
+                    let Some(gi) = axis.groups.get_index_of(g) else {
+                        unknown_group(r, axis, gkey, &key, g);
+                        ok = false;
+                        continue;
+                    };
+                    match r.number(v, &format!("{key}.{g}")) {
+                        Some(x) if (0.0..=1.0).contains(&x) => shares[gi] = Some(x),
+                        Some(x) => {
+                            r.error(v, &format!("{key}.{g}"), format!("share {x} is not between 0 and 1"));
+                            ok = false;
+                        }
+                        None => ok = false,
+                    }
+                }
+                let missing: Vec<&str> = names.iter().zip(&shares).filter(|(_, s)| s.is_none()).map(|(n, _)| *n).collect();
+                if ok && !missing.is_empty() {
+                    r.error_help(value, &key, format!("no share for {}", missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")), Some("give every group of the axis a share (0 is allowed)"));
+                    ok = false;
+                }
+                if ok {
+                    let shares: Vec<f64> = shares.into_iter().map(|s| s.unwrap_or(0.0)).collect();
+                    let sum: f64 = shares.iter().sum();
+                    if (sum - 1.0).abs() > 1e-6 {
+                        r.error_help(value, &key, format!("shares sum to {}, expected 1.0", round6(sum)), Some("make the shares of the groups add up to 1"));
+                    } else {
+                        targets[ai] = Some(Target::Shares(shares));
+                    }
+                }
+            }
+            _ => r.error(value, &key, format!("expected `parity` or a mapping of group: share, found {}", value.type_name())),
+        }
+    }
+    targets
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
