@@ -1,0 +1,18 @@
+//! debias: measure and rebalance how demographic groups are represented in a text corpus.
+//!
+//! The pipeline: [`rules`] reads and validates a YAML rule file into a [`rules::RuleSet`] holding
+//! the [`detect::Detector`] (one compiled matcher for every [`lexicon`]); [`pipeline`] scans the
+//! corpus with Apache DataFusion, calling the detector through scalar UDFs ([`pipeline::udf`]);
+//! [`report`] folds the per-document hits into exact, mergeable statistics and writes the skew
+//! report as JSON and Markdown.
+
+pub mod cli;
+pub mod detect;
+pub mod error;
+pub mod hash;
+pub mod lexicon;
+pub mod pipeline;
+pub mod report;
+pub mod rules;
+
+pub use error::{Error, Result};

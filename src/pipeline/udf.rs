@@ -1,0 +1,361 @@
+//! Detection as DataFusion scalar UDFs, registered by name in one place ([`register`]).
+//!
+//! Any process that runs a debias plan (the CLI, a test, a future distributed executor) builds
+//! the same functions from the same [`Detector`] with [`udfs`]. They accept `Utf8`, `LargeUtf8`
+//! and `Utf8View` text and return null for a null text:
+//!
+//! | function | returns |
+//! |---|---|
+//! | `debias_hits(text)` | `List<Struct<term: UInt32, count: UInt32>>`: every term found, by term id |
+//! | `debias_groups(text)` | `List<Utf8>`: the demographic groups mentioned (`gender/female`, ...) |
+//! | `debias_mentions(text)` | `Map<Utf8, UInt32>`: mentions per demographic group |
+//! | `debias_attributes(text)` | `List<Utf8>`: the attribute categories mentioned (`occupations/healthcare`, ...) |
+//! | `debias_url_domain(url)` | `Utf8`: the host of a URL without `www.`, for per-source breakdowns |
+//!
+//! Large batches are split across the rayon pool, so a single partition still uses every core.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, ListArray, MapArray, StringArray, StringBuilder, StructArray,
+    UInt32Array,
+};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::common::{Result as DfResult, exec_err};
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use rayon::prelude::*;
+
+use crate::detect::{DocHits, Detector, GroupId};
+
+/// Rows per rayon task; smaller batches are processed on the calling thread.
+const CHUNK_ROWS: usize = 512;
+
+/// The names of the UDFs, in registration order.
+pub const NAMES: &[&str] = &[
+    "debias_hits",
+    "debias_groups",
+    "debias_mentions",
+    "debias_attributes",
+    "debias_url_domain",
+];
+
+/// Builds every debias UDF around one shared detector.
+pub fn udfs(detector: Arc<Detector>) -> Vec<ScalarUDF> {
+    [Output::Hits, Output::Groups, Output::Mentions, Output::Attributes]
+        .into_iter()
+        .map(|o| ScalarUDF::new_from_impl(DetectUdf::new(detector.clone(), o)))
+        .chain(std::iter::once(ScalarUDF::new_from_impl(UrlDomainUdf::new())))
+        .collect()
+}
+
+/// Registers every debias UDF in `registry` (a `SessionContext`, a `SessionState`, ...).
+pub fn register(registry: &mut dyn FunctionRegistry, detector: Arc<Detector>) -> DfResult<()> {
+    for f in udfs(detector) {
+        registry.register_udf(Arc::new(f))?;
+    }
+    Ok(())
+}
+
+/// The type of `debias_hits`: a list of (term id, count) structs.
+pub fn hits_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Struct(hit_fields()), false)))
+}
+
+fn hit_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("term", DataType::UInt32, false),
+        Field::new("count", DataType::UInt32, false),
+    ])
+}
+
+/// The type of `debias_groups` and `debias_attributes`.
+pub fn group_list_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)))
+}
+
+/// The type of `debias_mentions`.
+pub fn mentions_type() -> DataType {
+    DataType::Map(mentions_entries_field(), false)
+}
+
+fn mentions_entries_field() -> FieldRef {
+    Arc::new(Field::new(
+        "entries",
+        DataType::Struct(Fields::from(vec![
+            Field::new("key", DataType::Utf8, false),
+            Field::new("value", DataType::UInt32, false),
+        ])),
+        false,
+    ))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Output {
+    Hits,
+    Groups,
+    Mentions,
+    Attributes,
+}
+
+/// One of the detection UDFs. Equality is by output and detector identity, as DataFusion
+/// requires of UDFs, without comparing the compiled matcher.
+#[derive(Debug)]
+struct DetectUdf {
+    detector: Arc<Detector>,
+    output: Output,
+    signature: Signature,
+}
+
+impl DetectUdf {
+    fn new(detector: Arc<Detector>, output: Output) -> Self {
+        DetectUdf {
+            detector,
+            output,
+            signature: Signature::string(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl PartialEq for DetectUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.output == other.output && Arc::ptr_eq(&self.detector, &other.detector)
+    }
+}
+impl Eq for DetectUdf {}
+impl Hash for DetectUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.output.hash(state);
+        (Arc::as_ptr(&self.detector) as usize).hash(state);
+    }
+}
+
+impl ScalarUDFImpl for DetectUdf {
+    fn name(&self) -> &str {
+        match self.output {
+            Output::Hits => "debias_hits",
+            Output::Groups => "debias_groups",
+            Output::Mentions => "debias_mentions",
+            Output::Attributes => "debias_attributes",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(match self.output {
+            Output::Hits => hits_type(),
+            Output::Groups | Output::Attributes => group_list_type(),
+            Output::Mentions => mentions_type(),
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let [arg] = args.args.as_slice() else {
+            return exec_err!("{} takes one argument, the text", self.name());
+        };
+        let array = arg.to_array(args.number_rows)?;
+        let texts = string_values(&array)?;
+        let hits = detect_all(&self.detector, &texts);
+        let out: ArrayRef = match self.output {
+            Output::Hits => Arc::new(hits_array(&hits)),
+            Output::Groups => Arc::new(groups_array(&self.detector, &hits, true)),
+            Output::Attributes => Arc::new(groups_array(&self.detector, &hits, false)),
+            Output::Mentions => Arc::new(mentions_array(&self.detector, &hits)),
+        };
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
+/// The values of a string column of any of the three string types, nulls as `None`.
+pub fn string_values(array: &dyn Array) -> DfResult<Vec<Option<&str>>> {
+    Ok(match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().iter().collect(),
+        DataType::LargeUtf8 => array.as_string::<i64>().iter().collect(),
+        DataType::Utf8View => array.as_string_view().iter().collect(),
+        DataType::Null => vec![None; array.len()],
+        other => return exec_err!("expected a string column, found {other}"),
+    })
+}
+
+/// Detects every text, in parallel for large batches. `None` for a null text.
+pub fn detect_all(detector: &Detector, texts: &[Option<&str>]) -> Vec<Option<DocHits>> {
+    let run = |chunk: &[Option<&str>]| -> Vec<Option<DocHits>> {
+        let mut scratch = Vec::new();
+        chunk
+            .iter()
+            .map(|t| {
+                t.map(|t| {
+                    let mut h = DocHits::default();
+                    detector.detect(t, &mut scratch, &mut h);
+                    h
+                })
+            })
+            .collect()
+    };
+    if texts.len() <= CHUNK_ROWS || rayon::current_num_threads() == 1 {
+        return run(texts);
+    }
+    texts.par_chunks(CHUNK_ROWS).flat_map_iter(run).collect()
+}
+
+fn nulls_of(hits: &[Option<DocHits>]) -> Option<NullBuffer> {
+    hits.iter()
+        .any(Option::is_none)
+        .then(|| NullBuffer::from_iter(hits.iter().map(Option::is_some)))
+}
+
+fn hits_array(hits: &[Option<DocHits>]) -> ListArray {
+    let mut offsets = Vec::with_capacity(hits.len() + 1);
+    offsets.push(0i32);
+    let mut terms = Vec::new();
+    let mut counts = Vec::new();
+    for h in hits {
+        if let Some(h) = h {
+            for &(t, n) in &h.terms {
+                terms.push(t);
+                counts.push(n);
+            }
+        }
+        offsets.push(terms.len() as i32);
+    }
+    let values = StructArray::new(
+        hit_fields(),
+        vec![Arc::new(UInt32Array::from(terms)), Arc::new(UInt32Array::from(counts))],
+        None,
+    );
+    let DataType::List(field) = hits_type() else { unreachable!() };
+    ListArray::new(field, OffsetBuffer::new(offsets.into()), Arc::new(values), nulls_of(hits))
+}
+
+/// Groups (or attribute categories) of each document, by group id.
+fn doc_groups(detector: &Detector, h: &DocHits, demographic: bool) -> Vec<(GroupId, u32)> {
+    let tax = detector.taxonomy();
+    h.groups(tax)
+        .into_iter()
+        .filter(|(g, _)| tax.is_demographic(*g) == demographic)
+        .collect()
+}
+
+fn groups_array(detector: &Detector, hits: &[Option<DocHits>], demographic: bool) -> ListArray {
+    let tax = detector.taxonomy();
+    let mut offsets = vec![0i32];
+    let mut values = StringBuilder::new();
+    let mut n = 0i32;
+    for h in hits {
+        if let Some(h) = h {
+            for (g, _) in doc_groups(detector, h, demographic) {
+                values.append_value(&tax.groups[g as usize].key);
+                n += 1;
+            }
+        }
+        offsets.push(n);
+    }
+    let DataType::List(field) = group_list_type() else { unreachable!() };
+    ListArray::new(field, OffsetBuffer::new(offsets.into()), Arc::new(values.finish()), nulls_of(hits))
+}
+
+fn mentions_array(detector: &Detector, hits: &[Option<DocHits>]) -> MapArray {
+    let tax = detector.taxonomy();
+    let mut offsets = vec![0i32];
+    let mut keys = StringBuilder::new();
+    let mut values = Vec::new();
+    for h in hits {
+        if let Some(h) = h {
+            for (g, n) in doc_groups(detector, h, true) {
+                keys.append_value(&tax.groups[g as usize].key);
+                values.push(n);
+            }
+        }
+        offsets.push(values.len() as i32);
+    }
+    let entries_field = mentions_entries_field();
+    let DataType::Struct(fields) = entries_field.data_type().clone() else { unreachable!() };
+    let entries = StructArray::new(
+        fields,
+        vec![Arc::new(keys.finish()), Arc::new(UInt32Array::from(values))],
+        None,
+    );
+    MapArray::new(entries_field, OffsetBuffer::new(offsets.into()), entries, nulls_of(hits), false)
+}
+
+/// `debias_url_domain(url)`: the host of an `http(s)://` URL, lower-cased, without `www.` and
+/// port; null for a null or unparsable URL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct UrlDomainUdf {
+    signature: Signature,
+}
+
+impl UrlDomainUdf {
+    fn new() -> Self {
+        UrlDomainUdf {
+            signature: Signature::string(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for UrlDomainUdf {
+    fn name(&self) -> &str {
+        "debias_url_domain"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let [arg] = args.args.as_slice() else {
+            return exec_err!("debias_url_domain takes one argument, the URL");
+        };
+        let array = arg.to_array(args.number_rows)?;
+        let out: StringArray = string_values(&array)?
+            .into_iter()
+            .map(|u| u.and_then(url_domain))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// The host of a URL, lower-cased, without `www.`, user info or port.
+pub fn url_domain(url: &str) -> Option<String> {
+    let url = url.trim();
+    let rest = match url.find("://") {
+        Some(i) => &url[i + 3..],
+        None if url.starts_with("//") => &url[2..],
+        None => url,
+    };
+    let host = rest.split(['/', '?', '#']).next()?;
+    let host = host.rsplit('@').next()?;
+    let host = if host.starts_with('[') {
+        host.split(']').next().map(|h| &h[1..])?
+    } else {
+        host.split(':').next()?
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
+    (!host.is_empty() && !host.contains(char::is_whitespace)).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_domains() {
+        assert_eq!(url_domain("https://www.Example.com/a?b").as_deref(), Some("example.com"));
+        assert_eq!(url_domain("http://user@news.bbc.co.uk:8080/x").as_deref(), Some("news.bbc.co.uk"));
+        assert_eq!(url_domain("example.org/path").as_deref(), Some("example.org"));
+        assert_eq!(url_domain("").as_deref(), None);
+        assert_eq!(url_domain("https:///nohost").as_deref(), None);
+    }
+}
