@@ -1,1 +1,356 @@
+//! The `debias` command line.
+//!
+//! Exit codes: 0 success; 2 the command line, the rules or the input must be fixed (nothing was
+//! written); 1 anything else (an output could not be written, a bug).
 
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::Error;
+use crate::lexicon::{self, LexiconKind};
+use crate::pipeline::{self, Progress, ScanOptions, attributes::AttributesOutput, input::InputFile};
+use crate::report::{self, Report};
+use crate::rules::{self, RuleSet};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "debias",
+    version,
+    about = "Measure how demographic groups are represented in a text corpus",
+    after_help = "Exit codes: 0 success; 2 invalid command line, rules or input (nothing written); 1 other failures.\n\
+                  Rule file reference: rules/README.md"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan a corpus and write the skew report.
+    Scan(ScanArgs),
+    /// Work with rule files.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// List the built-in lexicons, or print one.
+    Lexicons {
+        /// A lexicon to print (its YAML).
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate rule files: exit 0 when all are valid, 2 otherwise (every problem is listed).
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the built-in default rules (a starting point for a project's rule file).
+    Default,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Input files, directories or globs (Parquet, JSONL/JSON, CSV; JSONL and CSV may be .gz or .zst).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// Rule file (YAML). Default: the built-in rules (every axis, parity targets).
+    #[arg(long, short, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Where to write the report: a directory (report.json and report.md), or a file ending in
+    /// .json or .md. Default: Markdown on standard output.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Also write per-document groups and mention counts as Parquet into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub attributes: Option<PathBuf>,
+    /// Replace existing outputs.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Worker threads. Default: the number of cores.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Memory limit for DataFusion's operators, e.g. 2GiB, 512MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+    /// No progress bar and no summary on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Parses `512MiB`, `2GiB`, `1.5GB`, `1000000`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: f64 = n.parse().map_err(|_| format!("`{s}` is not a size; write e.g. 512MiB or 2GiB"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024f64.powi(4),
+        u => return Err(format!("unknown size unit `{u}`; use B, KB, MB, GB, KiB, MiB or GiB")),
+    };
+    Ok((n * mult) as usize)
+}
+
+/// Runs the command line; the binary's `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = match e {
+                Error::Rules(_) | Error::Input(_) | Error::Usage(_) => 2,
+                Error::Output { .. } | Error::Internal(_) => 1,
+            };
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "error: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Scan(args) => scan(args).map(|()| ExitCode::SUCCESS),
+        Command::Rules(RulesCommand::Check { files }) => Ok(check(&files)),
+        Command::Rules(RulesCommand::Default) => {
+            print_stdout(rules::DEFAULT_RULES);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lexicons { name } => lexicons(name.as_deref()),
+    }
+}
+
+/// Writes to stdout, ignoring a closed pipe (`debias ... | head`).
+fn print_stdout(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
+    let mut ok = true;
+    for f in files {
+        match rules::load(f) {
+            Ok(rs) => {
+                let tax = rs.taxonomy();
+                println!(
+                    "{}: ok ({} axes, {} attribute lexicons, {} groups, {} terms)",
+                    f.display(),
+                    tax.demographic_axes().count(),
+                    tax.attribute_axes().count(),
+                    tax.groups.len(),
+                    tax.terms.len()
+                );
+            }
+            Err(e) => {
+                ok = false;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(2) }
+}
+
+fn lexicons(name: Option<&str>) -> Result<ExitCode, Error> {
+    match name {
+        Some(n) => {
+            let b = lexicon::builtin(n).ok_or_else(|| {
+                Error::Usage(format!(
+                    "no built-in lexicon `{n}`; built-in: {}",
+                    lexicon::BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            print_stdout(b.yaml);
+        }
+        None => {
+            let mut out = String::from("lexicon              kind       default  groups  terms\n");
+            for b in lexicon::BUILTINS {
+                let lex = lexicon::load_builtin(b).map_err(|_| Error::Internal(format!("built-in lexicon {} is invalid", b.name)))?;
+                let terms: usize = lex.groups.values().map(|g| g.terms.len()).sum();
+                out.push_str(&format!(
+                    "{:<20} {:<10} {:<8} {:>6} {:>6}\n",
+                    b.name,
+                    if b.kind == LexiconKind::Axis { "axis" } else { "attribute" },
+                    if b.default { "yes" } else { "no" },
+                    lex.groups.len(),
+                    terms
+                ));
+            }
+            print_stdout(&out);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the report goes.
+enum ReportDest {
+    Stdout,
+    Json(PathBuf),
+    Markdown(PathBuf),
+    Dir(PathBuf),
+}
+
+fn report_dest(p: Option<&Path>, overwrite: bool) -> Result<ReportDest, Error> {
+    let Some(p) = p else { return Ok(ReportDest::Stdout) };
+    let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let dest = match ext.as_deref() {
+        Some("json") => ReportDest::Json(p.to_path_buf()),
+        Some("md" | "markdown") => ReportDest::Markdown(p.to_path_buf()),
+        _ => ReportDest::Dir(p.to_path_buf()),
+    };
+    let existing: Vec<PathBuf> = match &dest {
+        ReportDest::Json(f) | ReportDest::Markdown(f) => vec![f.clone()],
+        ReportDest::Dir(d) => vec![d.join("report.json"), d.join("report.md")],
+        ReportDest::Stdout => vec![],
+    };
+    if !overwrite && let Some(e) = existing.iter().find(|e| e.exists()) {
+        return Err(Error::Usage(format!("{} already exists; pass --overwrite to replace it", e.display())));
+    }
+    if let ReportDest::Dir(d) = &dest
+        && d.is_file()
+    {
+        return Err(Error::Usage(format!(
+            "--report {}: a file without a .json or .md extension; give a directory, or a file ending in .json or .md",
+            d.display()
+        )));
+    }
+    Ok(dest)
+}
+
+fn scan(args: ScanArgs) -> Result<(), Error> {
+    // Everything is validated before the first row is read.
+    let rules: RuleSet = match &args.rules {
+        Some(p) => rules::load(p)?,
+        None => rules::default_rules()?,
+    };
+    let dest = report_dest(args.report.as_deref(), args.overwrite)?;
+    if args.threads == Some(0) {
+        return Err(Error::Usage("--threads must be at least 1".into()));
+    }
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let progress = show_progress.then(|| Arc::new(Bar::new()) as Arc<dyn Progress>);
+    let opts = ScanOptions {
+        threads: args.threads.unwrap_or_else(pipeline::default_threads),
+        memory_limit: args.memory_limit,
+        attributes: args.attributes.as_ref().map(|dir| AttributesOutput {
+            dir: dir.clone(),
+            overwrite: args.overwrite,
+            detector: rules.detector.clone(),
+        }),
+        progress: progress.clone(),
+        ..ScanOptions::default()
+    };
+    let outcome = pipeline::scan(&rules, &args.inputs, &opts);
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    let outcome = outcome?;
+    let report = Report::build(&rules, &outcome);
+    match &dest {
+        ReportDest::Stdout => print_stdout(&report.to_markdown()),
+        ReportDest::Json(f) => report::write_atomic(f, &report.to_json())?,
+        ReportDest::Markdown(f) => report::write_atomic(f, &report.to_markdown())?,
+        ReportDest::Dir(d) => {
+            std::fs::create_dir_all(d).map_err(|e| Error::output(d, e))?;
+            report::write_atomic(&d.join("report.json"), &report.to_json())?;
+            report::write_atomic(&d.join("report.md"), &report.to_markdown())?;
+        }
+    }
+    if !args.quiet {
+        let s = &outcome.stats;
+        let secs = outcome.elapsed.as_secs_f64();
+        eprintln!(
+            "scanned {} documents ({:.1} MB of text) in {:.2} s, {:.1} MB/s on {} threads; {} rows read, {} excluded by `where`, {} null texts",
+            s.documents,
+            s.text_bytes as f64 / 1e6,
+            secs,
+            s.text_bytes as f64 / 1e6 / secs.max(1e-9),
+            outcome.threads,
+            s.rows_read,
+            s.excluded_by_where,
+            s.null_text
+        );
+        for f in &outcome.empty_files {
+            eprintln!("warning: skipped empty file {}", f.path.display());
+        }
+        match &dest {
+            ReportDest::Stdout => {}
+            ReportDest::Json(f) | ReportDest::Markdown(f) => eprintln!("report: {}", f.display()),
+            ReportDest::Dir(d) => eprintln!("report: {}/report.json, {}/report.md", d.display(), d.display()),
+        }
+        if let Some(a) = &args.attributes {
+            eprintln!("attributes: {}", a.display());
+        }
+    }
+    Ok(())
+}
+
+/// The progress bar: input bytes as the scale, documents and text throughput as the message.
+#[derive(Debug)]
+struct Bar {
+    bar: ProgressBar,
+    docs: std::sync::atomic::AtomicU64,
+}
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {msg}")
+                .expect("valid template"),
+        );
+        Bar { bar, docs: Default::default() }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, files: usize, bytes: u64) {
+        self.bar.set_length(bytes);
+        self.bar.set_message(format!("0 docs, {files} file(s)"));
+        self.bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    }
+
+    fn batch(&self, rows: u64, text_bytes: u64) {
+        let d = self.docs.fetch_add(rows, std::sync::atomic::Ordering::Relaxed) + rows;
+        // Text bytes approximate the input bytes of uncompressed JSONL and CSV; a file's true
+        // size is added when it is done.
+        let len = self.bar.length().unwrap_or(0);
+        let pos = (self.bar.position() + text_bytes).min(len.saturating_sub(1));
+        self.bar.set_position(pos);
+        self.bar.set_message(format!("{d} docs"));
+    }
+
+    fn file_done(&self, _file: &InputFile) {}
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512MiB"), Ok(512 * 1024 * 1024));
+        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("3 parsecs").is_err());
+    }
+}

@@ -1,1 +1,537 @@
-pub fn check_sql_predicate(_sql: &str) -> Result<(), String> { Ok(()) }
+//! Everything that talks to Apache DataFusion: the session, reading the corpus, running the
+//! detection UDFs over it and streaming the results into [`ScanStats`].
+//!
+//! Each input file is one DataFrame:
+//!
+//! ```sql
+//! SELECT CAST(<id> AS VARCHAR)      AS debias_id,     -- when the input has an id column
+//!        <text>                     AS debias_text,
+//!        <source>                   AS debias_source, -- or debias_url_domain(<url>)
+//!        coalesce(<where>, false)   AS debias_selected,
+//!        CASE WHEN debias_selected THEN debias_hits(<text>) END AS debias_hits
+//! FROM <file>
+//! ```
+//!
+//! Rows are never filtered inside DataFusion: every row read comes out, so rows can be
+//! numbered for `FILE#ROW` ids and every row is accounted for (scanned, excluded by `where`,
+//! or null text). A file with an id column may be split into several partitions that run
+//! in parallel; a file without one is read as one ordered stream, and its rows are then
+//! spread over the cores by the UDFs themselves (rayon). Results are folded into mergeable
+//! counts, so the report does not depend on the split.
+
+pub mod attributes;
+pub mod input;
+pub mod udf;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{AsArray, BooleanArray, ListArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, UInt32Type};
+use datafusion::error::DataFusionError;
+use datafusion::execution::FunctionRegistry;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::functions::core::expr_fn::coalesce;
+use datafusion::logical_expr::{Expr, case, cast, ident, lit};
+use datafusion::prelude::{
+    CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionConfig, SessionContext,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use futures::{StreamExt, TryStreamExt};
+
+use crate::detect::{DocHits, Detector};
+use crate::error::{Error, InputError, Result};
+use crate::report::stats::{ScanStats, Scratch};
+use crate::rules::{Format, RuleSet, SourceSpec};
+use input::{Compression, InputFile};
+
+/// Options of a scan that are not in the rules: resources and outputs.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Worker threads (DataFusion partitions and the rayon pool). Default: the number of cores.
+    pub threads: usize,
+    /// Memory limit of DataFusion's operators, in bytes.
+    pub memory_limit: Option<usize>,
+    /// Whether a file with an id column may be split into several partitions.
+    pub repartition: bool,
+    /// Smallest file size that is split when `repartition` is on.
+    pub repartition_min_bytes: usize,
+    /// Where to write per-document attributes, when wanted.
+    pub attributes: Option<attributes::AttributesOutput>,
+    /// Reports progress (for a progress bar).
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            threads: default_threads(),
+            memory_limit: None,
+            repartition: true,
+            repartition_min_bytes: 10 * 1024 * 1024,
+            attributes: None,
+            progress: None,
+        }
+    }
+}
+
+/// The number of cores available to this process.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Receives progress of a long scan.
+pub trait Progress: Send + Sync + std::fmt::Debug {
+    /// Called once, before the first row, with the total size of the input files.
+    fn start(&self, files: usize, bytes: u64);
+    /// Called after each batch with the documents and text bytes it held.
+    fn batch(&self, rows: u64, text_bytes: u64);
+    /// Called when a file is finished.
+    fn file_done(&self, file: &InputFile);
+    /// Called once at the end, whether the scan succeeded or not.
+    fn finish(&self) {}
+}
+
+/// What a scan found, and what it read.
+#[derive(Debug, Clone)]
+pub struct ScanOutcome {
+    pub stats: ScanStats,
+    pub files: Vec<InputFile>,
+    /// Files skipped because they are empty (0 bytes).
+    pub empty_files: Vec<InputFile>,
+    pub elapsed: Duration,
+    pub threads: usize,
+}
+
+/// A DataFusion session with the debias UDFs registered.
+pub fn session(detector: Arc<Detector>, opts: &ScanOptions, ordered: bool) -> Result<SessionContext> {
+    let threads = opts.threads.max(1);
+    let config = SessionConfig::new()
+        .with_target_partitions(if ordered { 1 } else { threads })
+        .with_repartition_file_scans(!ordered && opts.repartition)
+        .with_repartition_file_min_size(opts.repartition_min_bytes)
+        .with_batch_size(8192)
+        .with_information_schema(false);
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = opts.memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+    }
+    let runtime = runtime.build_arc().map_err(|e| Error::Internal(format!("DataFusion runtime: {e}")))?;
+    let mut ctx = SessionContext::new_with_config_rt(config, runtime);
+    udf::register(&mut ctx, detector).map_err(|e| Error::Internal(format!("registering UDFs: {e}")))?;
+    Ok(ctx)
+}
+
+/// Checks that `sql` parses as one SQL expression (column names are checked against each
+/// input's schema when it is opened).
+pub fn check_sql_predicate(sql: &str) -> std::result::Result<(), String> {
+    let dialect = GenericDialect {};
+    let mut parser = Parser::new(&dialect).try_with_sql(sql).map_err(|e| e.to_string())?;
+    parser.parse_expr().map_err(|e| e.to_string())?;
+    match parser.peek_token().token {
+        datafusion::sql::sqlparser::tokenizer::Token::EOF => Ok(()),
+        t => Err(format!("unexpected `{t}` after the expression")),
+    }
+}
+
+/// The rayon pool of a scan: `threads` workers, reused across scans with the same count.
+fn rayon_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+    use std::sync::Mutex;
+    static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = pools.iter().find(|(n, _)| *n == threads) {
+        return Ok(p.clone());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("debias-detect-{i}"))
+        .build()
+        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+    let pool = Arc::new(pool);
+    pools.push((threads, pool.clone()));
+    Ok(pool)
+}
+
+/// Scans the corpus named by `inputs` (files, directories, globs) with `rules`.
+pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<ScanOutcome> {
+    let started = Instant::now();
+    let threads = opts.threads.max(1);
+    let resolved = input::resolve(inputs, rules.input.format)?;
+    let (files, empty_files): (Vec<_>, Vec<_>) = resolved.into_iter().partition(|f| f.size > 0);
+    if files.is_empty() {
+        let names: Vec<String> = empty_files.iter().map(|f| f.path.display().to_string()).collect();
+        return Err(Error::Input(InputError {
+            path: None,
+            line: None,
+            message: format!("the input is empty: every file is 0 bytes ({})", names.join(", ")),
+            help: Some("point debias at a corpus with at least one document".into()),
+        }));
+    }
+    if let Some(p) = &opts.progress {
+        p.start(files.len(), files.iter().map(|f| f.size).sum());
+    }
+    let pool = rayon_pool(threads)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("debias-io")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+    let detector = rules.detector.clone();
+    let ordered = session(detector.clone(), opts, true)?;
+    let parallel = session(detector.clone(), opts, false)?;
+    let writer = match &opts.attributes {
+        Some(a) => Some(Arc::new(a.begin()?)),
+        None => None,
+    };
+    let stats = pool.install(|| {
+        runtime.block_on(async {
+            let ctxs = (&ordered, &parallel);
+            // A few files at a time: each file's partitions run concurrently, and so do files.
+            let per_file = futures::stream::iter(files.iter().enumerate())
+                .map(|(i, f)| scan_file(ctxs, rules, f, i, opts, writer.clone()))
+                .buffer_unordered(threads.clamp(1, 4));
+            let mut total = ScanStats::new(&detector);
+            let mut per_file = std::pin::pin!(per_file);
+            while let Some(s) = per_file.try_next().await? {
+                total.merge(s, rules.report.examples);
+            }
+            Ok::<_, Error>(total)
+        })
+    })?;
+    if let (Some(w), Some(a)) = (writer, &opts.attributes) {
+        let w = Arc::try_unwrap(w).map_err(|_| Error::Internal("attributes writer still in use".into()))?;
+        a.finish(w)?;
+    }
+    if stats.rows_read == 0 {
+        return Err(Error::Input(InputError {
+            path: None,
+            line: None,
+            message: format!("the input has no rows ({} file(s) read, all without rows)", files.len()),
+            help: Some("check the input paths; a CSV file needs a header line and at least one row".into()),
+        }));
+    }
+    Ok(ScanOutcome {
+        stats,
+        files,
+        empty_files,
+        elapsed: started.elapsed(),
+        threads,
+    })
+}
+
+/// The column names of the per-file plan.
+mod cols {
+    pub const ID: &str = "debias_id";
+    pub const TEXT: &str = "debias_text";
+    pub const SOURCE: &str = "debias_source";
+    pub const SELECTED: &str = "debias_selected";
+    pub const HITS: &str = "debias_hits";
+}
+
+/// Opens one input file as a DataFrame, without reading rows beyond schema inference.
+async fn open(ctx: &SessionContext, f: &InputFile) -> Result<DataFrame> {
+    let path = f.path.to_string_lossy().to_string();
+    let compression = f.compression.datafusion();
+    let res = match f.format {
+        Format::Parquet => ctx.read_parquet(&path, ParquetReadOptions::default().file_extension("")).await,
+        Format::Jsonl => {
+            ctx.read_json(
+                &path,
+                JsonReadOptions::default().file_extension("").file_compression_type(compression),
+            )
+            .await
+        }
+        Format::Csv => {
+            ctx.read_csv(
+                &path,
+                CsvReadOptions::new()
+                    .has_header(true)
+                    .file_extension("")
+                    .file_compression_type(compression),
+            )
+            .await
+        }
+    };
+    res.map_err(|e| diagnose(f, e))
+}
+
+async fn scan_file(
+    (ordered, parallel): (&SessionContext, &SessionContext),
+    rules: &RuleSet,
+    f: &InputFile,
+    file_index: usize,
+    opts: &ScanOptions,
+    writer: Option<Arc<attributes::Writer>>,
+) -> Result<ScanStats> {
+    let input = &rules.input;
+    let df = open(ordered, f).await?;
+    let schema = df.schema().as_arrow().clone();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let list = || names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let text_field = schema.field_with_name(&input.text_column).map_err(|_| {
+        Error::Input(
+            InputError {
+                path: Some(f.path.clone()),
+                line: None,
+                message: format!("no text column `{}`; the columns are {}", input.text_column, list()),
+                help: None,
+            }
+            .with_help("set `input.text_column` in the rules to the column that holds the text"),
+        )
+    })?;
+    if !matches!(text_field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null) {
+        return Err(Error::Input(
+            InputError {
+                path: Some(f.path.clone()),
+                line: None,
+                message: format!("the text column `{}` holds {}, not strings", input.text_column, text_field.data_type()),
+                help: None,
+            }
+            .with_help("set `input.text_column` to a string column"),
+        ));
+    }
+    let has_id = names.contains(&input.id_column.as_str());
+    if input.id_required && !has_id {
+        return Err(Error::Input(
+            InputError {
+                path: Some(f.path.clone()),
+                line: None,
+                message: format!("no id column `{}`; the columns are {}", input.id_column, list()),
+                help: None,
+            }
+            .with_help("fix `input.id_column` in the rules, or remove it to use FILE#ROW ids"),
+        ));
+    }
+    let source_expr = match &input.source {
+        None => None,
+        Some(SourceSpec::Column(c)) | Some(SourceSpec::UrlDomain(c)) if !names.contains(&c.as_str()) => {
+            return Err(Error::Input(
+                InputError {
+                    path: Some(f.path.clone()),
+                    line: None,
+                    message: format!("no source column `{c}`; the columns are {}", list()),
+                    help: None,
+                }
+                .with_help("fix `input.source_column` / `input.source_url_column` in the rules"),
+            ));
+        }
+        Some(SourceSpec::Column(c)) => Some(cast(ident(c), DataType::Utf8)),
+        Some(SourceSpec::UrlDomain(c)) => {
+            let udf = ordered.udf("debias_url_domain").map_err(|e| Error::Internal(e.to_string()))?;
+            Some(udf.call(vec![cast(ident(c), DataType::Utf8)]))
+        }
+    };
+    // A file with ids can be split into partitions; one without is read in order.
+    let (ctx, df) = if has_id && opts.repartition && opts.threads > 1 {
+        (parallel, open(parallel, f).await?)
+    } else {
+        (ordered, df)
+    };
+    let hits_udf = ctx.udf("debias_hits").map_err(|e| Error::Internal(e.to_string()))?;
+    let text = ident(&input.text_column);
+    let mut exprs: Vec<Expr> = Vec::new();
+    if has_id {
+        exprs.push(cast(ident(&input.id_column), DataType::Utf8).alias(cols::ID));
+    }
+    exprs.push(text.clone().alias(cols::TEXT));
+    if let Some(s) = source_expr {
+        exprs.push(s.alias(cols::SOURCE));
+    }
+    match &input.where_sql {
+        Some(sql) => {
+            let pred = df.parse_sql_expr(sql).map_err(|e| where_error(f, sql, &e, &list()))?;
+            let selected = coalesce(vec![cast(pred, DataType::Boolean), lit(false)]);
+            exprs.push(selected.clone().alias(cols::SELECTED));
+            let hits = case(selected)
+                .when(lit(true), hits_udf.call(vec![text]))
+                .end()
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            exprs.push(hits.alias(cols::HITS));
+        }
+        None => exprs.push(hits_udf.call(vec![text]).alias(cols::HITS)),
+    }
+    let df = df.select(exprs).map_err(|e| match &input.where_sql {
+        Some(sql) => where_error(f, sql, &e, &list()),
+        None => Error::Internal(format!("planning the scan of {}: {e}", f.path.display())),
+    })?;
+    let streams = df.execute_stream_partitioned().await.map_err(|e| diagnose(f, e))?;
+    let n_parts = streams.len();
+    let tasks = streams.into_iter().enumerate().map(|(part, mut stream)| {
+        let detector = rules.detector.clone();
+        let writer = writer.clone();
+        let rules = rules.clone();
+        let progress = opts.progress.clone();
+        let f = f.clone();
+        async move {
+            let mut stats = ScanStats::new(&detector);
+            let mut scratch = Scratch::default();
+            let mut row = 0u64;
+            let mut part_writer = match &writer {
+                Some(w) => Some(w.part(file_index, part, n_parts)?),
+                None => None,
+            };
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(|e| diagnose(&f, e))?;
+                let (docs, bytes) = fold_batch(&batch, &rules, &f, &mut row, &mut stats, &mut scratch, part_writer.as_mut())?;
+                if let Some(p) = &progress {
+                    p.batch(docs, bytes);
+                }
+            }
+            if let Some(w) = part_writer {
+                w.finish()?;
+            }
+            Ok::<_, Error>(stats)
+        }
+    });
+    let mut total = ScanStats::new(&rules.detector);
+    let results = futures::future::join_all(tasks.map(tokio::spawn)).await;
+    for r in results {
+        let s = r.map_err(|e| Error::Internal(format!("scan task failed: {e}")))??;
+        total.merge(s, rules.report.examples);
+    }
+    if let Some(p) = &opts.progress {
+        p.file_done(f);
+    }
+    Ok(total)
+}
+
+/// Folds one batch of the per-file plan into `stats`; returns (documents, text bytes).
+fn fold_batch(
+    batch: &RecordBatch,
+    rules: &RuleSet,
+    f: &InputFile,
+    row: &mut u64,
+    stats: &mut ScanStats,
+    scratch: &mut Scratch,
+    mut writer: Option<&mut attributes::PartWriter>,
+) -> Result<(u64, u64)> {
+    let internal = |what: &str| Error::Internal(format!("scan plan lost its {what} column"));
+    let texts = udf::string_values(batch.column_by_name(cols::TEXT).ok_or_else(|| internal("text"))?)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let ids = match batch.column_by_name(cols::ID) {
+        Some(a) => Some(udf::string_values(a).map_err(|e| Error::Internal(e.to_string()))?),
+        None => None,
+    };
+    let sources = match batch.column_by_name(cols::SOURCE) {
+        Some(a) => Some(udf::string_values(a).map_err(|e| Error::Internal(e.to_string()))?),
+        None => None,
+    };
+    let selected: Option<&BooleanArray> = batch.column_by_name(cols::SELECTED).map(|a| a.as_boolean());
+    let hits: &ListArray = batch.column_by_name(cols::HITS).ok_or_else(|| internal("hits"))?.as_list::<i32>();
+    let hit_values = hits.values().as_struct();
+    let terms = hit_values.column(0).as_primitive::<UInt32Type>();
+    let counts = hit_values.column(1).as_primitive::<UInt32Type>();
+    let offsets = hits.value_offsets();
+    let report = &rules.report;
+    let detector = &rules.detector;
+    let mut doc = DocHits::default();
+    let mut id_buf = String::new();
+    let (mut docs, mut bytes) = (0u64, 0u64);
+    for i in 0..batch.num_rows() {
+        let row_no = *row;
+        *row += 1;
+        stats.rows_read += 1;
+        if selected.is_some_and(|s| !s.value(i)) {
+            stats.excluded_by_where += 1;
+            continue;
+        }
+        let Some(text) = texts[i] else {
+            stats.null_text += 1;
+            continue;
+        };
+        let id: &str = match &ids {
+            Some(ids) => match ids[i] {
+                Some(id) => id,
+                None => {
+                    id_buf.clear();
+                    use std::fmt::Write;
+                    let _ = write!(id_buf, "{}#{row_no}", f.id_prefix);
+                    &id_buf
+                }
+            },
+            None => {
+                id_buf.clear();
+                use std::fmt::Write;
+                let _ = write!(id_buf, "{}#{row_no}", f.id_prefix);
+                &id_buf
+            }
+        };
+        doc.terms.clear();
+        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+        for k in a..b {
+            doc.terms.push((terms.value(k), counts.value(k)));
+        }
+        let source = sources.as_ref().map(|s| s[i]);
+        stats.add(detector, id, text, &doc, source, report.examples, report.snippet_chars, scratch);
+        if let Some(w) = writer.as_deref_mut() {
+            w.push(id, &doc);
+        }
+        docs += 1;
+        bytes += text.len() as u64;
+    }
+    if let Some(w) = writer {
+        w.flush_if_full()?;
+    }
+    Ok((docs, bytes))
+}
+
+fn where_error(f: &InputFile, sql: &str, e: &DataFusionError, columns: &str) -> Error {
+    let msg = e.to_string();
+    let msg = msg.lines().next().unwrap_or_default().trim_start_matches("Schema error: ").trim_start_matches("Error during planning: ");
+    Error::Input(
+        InputError {
+            path: Some(f.path.clone()),
+            line: None,
+            message: format!("`input.where: {sql}` cannot be evaluated on this file: {msg}"),
+            help: None,
+        }
+        .with_help(format!("the columns are {columns}")),
+    )
+}
+
+/// Turns a DataFusion error on file `f` into an error a user can act on: for JSONL and CSV the
+/// file is read again line by line to find the first malformed line or invalid UTF-8.
+fn diagnose(f: &InputFile, e: DataFusionError) -> Error {
+    let root = e.find_root().to_string();
+    if matches!(f.format, Format::Jsonl | Format::Csv)
+        && let Some(found) = input::find_bad_line(f)
+    {
+        return Error::Input(found);
+    }
+    let help = match f.format {
+        Format::Parquet => "check that the file is a complete Parquet file (it may be truncated or still being written)",
+        Format::Jsonl => "each line must be one JSON object",
+        Format::Csv => "the first line must be a header; quote fields that contain commas or line breaks",
+    };
+    Error::Input(
+        InputError {
+            path: Some(f.path.clone()),
+            line: None,
+            message: format!("cannot read the file as {}: {}", format_name(f.format, f.compression), root),
+            help: None,
+        }
+        .with_help(help),
+    )
+}
+
+fn format_name(format: Format, c: Compression) -> String {
+    let base = match format {
+        Format::Parquet => "Parquet",
+        Format::Jsonl => "JSONL",
+        Format::Csv => "CSV",
+    };
+    match c {
+        Compression::None => base.to_string(),
+        Compression::Gzip => format!("gzip-compressed {base}"),
+        Compression::Zstd => format!("zstd-compressed {base}"),
+    }
+}
+
+/// Paths of the input files, for reports.
+pub fn display_paths(files: &[InputFile]) -> Vec<PathBuf> {
+    files.iter().map(|f| f.path.clone()).collect()
+}

@@ -243,7 +243,7 @@ fn doc_groups(detector: &Detector, h: &DocHits, demographic: bool) -> Vec<(Group
         .collect()
 }
 
-fn groups_array(detector: &Detector, hits: &[Option<DocHits>], demographic: bool) -> ListArray {
+pub(crate) fn groups_array(detector: &Detector, hits: &[Option<DocHits>], demographic: bool) -> ListArray {
     let tax = detector.taxonomy();
     let mut offsets = vec![0i32];
     let mut values = StringBuilder::new();
@@ -261,7 +261,7 @@ fn groups_array(detector: &Detector, hits: &[Option<DocHits>], demographic: bool
     ListArray::new(field, OffsetBuffer::new(offsets.into()), Arc::new(values.finish()), nulls_of(hits))
 }
 
-fn mentions_array(detector: &Detector, hits: &[Option<DocHits>]) -> MapArray {
+pub(crate) fn mentions_array(detector: &Detector, hits: &[Option<DocHits>]) -> MapArray {
     let tax = detector.taxonomy();
     let mut offsets = vec![0i32];
     let mut keys = StringBuilder::new();

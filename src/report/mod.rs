@@ -1,1 +1,556 @@
+//! The skew report: figures computed from [`ScanStats`], written as JSON (versioned schema,
+//! documented in `docs` of README) and Markdown.
+//!
+//! Definitions (also in the README):
+//! * a group's **documents** are the scanned documents that mention at least one of its terms;
+//! * an axis's **coverage** is the share of all scanned documents that mention the axis;
+//! * **doc_share** = documents of the group / documents that mention the axis (a document that
+//!   mentions two groups counts for both, so these may sum to more than 1);
+//! * **share** = documents of the group / sum over the axis's groups of their documents: the
+//!   representation distribution, which sums to 1 and is compared with the target;
+//! * **ratio_to_target** = share / target share; **total_variation_distance** = ½ Σ |share −
+//!   target|; **max_min_ratio** = largest ratio_to_target / smallest (null when a group with a
+//!   positive target is absent);
+//! * confidence intervals are Wilson score intervals at the configured level;
+//! * associations compare how often a group's documents mention an attribute term with how often
+//!   the other groups' documents of the same axis do: a log-odds ratio with an informative
+//!   Dirichlet prior (Monroe et al. 2008) and its z-score, plus the normalised PMI of group and
+//!   term over documents; pairs seen in fewer than `min_count` documents are left out.
 
+pub mod markdown;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::detect::{GroupId, Taxonomy};
+use crate::error::{Error, Result};
+use crate::lexicon::LexiconKind;
+use crate::pipeline::ScanOutcome;
+use crate::pipeline::input::InputFile;
+use crate::rules::{RuleSet, SourceSpec, Target};
+use stats::ScanStats;
+
+/// Identifies the JSON format of the report.
+pub const SCHEMA: &str = "debias-report";
+/// Version of the JSON format; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub schema: &'static str,
+    pub version: u32,
+    pub tool: Tool,
+    pub rules: RulesInfo,
+    pub inputs: Vec<InputFile>,
+    pub empty_files: Vec<InputFile>,
+    pub rows: Rows,
+    pub text_bytes: u64,
+    pub confidence: f64,
+    pub axes: Vec<AxisReport>,
+    pub attributes: Vec<AttributeReport>,
+    pub intersections: Vec<Intersection>,
+    pub associations: Vec<GroupAssociations>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<SourcesReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RulesInfo {
+    pub path: String,
+    pub sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#where: Option<String>,
+}
+
+/// Every row read, accounted for: `read = excluded_by_where + null_text + scanned`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rows {
+    pub read: u64,
+    pub excluded_by_where: u64,
+    pub null_text: u64,
+    pub scanned: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AxisReport {
+    pub name: String,
+    pub description: String,
+    pub lexicons: Vec<String>,
+    /// Documents that mention the axis.
+    pub documents: u64,
+    pub coverage: f64,
+    pub coverage_ci: [f64; 2],
+    /// Documents that mention two or more groups of the axis.
+    pub multi_group_documents: u64,
+    pub mentions: u64,
+    /// `parity` or `shares`.
+    pub target: &'static str,
+    pub total_variation_distance: Option<f64>,
+    pub max_min_ratio: Option<f64>,
+    pub groups: Vec<GroupReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GroupReport {
+    pub name: String,
+    pub key: String,
+    pub documents: u64,
+    pub mentions: u64,
+    pub doc_share: Option<f64>,
+    pub doc_share_ci: Option<[f64; 2]>,
+    pub share: Option<f64>,
+    pub share_ci: Option<[f64; 2]>,
+    pub target: f64,
+    pub ratio_to_target: Option<f64>,
+    pub top_terms: Vec<TermCount>,
+    pub examples: Vec<ExampleReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TermCount {
+    pub term: String,
+    pub documents: u64,
+    pub mentions: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ExampleReport {
+    pub id: String,
+    pub matched: String,
+    pub snippet: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AttributeReport {
+    pub name: String,
+    pub documents: u64,
+    pub coverage: f64,
+    pub categories: Vec<CategoryReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CategoryReport {
+    pub name: String,
+    pub key: String,
+    pub documents: u64,
+    pub mentions: u64,
+    pub top_terms: Vec<TermCount>,
+}
+
+/// Documents mentioning a group of one axis and a group of another.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Intersection {
+    pub a: String,
+    pub b: String,
+    pub documents: u64,
+    /// documents / documents of `a`.
+    pub share_of_a: f64,
+    /// documents / documents of `b`.
+    pub share_of_b: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GroupAssociations {
+    pub group: String,
+    pub lexicon: String,
+    pub terms: Vec<Association>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Association {
+    pub term: String,
+    pub category: String,
+    /// Documents mentioning the group and the term.
+    pub documents: u64,
+    pub log_odds: f64,
+    pub z: f64,
+    pub npmi: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourcesReport {
+    /// The column, and whether it is a URL column reduced to its domain.
+    pub column: String,
+    pub kind: &'static str,
+    pub distinct: usize,
+    pub null_source: u64,
+    pub top: Vec<SourceReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceReport {
+    pub source: String,
+    pub documents: u64,
+    pub share: f64,
+    /// Per demographic axis: coverage and the groups' shares within the source.
+    pub axes: Vec<SourceAxis>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceAxis {
+    pub axis: String,
+    pub coverage: f64,
+    /// Per group: (documents, share) in group order.
+    pub groups: Vec<SourceGroup>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceGroup {
+    pub group: String,
+    pub documents: u64,
+    pub share: Option<f64>,
+}
+
+/// Rounds to 6 decimals so that reports are stable and readable.
+fn r6(x: f64) -> f64 {
+    if x.is_finite() { (x * 1e6).round() / 1e6 } else { x }
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| r6(a as f64 / b as f64))
+}
+
+/// The Wilson score interval of `x` successes in `n` trials at confidence `level`.
+pub fn wilson(x: u64, n: u64, level: f64) -> Option<[f64; 2]> {
+    if n == 0 {
+        return None;
+    }
+    let z = normal_quantile(0.5 + level / 2.0);
+    let (x, n) = (x as f64, n as f64);
+    let p = x / n;
+    let z2 = z * z;
+    let denom = 1.0 + z2 / n;
+    let center = (p + z2 / (2.0 * n)) / denom;
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
+    Some([r6((center - half).max(0.0)), r6((center + half).min(1.0))])
+}
+
+/// The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9).
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
+    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    let p_low = 0.02425;
+    if p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return f64::INFINITY;
+    }
+    if p < p_low {
+        let q = (-2.0 * p.ln()).sqrt();
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    } else if p <= 1.0 - p_low {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    } else {
+        -normal_quantile(1.0 - p)
+    }
+}
+
+impl Report {
+    /// Computes the report of a scan.
+    pub fn build(rules: &RuleSet, outcome: &ScanOutcome) -> Report {
+        let s = &outcome.stats;
+        let tax = rules.taxonomy();
+        let rr = &rules.report;
+        let level = rr.confidence;
+        let n = s.documents;
+        let top_terms = |g: GroupId| -> Vec<TermCount> {
+            let mut v: Vec<TermCount> = tax
+                .terms
+                .iter()
+                .enumerate()
+                .filter(|(t, ti)| ti.group == g && s.term_docs[*t] > 0)
+                .map(|(t, ti)| TermCount { term: ti.text.clone(), documents: s.term_docs[t], mentions: s.term_mentions[t] })
+                .collect();
+            v.sort_by(|a, b| b.documents.cmp(&a.documents).then(b.mentions.cmp(&a.mentions)).then(a.term.cmp(&b.term)));
+            v.truncate(rr.top_terms);
+            v
+        };
+        let mut axes = Vec::new();
+        let mut attributes = Vec::new();
+        for (ai, axis) in tax.axes.iter().enumerate() {
+            let groups = axis.groups.clone();
+            match axis.kind {
+                LexiconKind::Axis => {
+                    let target = rules.targets[ai].clone().unwrap_or(Target::Parity);
+                    let ng = groups.len();
+                    let sum_docs: u64 = groups.clone().map(|g| s.group_docs[g as usize]).sum();
+                    let mut grs = Vec::new();
+                    let mut tvd = 0.0;
+                    let mut ratios = Vec::new();
+                    for (i, g) in groups.clone().enumerate() {
+                        let docs = s.group_docs[g as usize];
+                        let share = ratio(docs, sum_docs);
+                        let t = target.share(i, ng);
+                        if let Some(sh) = share {
+                            tvd += (sh - t).abs();
+                        }
+                        let rt = share.and_then(|sh| (t > 0.0).then(|| r6(sh / t)));
+                        if let Some(r) = rt {
+                            ratios.push(r);
+                        }
+                        grs.push(GroupReport {
+                            name: tax.groups[g as usize].name.clone(),
+                            key: tax.groups[g as usize].key.clone(),
+                            documents: docs,
+                            mentions: s.group_mentions[g as usize],
+                            doc_share: ratio(docs, s.axis_docs[ai]),
+                            doc_share_ci: wilson(docs, s.axis_docs[ai], level),
+                            share,
+                            share_ci: wilson(docs, sum_docs, level),
+                            target: r6(t),
+                            ratio_to_target: rt,
+                            top_terms: top_terms(g),
+                            examples: s.examples[g as usize]
+                                .iter()
+                                .map(|e| ExampleReport { id: e.id.clone(), matched: e.matched.clone(), snippet: e.snippet.clone() })
+                                .collect(),
+                        });
+                    }
+                    let (mx, mn) = ratios.iter().fold((f64::MIN, f64::MAX), |(a, b), &r| (a.max(r), b.min(r)));
+                    axes.push(AxisReport {
+                        name: axis.name.clone(),
+                        description: axis.description.clone(),
+                        lexicons: axis.lexicons.clone(),
+                        documents: s.axis_docs[ai],
+                        coverage: ratio(s.axis_docs[ai], n).unwrap_or(0.0),
+                        coverage_ci: wilson(s.axis_docs[ai], n, level).unwrap_or([0.0, 0.0]),
+                        multi_group_documents: s.axis_multi_docs[ai],
+                        mentions: groups.clone().map(|g| s.group_mentions[g as usize]).sum(),
+                        target: match target {
+                            Target::Parity => "parity",
+                            Target::Shares(_) => "shares",
+                        },
+                        total_variation_distance: (sum_docs > 0).then(|| r6(tvd / 2.0)),
+                        max_min_ratio: (sum_docs > 0 && !ratios.is_empty() && mn > 0.0).then(|| r6(mx / mn)),
+                        groups: grs,
+                    });
+                }
+                LexiconKind::Attribute => {
+                    attributes.push(AttributeReport {
+                        name: axis.name.clone(),
+                        documents: s.axis_docs[ai],
+                        coverage: ratio(s.axis_docs[ai], n).unwrap_or(0.0),
+                        categories: groups
+                            .map(|g| CategoryReport {
+                                name: tax.groups[g as usize].name.clone(),
+                                key: tax.groups[g as usize].key.clone(),
+                                documents: s.group_docs[g as usize],
+                                mentions: s.group_mentions[g as usize],
+                                top_terms: top_terms(g),
+                            })
+                            .collect(),
+                    });
+                }
+            }
+        }
+        Report {
+            schema: SCHEMA,
+            version: SCHEMA_VERSION,
+            tool: Tool { name: "debias", version: env!("CARGO_PKG_VERSION") },
+            rules: RulesInfo {
+                path: rules.origin.path.clone(),
+                sha256: rules.origin.sha256.clone(),
+                r#where: rules.input.where_sql.clone(),
+            },
+            inputs: outcome.files.clone(),
+            empty_files: outcome.empty_files.clone(),
+            rows: Rows { read: s.rows_read, excluded_by_where: s.excluded_by_where, null_text: s.null_text, scanned: s.documents },
+            text_bytes: s.text_bytes,
+            confidence: level,
+            axes,
+            attributes,
+            intersections: intersections(tax, s),
+            associations: associations(rules, s),
+            sources: sources(rules, s),
+        }
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a report always serialises");
+        s.push('\n');
+        s
+    }
+
+    /// The report as Markdown.
+    pub fn to_markdown(&self) -> String {
+        markdown::render(self)
+    }
+}
+
+fn intersections(tax: &Taxonomy, s: &ScanStats) -> Vec<Intersection> {
+    let mut out: Vec<Intersection> = s
+        .pair_docs
+        .iter()
+        .filter(|((a, b), _)| tax.is_demographic(*a) && tax.is_demographic(*b))
+        .map(|(&(a, b), &n)| Intersection {
+            a: tax.groups[a as usize].key.clone(),
+            b: tax.groups[b as usize].key.clone(),
+            documents: n,
+            share_of_a: ratio(n, s.group_docs[a as usize]).unwrap_or(0.0),
+            share_of_b: ratio(n, s.group_docs[b as usize]).unwrap_or(0.0),
+        })
+        .collect();
+    out.sort_by(|x, y| y.documents.cmp(&x.documents).then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b))));
+    out
+}
+
+fn associations(rules: &RuleSet, s: &ScanStats) -> Vec<GroupAssociations> {
+    let tax = rules.taxonomy();
+    let cfg = &rules.report.association;
+    let n = s.documents as f64;
+    // Co-occurrence per (group, term), indexed for lookups.
+    let mut by_group: HashMap<GroupId, HashMap<u32, u64>> = HashMap::new();
+    for (&(g, t), &c) in &s.group_term_docs {
+        by_group.entry(g).or_default().insert(t, c);
+    }
+    let mut out = Vec::new();
+    for (_, axis) in tax.demographic_axes() {
+        for (li, lex) in tax.attribute_axes() {
+            let lex_terms: Vec<u32> = (0..tax.terms.len() as u32)
+                .filter(|&t| tax.groups[tax.group_of(t) as usize].axis == li)
+                .collect();
+            let lex_total: f64 = lex_terms.iter().map(|&t| s.term_docs[t as usize] as f64).sum();
+            if lex_total == 0.0 {
+                continue;
+            }
+            let count = |g: GroupId, t: u32| -> f64 { by_group.get(&g).and_then(|m| m.get(&t)).copied().unwrap_or(0) as f64 };
+            let group_total = |g: GroupId| -> f64 { lex_terms.iter().map(|&t| count(g, t)).sum() };
+            let totals: Vec<f64> = axis.groups.clone().map(group_total).collect();
+            let all_total: f64 = totals.iter().sum();
+            for (gi, g) in axis.groups.clone().enumerate() {
+                let n_g = totals[gi];
+                let n_r = all_total - n_g;
+                let mut terms = Vec::new();
+                for &t in &lex_terms {
+                    let y_g = count(g, t);
+                    if y_g < cfg.min_count as f64 {
+                        continue;
+                    }
+                    let y_r: f64 = axis.groups.clone().filter(|&h| h != g).map(|h| count(h, t)).sum();
+                    let alpha = cfg.prior * s.term_docs[t as usize] as f64 / lex_total;
+                    let a0 = cfg.prior;
+                    let lo = ((y_g + alpha) / (n_g + a0 - y_g - alpha)).ln() - ((y_r + alpha) / (n_r + a0 - y_r - alpha)).ln();
+                    let var = 1.0 / (y_g + alpha) + 1.0 / (y_r + alpha);
+                    let p_gt = y_g / n;
+                    let p_g = s.group_docs[g as usize] as f64 / n;
+                    let p_t = s.term_docs[t as usize] as f64 / n;
+                    let pmi = (p_gt / (p_g * p_t)).ln();
+                    let npmi = if p_gt >= 1.0 { 1.0 } else { pmi / -p_gt.ln() };
+                    terms.push(Association {
+                        term: tax.terms[t as usize].text.clone(),
+                        category: tax.groups[tax.group_of(t) as usize].name.clone(),
+                        documents: y_g as u64,
+                        log_odds: r6(lo),
+                        z: r6(lo / var.sqrt()),
+                        npmi: r6(npmi),
+                    });
+                }
+                terms.sort_by(|a, b| b.z.total_cmp(&a.z).then_with(|| a.term.cmp(&b.term)));
+                terms.truncate(cfg.top);
+                if !terms.is_empty() {
+                    out.push(GroupAssociations { group: tax.groups[g as usize].key.clone(), lexicon: lex.name.clone(), terms });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn sources(rules: &RuleSet, s: &ScanStats) -> Option<SourcesReport> {
+    let (column, kind) = match rules.input.source.as_ref()? {
+        SourceSpec::Column(c) => (c.clone(), "column"),
+        SourceSpec::UrlDomain(c) => (c.clone(), "url_domain"),
+    };
+    let tax = rules.taxonomy();
+    let mut names: Vec<(&String, &stats::SourceStats)> = s.sources.iter().collect();
+    names.sort_by(|a, b| b.1.documents.cmp(&a.1.documents).then_with(|| a.0.cmp(b.0)));
+    let top_n = rules.report.top_sources;
+    let mut other = stats::SourceStats::default();
+    for (_, st) in names.iter().skip(top_n) {
+        other.documents += st.documents;
+        for (&g, &c) in &st.group_docs {
+            *other.group_docs.entry(g).or_default() += c;
+        }
+        for (&a, &c) in &st.axis_docs {
+            *other.axis_docs.entry(a).or_default() += c;
+        }
+    }
+    let describe = |name: &str, st: &stats::SourceStats| SourceReport {
+        source: name.to_owned(),
+        documents: st.documents,
+        share: ratio(st.documents, s.documents).unwrap_or(0.0),
+        axes: tax
+            .demographic_axes()
+            .map(|(ai, axis)| {
+                let sum: u64 = axis.groups.clone().map(|g| st.group_docs.get(&g).copied().unwrap_or(0)).sum();
+                SourceAxis {
+                    axis: axis.name.clone(),
+                    coverage: ratio(st.axis_docs.get(&ai).copied().unwrap_or(0), st.documents).unwrap_or(0.0),
+                    groups: axis
+                        .groups
+                        .clone()
+                        .map(|g| {
+                            let d = st.group_docs.get(&g).copied().unwrap_or(0);
+                            SourceGroup { group: tax.groups[g as usize].name.clone(), documents: d, share: ratio(d, sum) }
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+    };
+    let mut top: Vec<SourceReport> = names.iter().take(top_n).map(|(n, st)| describe(n, st)).collect();
+    if names.len() > top_n {
+        top.push(describe("(other)", &other));
+    }
+    Some(SourcesReport { column, kind, distinct: names.len(), null_source: s.null_source, top })
+}
+
+/// Writes `text` to `path` atomically (a temporary file beside it, then a rename).
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text).map_err(|e| Error::output(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::output(path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_quantiles() {
+        assert!((normal_quantile(0.975) - 1.959964).abs() < 1e-5);
+        assert!((normal_quantile(0.5)).abs() < 1e-9);
+        assert!((normal_quantile(0.005) + 2.575829).abs() < 1e-5);
+    }
+
+    #[test]
+    fn wilson_intervals_match_published_values() {
+        // Wilson 95% interval for 81/263 (Wikipedia's example in Newcombe 1998): 0.2553..0.3662.
+        let [lo, hi] = wilson(81, 263, 0.95).unwrap();
+        assert!((lo - 0.2553).abs() < 1e-3 && (hi - 0.3662).abs() < 1e-3, "{lo} {hi}");
+        assert_eq!(wilson(0, 0, 0.95), None);
+        let [lo, hi] = wilson(0, 10, 0.95).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!(hi > 0.25 && hi < 0.35);
+    }
+}

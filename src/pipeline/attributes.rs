@@ -1,0 +1,194 @@
+//! `--attributes DIR`: per-document tags as Parquet, so that later stages and other tools can
+//! use them without scanning again.
+//!
+//! One file per input partition, `part-FFFFF-PPP.parquet` (F: the input file's index in sorted
+//! input order, P: its partition), with the columns
+//!
+//! | column | type | |
+//! |---|---|---|
+//! | `debias_id` | Utf8 | the document id (the id column, or `FILE#ROW`) |
+//! | `debias_groups` | List<Utf8> | demographic groups mentioned, `axis/group` |
+//! | `debias_mentions` | Map<Utf8, UInt32> | mentions per demographic group |
+//! | `debias_attributes` | List<Utf8> | attribute categories mentioned, `lexicon/category` |
+//!
+//! Only scanned documents are written (rows selected by `input.where`, with a text). The files
+//! are written into a temporary directory beside DIR that is renamed to DIR when the scan has
+//! succeeded, so DIR is either complete or absent.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+
+use super::udf;
+use crate::detect::{DocHits, Detector};
+use crate::error::{Error, Result};
+
+const ROWS_PER_BATCH: usize = 8192;
+
+/// Where and how to write attributes.
+#[derive(Debug, Clone)]
+pub struct AttributesOutput {
+    pub dir: PathBuf,
+    /// Replace an existing DIR.
+    pub overwrite: bool,
+    pub detector: Arc<Detector>,
+}
+
+impl AttributesOutput {
+    /// Checks the destination and creates the temporary directory.
+    pub fn begin(&self) -> Result<Writer> {
+        if self.dir.exists() && !self.overwrite {
+            return Err(Error::Usage(format!(
+                "{} already exists; pass --overwrite to replace it, or choose another --attributes directory",
+                self.dir.display()
+            )));
+        }
+        let tmp = temp_sibling(&self.dir);
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
+        Ok(Writer {
+            tmp,
+            detector: self.detector.clone(),
+            schema: schema(),
+        })
+    }
+
+    /// Moves the finished files into place.
+    pub fn finish(&self, w: Writer) -> Result<()> {
+        replace_dir(&w.tmp, &self.dir)
+    }
+}
+
+/// The Arrow schema of the attribute files.
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("debias_id", DataType::Utf8, false),
+        Field::new("debias_groups", udf::group_list_type(), false),
+        Field::new("debias_mentions", udf::mentions_type(), false),
+        Field::new("debias_attributes", udf::group_list_type(), false),
+    ]))
+}
+
+/// `DIR` → `.DIR.tmp-PID` beside it.
+pub fn temp_sibling(dir: &Path) -> PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    dir.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Renames the finished directory `tmp` to `dest`, replacing an existing `dest` (the old one is
+/// moved aside first and removed only once the new one is in place).
+pub fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
+    let old = dest.with_file_name(format!(
+        ".{}.old-{}",
+        dest.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let had_old = dest.exists();
+    if had_old {
+        std::fs::rename(dest, &old).map_err(|e| Error::output(dest, e))?;
+    }
+    if let Err(e) = std::fs::rename(tmp, dest) {
+        if had_old {
+            let _ = std::fs::rename(&old, dest);
+        }
+        return Err(Error::output(dest, e));
+    }
+    if had_old {
+        if old.is_dir() {
+            std::fs::remove_dir_all(&old).map_err(|e| Error::output(&old, e))?;
+        } else {
+            std::fs::remove_file(&old).map_err(|e| Error::output(&old, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The temporary directory being filled.
+#[derive(Debug)]
+pub struct Writer {
+    tmp: PathBuf,
+    detector: Arc<Detector>,
+    schema: SchemaRef,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // After a successful finish the directory has been renamed away; otherwise the scan
+        // failed and its partial output must not stay behind.
+        if self.tmp.exists() {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+impl Writer {
+    /// A writer for partition `part` of input file `file`.
+    pub fn part(&self, file: usize, part: usize, _parts: usize) -> Result<PartWriter> {
+        let path = self.tmp.join(format!("part-{file:05}-{part:03}.parquet"));
+        let out = File::create(&path).map_err(|e| Error::output(&path, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+            .build();
+        let writer = ArrowWriter::try_new(out, self.schema.clone(), Some(props)).map_err(|e| Error::output(&path, e))?;
+        Ok(PartWriter {
+            path,
+            writer,
+            detector: self.detector.clone(),
+            schema: self.schema.clone(),
+            ids: Vec::new(),
+            hits: Vec::new(),
+        })
+    }
+}
+
+/// Writes one partition's documents.
+pub struct PartWriter {
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+    detector: Arc<Detector>,
+    schema: SchemaRef,
+    ids: Vec<String>,
+    hits: Vec<Option<DocHits>>,
+}
+
+impl PartWriter {
+    pub fn push(&mut self, id: &str, hits: &DocHits) {
+        self.ids.push(id.to_owned());
+        self.hits.push(Some(hits.clone()));
+    }
+
+    /// Writes the buffered rows once there are enough for a batch.
+    pub fn flush_if_full(&mut self) -> Result<()> {
+        if self.ids.len() >= ROWS_PER_BATCH { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        let d = &self.detector;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(self.ids.drain(..))),
+            Arc::new(udf::groups_array(d, &self.hits, true)),
+            Arc::new(udf::mentions_array(d, &self.hits)),
+            Arc::new(udf::groups_array(d, &self.hits, false)),
+        ];
+        self.hits.clear();
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| Error::Internal(e.to_string()))?;
+        self.writer.write(&batch).map_err(|e| Error::output(&self.path, e))
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        self.writer.close().map_err(|e| Error::output(&self.path, e))?;
+        Ok(())
+    }
+}

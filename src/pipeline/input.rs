@@ -1,0 +1,300 @@
+//! Finding the input files (files, directories, globs), their formats, and the exact place of a
+//! problem in a JSONL or CSV file.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+
+use crate::error::{Error, InputError, Result};
+use crate::rules::Format;
+
+/// Compression of an input file, from its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub(crate) fn datafusion(self) -> FileCompressionType {
+        match self {
+            Compression::None => FileCompressionType::UNCOMPRESSED,
+            Compression::Gzip => FileCompressionType::GZIP,
+            Compression::Zstd => FileCompressionType::ZSTD,
+        }
+    }
+}
+
+/// One input file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InputFile {
+    /// The path as found (relative paths stay relative to the working directory).
+    pub path: PathBuf,
+    /// The file relative to the input it was found under (a directory or glob), used in
+    /// `FILE#ROW` ids so that they do not depend on where the corpus is mounted.
+    pub id_prefix: String,
+    pub format: Format,
+    pub compression: Compression,
+    /// Size on disk in bytes.
+    pub size: u64,
+}
+
+/// Splits `name` into (format, compression) by its extensions.
+pub fn detect_format(name: &str) -> (Option<Format>, Compression) {
+    let lower = name.to_ascii_lowercase();
+    let (stem, compression) = if let Some(s) = lower.strip_suffix(".gz").or_else(|| lower.strip_suffix(".gzip")) {
+        (s, Compression::Gzip)
+    } else if let Some(s) = lower.strip_suffix(".zst").or_else(|| lower.strip_suffix(".zstd")) {
+        (s, Compression::Zstd)
+    } else {
+        (lower.as_str(), Compression::None)
+    };
+    let format = match Path::new(stem).extension().and_then(|e| e.to_str()) {
+        Some("parquet" | "parq") => Some(Format::Parquet),
+        Some("jsonl" | "json" | "ndjson") => Some(Format::Jsonl),
+        Some("csv") => Some(Format::Csv),
+        _ => None,
+    };
+    (format, compression)
+}
+
+const SUPPORTED: &str = ".parquet, .jsonl, .json, .ndjson, .csv (JSONL and CSV also .gz or .zst)";
+
+/// Resolves command-line inputs into files, sorted by path within each input, each file once.
+/// `format` (from `input.format`) overrides the extension.
+pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFile>> {
+    if inputs.is_empty() {
+        return Err(Error::Usage("no input given: name at least one file, directory or glob".into()));
+    }
+    let mut out: Vec<InputFile> = Vec::new();
+    for arg in inputs {
+        let path = Path::new(arg);
+        let mut found: Vec<(PathBuf, String)> = Vec::new();
+        let explicit = path.is_file();
+        if explicit {
+            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| arg.clone());
+            found.push((path.to_path_buf(), name));
+        } else if path.is_dir() {
+            walk(path, path, &mut found).map_err(|e| Error::input(path, format!("cannot list the directory: {e}")))?;
+            found.retain(|(p, _)| format.is_some() || detect_format(&p.to_string_lossy()).0.is_some());
+            if found.is_empty() {
+                return Err(Error::Input(
+                    InputError {
+                        path: Some(path.to_path_buf()),
+                        line: None,
+                        message: "the directory holds no input files".into(),
+                        help: None,
+                    }
+                    .with_help(format!("debias reads {SUPPORTED}; set `input.format` to read other names")),
+                ));
+            }
+        } else if arg.contains(['*', '?', '[']) {
+            let base = glob_base(arg);
+            let paths = glob::glob(arg).map_err(|e| Error::Usage(format!("invalid glob `{arg}`: {e}")))?;
+            for p in paths {
+                let p = p.map_err(|e| Error::input(e.path(), format!("cannot read: {}", e.error())))?;
+                if p.is_file() && (format.is_some() || detect_format(&p.to_string_lossy()).0.is_some()) {
+                    let rel = p.strip_prefix(&base).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                    found.push((p, rel));
+                }
+            }
+            if found.is_empty() {
+                return Err(Error::Input(
+                    InputError {
+                        path: None,
+                        line: None,
+                        message: format!("no input files match `{arg}`"),
+                        help: None,
+                    }
+                    .with_help(format!("check the pattern (quote it so the shell does not expand it); debias reads {SUPPORTED}")),
+                ));
+            }
+        } else {
+            return Err(Error::Input(
+                InputError {
+                    path: Some(path.to_path_buf()),
+                    line: None,
+                    message: "no such file or directory".into(),
+                    help: None,
+                }
+                .with_help("give a file, a directory or a glob such as 'data/*.jsonl.gz'"),
+            ));
+        }
+        found.sort();
+        for (p, rel) in found {
+            if out.iter().any(|f| f.path == p) {
+                continue;
+            }
+            let (detected, compression) = detect_format(&p.to_string_lossy());
+            let Some(fmt) = format.or(detected) else {
+                return Err(Error::Input(
+                    InputError {
+                        path: Some(p),
+                        line: None,
+                        message: "cannot tell the file's format from its name".into(),
+                        help: None,
+                    }
+                    .with_help(format!("debias reads {SUPPORTED}; or set `input.format` in the rules")),
+                ));
+            };
+            if fmt == Format::Parquet && compression != Compression::None {
+                return Err(Error::input(&p, "a compressed Parquet file cannot be read; Parquet compresses its own pages"));
+            }
+            let size = std::fs::metadata(&p).map_err(|e| Error::input(&p, format!("cannot read: {e}")))?.len();
+            out.push(InputFile {
+                path: p,
+                id_prefix: rel,
+                format: fmt,
+                compression,
+                size,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every file under `dir`, skipping hidden files and directories and `_`-prefixed markers
+/// (`_SUCCESS`, `_metadata`).
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let p = entry.path();
+        if p.is_dir() {
+            walk(root, &p, out)?;
+        } else if p.is_file() {
+            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+            out.push((p, rel));
+        }
+    }
+    Ok(())
+}
+
+/// The directory part of a glob before its first wildcard.
+fn glob_base(pattern: &str) -> PathBuf {
+    let cut = pattern.find(['*', '?', '[']).unwrap_or(pattern.len());
+    match pattern[..cut].rfind('/') {
+        Some(i) => PathBuf::from(&pattern[..=i]),
+        None => PathBuf::new(),
+    }
+}
+
+fn open_decoded(f: &InputFile) -> std::io::Result<Box<dyn Read>> {
+    let file = std::fs::File::open(&f.path)?;
+    Ok(match f.compression {
+        Compression::None => Box::new(file),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
+    })
+}
+
+/// Reads a JSONL or CSV file line by line and returns the first problem: invalid UTF-8, or
+/// (JSONL) a line that is not a JSON object. `None` when no line is at fault.
+pub fn find_bad_line(f: &InputFile) -> Option<InputError> {
+    let reader = match open_decoded(f) {
+        Ok(r) => BufReader::new(r),
+        Err(e) => {
+            return Some(InputError {
+                path: Some(f.path.clone()),
+                line: None,
+                message: format!("cannot read: {e}"),
+                help: None,
+            });
+        }
+    };
+    let mut line_no = 0u64;
+    let mut offset = 0u64;
+    for line in reader.split(b'\n') {
+        line_no += 1;
+        let bytes = match line {
+            Ok(b) => b,
+            Err(e) => {
+                return Some(InputError {
+                    path: Some(f.path.clone()),
+                    line: Some(line_no),
+                    message: format!("cannot decompress or read the file here: {e}"),
+                    help: Some("the file may be truncated; check it with `gzip -t` / `zstd -t`".into()),
+                });
+            }
+        };
+        let start = offset;
+        offset += bytes.len() as u64 + 1;
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let col = e.valid_up_to();
+                let char_col = String::from_utf8_lossy(&bytes[..col]).chars().count() + 1;
+                return Some(InputError {
+                    path: Some(f.path.clone()),
+                    line: Some(line_no),
+                    message: format!(
+                        "invalid UTF-8 at column {char_col} (byte {} of the file): 0x{:02x}",
+                        start + col as u64,
+                        bytes[col]
+                    ),
+                    help: Some("debias reads UTF-8 text; convert the file (e.g. `iconv -f latin1 -t utf-8`) or fix the line".into()),
+                });
+            }
+        };
+        if f.format == Format::Jsonl {
+            let t = text.trim();
+            if t.is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<serde_json::Value>(t) {
+                Ok(serde_json::Value::Object(_)) => {}
+                Ok(other) => {
+                    let kind = match other {
+                        serde_json::Value::Array(_) => "an array",
+                        serde_json::Value::String(_) => "a string",
+                        serde_json::Value::Number(_) => "a number",
+                        serde_json::Value::Bool(_) => "a boolean",
+                        _ => "null",
+                    };
+                    return Some(InputError {
+                        path: Some(f.path.clone()),
+                        line: Some(line_no),
+                        message: format!("the line is {kind}, not a JSON object"),
+                        help: Some("JSONL needs one object per line, e.g. {\"id\": 1, \"text\": \"...\"}".into()),
+                    });
+                }
+                Err(e) => {
+                    return Some(InputError {
+                        path: Some(f.path.clone()),
+                        line: Some(line_no),
+                        message: format!("malformed JSON: {e}"),
+                        help: Some("fix or remove the line; each line must be one complete JSON object".into()),
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_from_names() {
+        assert_eq!(detect_format("a/b.jsonl.gz"), (Some(Format::Jsonl), Compression::Gzip));
+        assert_eq!(detect_format("x.JSON.zst"), (Some(Format::Jsonl), Compression::Zstd));
+        assert_eq!(detect_format("x.parquet"), (Some(Format::Parquet), Compression::None));
+        assert_eq!(detect_format("x.csv"), (Some(Format::Csv), Compression::None));
+        assert_eq!(detect_format("x.txt"), (None, Compression::None));
+    }
+
+    #[test]
+    fn glob_bases() {
+        assert_eq!(glob_base("data/*.jsonl"), PathBuf::from("data/"));
+        assert_eq!(glob_base("*.jsonl"), PathBuf::new());
+        assert_eq!(glob_base("a/b/c?/x"), PathBuf::from("a/b/"));
+    }
+}

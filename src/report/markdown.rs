@@ -1,0 +1,203 @@
+//! The Markdown rendering of a [`Report`], for people to read.
+
+use std::fmt::Write;
+
+use super::Report;
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn opt_pct(x: Option<f64>) -> String {
+    x.map(pct).unwrap_or_else(|| "–".into())
+}
+
+fn ci(x: Option<[f64; 2]>) -> String {
+    x.map(|[a, b]| format!("{}–{}", pct(a), pct(b))).unwrap_or_else(|| "–".into())
+}
+
+fn num(x: u64) -> String {
+    let s = x.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Escapes text for a table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ").replace('<', "&lt;")
+}
+
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let w = &mut o;
+    let _ = writeln!(w, "# Skew report\n");
+    let _ = writeln!(
+        w,
+        "{} documents scanned ({} MB of text) from {} file(s), with rules `{}` (sha256 `{}`), {} {}.\n",
+        num(r.rows.scanned),
+        format_args!("{:.1}", r.text_bytes as f64 / 1e6),
+        r.inputs.len(),
+        r.rules.path,
+        &r.rules.sha256[..12.min(r.rules.sha256.len())],
+        r.tool.name,
+        r.tool.version
+    );
+    let _ = writeln!(
+        w,
+        "Rows: {} read = {} scanned + {} excluded by `where` + {} with a null text.{}\n",
+        num(r.rows.read),
+        num(r.rows.scanned),
+        num(r.rows.excluded_by_where),
+        num(r.rows.null_text),
+        if r.empty_files.is_empty() { String::new() } else { format!(" {} empty file(s) skipped.", r.empty_files.len()) }
+    );
+    let _ = writeln!(
+        w,
+        "A group's *documents* mention at least one of its terms. *Share* is the group's documents over the sum of \
+         the axis's group documents (the representation compared with the target); *doc share* is over the documents \
+         that mention the axis. Intervals are {}% Wilson intervals.\n",
+        (r.confidence * 100.0).round()
+    );
+
+    let _ = writeln!(w, "## Summary\n");
+    let _ = writeln!(w, "| axis | coverage | documents | target | TVD | max/min ratio | most represented | least represented |");
+    let _ = writeln!(w, "|---|---:|---:|---|---:|---:|---|---|");
+    for a in &r.axes {
+        let with_share: Vec<_> = a.groups.iter().filter(|g| g.ratio_to_target.is_some()).collect();
+        let most = with_share.iter().max_by(|x, y| x.ratio_to_target.partial_cmp(&y.ratio_to_target).unwrap());
+        let least = with_share.iter().min_by(|x, y| x.ratio_to_target.partial_cmp(&y.ratio_to_target).unwrap());
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            a.name,
+            pct(a.coverage),
+            num(a.documents),
+            a.target,
+            a.total_variation_distance.map(|x| format!("{x:.3}")).unwrap_or_else(|| "–".into()),
+            a.max_min_ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "∞ or –".into()),
+            most.map(|g| format!("{} ({}×)", g.name, format_args!("{:.2}", g.ratio_to_target.unwrap_or(0.0)))).unwrap_or_default(),
+            least.map(|g| format!("{} ({}×)", g.name, format_args!("{:.2}", g.ratio_to_target.unwrap_or(0.0)))).unwrap_or_default(),
+        );
+    }
+    let _ = writeln!(w);
+
+    for a in &r.axes {
+        let _ = writeln!(w, "## {}\n", a.name);
+        let _ = writeln!(
+            w,
+            "Coverage {} ({} of the documents, CI {}); {} mentions; {} documents mention two or more groups. Target: {}.\n",
+            pct(a.coverage),
+            num(a.documents),
+            ci(Some(a.coverage_ci)),
+            num(a.mentions),
+            num(a.multi_group_documents),
+            a.target
+        );
+        let _ = writeln!(w, "| group | documents | mentions | share | share CI | doc share | target | ratio to target |");
+        let _ = writeln!(w, "|---|---:|---:|---:|---|---:|---:|---:|");
+        for g in &a.groups {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                g.name,
+                num(g.documents),
+                num(g.mentions),
+                opt_pct(g.share),
+                ci(g.share_ci),
+                opt_pct(g.doc_share),
+                pct(g.target),
+                g.ratio_to_target.map(|x| format!("{x:.2}")).unwrap_or_else(|| "–".into())
+            );
+        }
+        let _ = writeln!(w);
+        for g in a.groups.iter().filter(|g| !g.top_terms.is_empty()) {
+            let terms: Vec<String> = g.top_terms.iter().map(|t| format!("{} ({})", t.term, num(t.documents))).collect();
+            let _ = writeln!(w, "- **{}** top terms: {}", g.name, cell(&terms.join(", ")));
+        }
+        let examples: Vec<_> = a.groups.iter().filter(|g| !g.examples.is_empty()).collect();
+        if !examples.is_empty() {
+            let _ = writeln!(w, "\nExamples (first mention in documents chosen by a stable hash of their id):\n");
+            for g in examples {
+                for e in &g.examples {
+                    let _ = writeln!(w, "- {} `{}` — {}", g.name, cell(&e.id), cell(&e.snippet));
+                }
+            }
+        }
+        let _ = writeln!(w);
+    }
+
+    if !r.intersections.is_empty() {
+        let _ = writeln!(w, "## Intersections\n");
+        let _ = writeln!(w, "Documents that mention groups of two different axes (the 20 most frequent pairs).\n");
+        let _ = writeln!(w, "| group | group | documents | share of first | share of second |");
+        let _ = writeln!(w, "|---|---|---:|---:|---:|");
+        for x in r.intersections.iter().take(20) {
+            let _ = writeln!(w, "| {} | {} | {} | {} | {} |", x.a, x.b, num(x.documents), pct(x.share_of_a), pct(x.share_of_b));
+        }
+        let _ = writeln!(w);
+    }
+
+    if !r.associations.is_empty() {
+        let _ = writeln!(w, "## Context associations\n");
+        let _ = writeln!(
+            w,
+            "Attribute terms that a group's documents mention more often than the other groups' documents of the same \
+             axis: z-score of the log-odds ratio with an informative Dirichlet prior; documents mentioning both in brackets.\n"
+        );
+        let _ = writeln!(w, "| group | lexicon | strongest associations |");
+        let _ = writeln!(w, "|---|---|---|");
+        for ga in &r.associations {
+            let terms: Vec<String> = ga
+                .terms
+                .iter()
+                .filter(|t| t.z > 0.0)
+                .take(8)
+                .map(|t| format!("{} (z {:.1}, {})", t.term, t.z, t.documents))
+                .collect();
+            if !terms.is_empty() {
+                let _ = writeln!(w, "| {} | {} | {} |", ga.group, ga.lexicon, cell(&terms.join(", ")));
+            }
+        }
+        let _ = writeln!(w);
+    }
+
+    if !r.attributes.is_empty() {
+        let _ = writeln!(w, "## Attribute lexicons\n");
+        let _ = writeln!(w, "| lexicon | coverage | documents | most frequent categories |");
+        let _ = writeln!(w, "|---|---:|---:|---|");
+        for a in &r.attributes {
+            let mut cats: Vec<_> = a.categories.iter().filter(|c| c.documents > 0).collect();
+            cats.sort_by(|x, y| y.documents.cmp(&x.documents));
+            let list: Vec<String> = cats.iter().take(5).map(|c| format!("{} ({})", c.name, num(c.documents))).collect();
+            let _ = writeln!(w, "| {} | {} | {} | {} |", a.name, pct(a.coverage), num(a.documents), list.join(", "));
+        }
+        let _ = writeln!(w);
+    }
+
+    if let Some(src) = &r.sources {
+        let _ = writeln!(w, "## Sources\n");
+        let _ = writeln!(
+            w,
+            "By `{}`{}: {} distinct sources, {} documents without one. Axis coverage per source:\n",
+            src.column,
+            if src.kind == "url_domain" { " (URL domain)" } else { "" },
+            num(src.distinct as u64),
+            num(src.null_source)
+        );
+        let axes: Vec<&str> = r.axes.iter().map(|a| a.name.as_str()).collect();
+        let _ = writeln!(w, "| source | documents | share | {} |", axes.join(" | "));
+        let _ = writeln!(w, "|---|---:|---:|{}", "---:|".repeat(axes.len()));
+        for s in &src.top {
+            let cov: Vec<String> = s.axes.iter().map(|a| pct(a.coverage)).collect();
+            let _ = writeln!(w, "| {} | {} | {} | {} |", cell(&s.source), num(s.documents), pct(s.share), cov.join(" | "));
+        }
+        let _ = writeln!(w);
+    }
+    o
+}
