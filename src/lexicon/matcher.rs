@@ -31,6 +31,10 @@ pub struct Hit {
 struct Target {
     term: u32,
     context: Option<u32>,
+    /// The lexicon layer (axis) of the term: longest-match competition happens within a layer.
+    layer: u32,
+    /// For a term embedded in a longer form of another layer: its byte span in that form.
+    span: Option<(u16, u16)>,
 }
 
 /// Collects surface forms before they are compiled into a [`Matcher`].
@@ -41,6 +45,8 @@ pub struct MatcherBuilder {
     targets: Vec<Vec<Target>>,
     contexts: Vec<ContextRule>,
     context_index: HashMap<ContextRule, u32>,
+    /// (outer, inner): forms of layer `inner` do not count inside longer forms of `outer`.
+    shadowed: Vec<(u32, u32)>,
 }
 
 impl MatcherBuilder {
@@ -59,9 +65,14 @@ impl MatcherBuilder {
         id
     }
 
-    /// Matches the lower-case `form` (and its other cases) as `term`, under `context` if given.
-    pub fn add(&mut self, form: &str, term: u32, context: Option<u32>) {
-        let target = Target { term, context };
+    /// Matches the lower-case `form` (and its other cases) as `term` of `layer` (its axis),
+    /// under `context` if given.
+    ///
+    /// Where forms overlap, the longest wins only among forms of the same layer: a multi-word
+    /// form of one layer (`young woman`, age) still counts the forms of other layers inside it
+    /// (`woman`, gender).
+    pub fn add(&mut self, form: &str, term: u32, context: Option<u32>, layer: u32) {
+        let target = Target { term, context, layer, span: None };
         for variant in case_variants(form) {
             let id = *self.index.entry(variant.clone()).or_insert_with(|| {
                 self.patterns.push(variant);
@@ -74,6 +85,13 @@ impl MatcherBuilder {
         }
     }
 
+    /// Forms of layer `inner` inside a longer form of layer `outer` are not counted.
+    pub fn shadow(&mut self, outer: u32, inner: u32) {
+        if !self.shadowed.contains(&(outer, inner)) {
+            self.shadowed.push((outer, inner));
+        }
+    }
+
     /// Number of distinct patterns so far.
     pub fn len(&self) -> usize {
         self.patterns.len()
@@ -83,8 +101,59 @@ impl MatcherBuilder {
         self.patterns.is_empty()
     }
 
+    /// For every multi-word pattern, the terms of other layers found inside it (on word
+    /// boundaries, leftmost-longest within each layer), added as embedded targets.
+    fn embed_other_layers(&mut self) {
+        let index: HashMap<String, usize> =
+            self.patterns.iter().enumerate().map(|(i, p)| (p.to_ascii_lowercase(), i)).collect();
+        for p in 0..self.patterns.len() {
+            let lp = self.patterns[p].to_ascii_lowercase();
+            if !lp.chars().any(|c| !is_word_char(c)) || lp.len() > u16::MAX as usize {
+                continue;
+            }
+            let own: Vec<u32> = self.targets[p].iter().filter(|t| t.span.is_none()).map(|t| t.layer).collect();
+            let chars: Vec<(usize, char)> = lp.char_indices().collect();
+            let word = |k: usize| chars.get(k).is_some_and(|&(_, c)| is_word_char(c));
+            let starts: Vec<usize> =
+                (0..chars.len()).filter(|&k| word(k) && (k == 0 || !word(k - 1))).map(|k| chars[k].0).collect();
+            let ends: Vec<usize> = (0..chars.len())
+                .filter(|&k| word(k) && !word(k + 1))
+                .map(|k| chars[k].0 + chars[k].1.len_utf8())
+                .collect();
+            let mut found: Vec<(u32, usize, usize, Target)> = Vec::new();
+            for &i in &starts {
+                for &j in ends.iter().filter(|&&j| j > i) {
+                    if (i, j) == (0, lp.len()) {
+                        continue;
+                    }
+                    let Some(&q) = index.get(&lp[i..j]) else { continue };
+                    for t in &self.targets[q] {
+                        let shadowed = own.iter().any(|&o| self.shadowed.contains(&(o, t.layer)));
+                        if t.span.is_none() && !own.contains(&t.layer) && !shadowed {
+                            found.push((t.layer, i, j, *t));
+                        }
+                    }
+                }
+            }
+            found.sort_by_key(|&(layer, i, j, t)| (layer, i, std::cmp::Reverse(j), t.term));
+            let mut last: Option<(u32, usize, usize)> = None;
+            for (layer, i, j, t) in found {
+                match last {
+                    Some((l, li, end)) if l == layer && (i < end && (i, j) != (li, end)) => continue,
+                    _ => {}
+                }
+                last = Some((layer, i, j));
+                let embedded = Target { span: Some((i as u16, j as u16)), ..t };
+                if !self.targets[p].contains(&embedded) {
+                    self.targets[p].push(embedded);
+                }
+            }
+        }
+    }
+
     /// Compiles the DFA.
-    pub fn build(self) -> Result<Matcher, String> {
+    pub fn build(mut self) -> Result<Matcher, String> {
+        self.embed_other_layers();
         let ac = AhoCorasick::builder()
             .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::LeftmostLongest)
@@ -199,8 +268,12 @@ impl Matcher {
     }
 
     #[inline]
-    fn emit(&self, text: &str, s: usize, e: usize, p: usize, f: &mut impl FnMut(Hit)) {
+    fn emit(&self, text: &str, s0: usize, e0: usize, p: usize, f: &mut impl FnMut(Hit)) {
         for t in &self.targets[p] {
+            let (s, e) = match t.span {
+                Some((a, b)) => (s0 + a as usize, s0 + b as usize),
+                None => (s0, e0),
+            };
             if let Some(c) = t.context
                 && !context_holds(&self.contexts[c as usize], text, s, e)
             {
@@ -338,7 +411,9 @@ mod tests {
     fn matcher(terms: &[&str]) -> Matcher {
         let mut b = MatcherBuilder::new();
         for (i, t) in terms.iter().enumerate() {
-            b.add(t, i as u32, None);
+            for form in crate::lexicon::surface_forms(t, false) {
+                b.add(&form, i as u32, None, 0);
+            }
         }
         b.build().unwrap()
     }
@@ -406,9 +481,9 @@ mod tests {
             not_next_word: vec!["spot".into()],
             ..Default::default()
         });
-        b.add("black", 0, Some(people));
-        b.add("polish", 1, Some(cap));
-        b.add("blind", 2, Some(not_double));
+        b.add("black", 0, Some(people), 0);
+        b.add("polish", 1, Some(cap), 0);
+        b.add("blind", 2, Some(not_double), 0);
         let m = b.build().unwrap();
         let hits = |t: &str| {
             let mut v = Vec::new();
@@ -423,11 +498,59 @@ mod tests {
     #[test]
     fn shared_form_hits_every_term() {
         let mut b = MatcherBuilder::new();
-        b.add("actress", 0, None);
-        b.add("actress", 7, None);
+        b.add("actress", 0, None, 0);
+        b.add("actress", 7, None, 1);
         let m = b.build().unwrap();
         let mut v = Vec::new();
         m.for_each_hit("the actress", |h| v.push(h.term));
         assert_eq!(v, [0, 7]);
+    }
+
+    #[test]
+    fn longest_match_competes_only_within_a_layer() {
+        let mut b = MatcherBuilder::new();
+        let terms = [
+            ("young woman", 0, 0), // age
+            ("woman", 1, 1),       // gender
+            ("african american", 2, 2), // race
+            ("american", 3, 3),    // nationality
+            ("african american woman", 4, 2), // race, longer
+        ];
+        for (t, id, layer) in terms {
+            for form in crate::lexicon::surface_forms(t, false) {
+                b.add(&form, id, None, layer);
+            }
+        }
+        let m = b.build().unwrap();
+        let mut v = Vec::new();
+        let text = "A Young Woman met an African American woman and an African-American.";
+        m.for_each_hit(text, |h| v.push((&text[h.start..h.end], h.term)));
+        // `woman` inside `young woman` still counts for gender; `american` inside
+        // `african american woman` counts for nationality, but once, and not as race again.
+        assert_eq!(
+            v,
+            [
+                ("Young Woman", 0),
+                ("Woman", 1),
+                ("African American woman", 4),
+                ("woman", 1),
+                ("American", 3),
+                ("African-American", 2),
+                ("American", 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_shadowing_layer_hides_the_other_layers_forms_inside_its_own() {
+        let mut b = MatcherBuilder::new();
+        b.add("chinese american", 0, None, 0); // race
+        b.add("chinese", 1, None, 1); // nationality
+        b.add("american", 2, None, 1);
+        b.shadow(0, 1);
+        let m = b.build().unwrap();
+        let mut v = Vec::new();
+        m.for_each_hit("a Chinese American and a Chinese citizen", |h| v.push(h.term));
+        assert_eq!(v, [0, 1]);
     }
 }

@@ -85,6 +85,10 @@ pub struct Lexicon {
     /// Context rules by term text.
     pub context: IndexMap<String, ContextRule>,
     pub notes: Vec<String>,
+    /// Axes whose terms do not count inside this lexicon's longer terms (`shadows:`): e.g.
+    /// race_ethnicity's `chinese american` is not also nationality's `chinese` and `american`.
+    /// Terms of other axes inside a longer term still count (`woman` inside age's `young woman`).
+    pub shadows: Vec<String>,
     /// The file it came from (`<built-in>/NAME.yaml` for shipped lexicons).
     pub origin: String,
 }
@@ -148,7 +152,7 @@ pub fn load_builtin(b: &Builtin) -> Result<Lexicon, Vec<Diagnostic>> {
     }
 }
 
-const LEXICON_KEYS: &[&str] = &["name", "kind", "description", "sources", "groups", "context", "notes"];
+const LEXICON_KEYS: &[&str] = &["name", "kind", "description", "sources", "groups", "context", "notes", "shadows"];
 const GROUP_KEYS: &[&str] = &["description", "terms", "exact"];
 const CONTEXT_KEYS: &[&str] = &[
     "term",
@@ -206,6 +210,10 @@ pub fn parse(
         .get("sources")
         .map(|n| r.strings(n, "sources").into_iter().map(|s| s.0).collect())
         .unwrap_or_default();
+    let shadows: Vec<String> = f
+        .get("shadows")
+        .map(|n| r.strings(n, "shadows").into_iter().map(|s| s.0).collect())
+        .unwrap_or_default();
     let notes = f
         .get("notes")
         .map(|n| r.strings(n, "notes").into_iter().map(|s| s.0).collect())
@@ -258,6 +266,7 @@ pub fn parse(
         groups,
         context,
         notes,
+        shadows,
         origin: origin.to_owned(),
     })
 }

@@ -104,6 +104,8 @@ pub struct ScanOutcome {
     pub empty_files: Vec<InputFile>,
     pub elapsed: Duration,
     pub threads: usize,
+    /// DataFusion partitions read, over all files (more than the file count when files were split).
+    pub partitions: usize,
 }
 
 /// A DataFusion session with the debias UDFs registered.
@@ -187,7 +189,7 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
         Some(a) => Some(Arc::new(a.begin()?)),
         None => None,
     };
-    let stats = pool.install(|| {
+    let (stats, partitions) = pool.install(|| {
         runtime.block_on(async {
             let ctxs = (&ordered, &parallel);
             // A few files at a time: each file's partitions run concurrently, and so do files.
@@ -195,11 +197,13 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
                 .map(|(i, f)| scan_file(ctxs, rules, f, i, opts, writer.clone()))
                 .buffer_unordered(threads.clamp(1, 4));
             let mut total = ScanStats::new(&detector);
+            let mut partitions = 0;
             let mut per_file = std::pin::pin!(per_file);
-            while let Some(s) = per_file.try_next().await? {
+            while let Some((s, parts)) = per_file.try_next().await? {
                 total.merge(s, rules.report.examples);
+                partitions += parts;
             }
-            Ok::<_, Error>(total)
+            Ok::<_, Error>((total, partitions))
         })
     })?;
     if let (Some(w), Some(a)) = (writer, &opts.attributes) {
@@ -220,6 +224,7 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
         empty_files,
         elapsed: started.elapsed(),
         threads,
+        partitions,
     })
 }
 
@@ -266,7 +271,7 @@ async fn scan_file(
     file_index: usize,
     opts: &ScanOptions,
     writer: Option<Arc<attributes::Writer>>,
-) -> Result<ScanStats> {
+) -> Result<(ScanStats, usize)> {
     let input = &rules.input;
     let df = open(ordered, f).await?;
     let schema = df.schema().as_arrow().clone();
@@ -396,7 +401,7 @@ async fn scan_file(
     if let Some(p) = &opts.progress {
         p.file_done(f);
     }
-    Ok(total)
+    Ok((total, n_parts))
 }
 
 /// Folds one batch of the per-file plan into `stats`; returns (documents, text bytes).

@@ -294,14 +294,16 @@ impl Report {
                     for (i, g) in groups.clone().enumerate() {
                         let docs = s.group_docs[g as usize];
                         let share = ratio(docs, sum_docs);
+                        let raw = (sum_docs > 0).then(|| docs as f64 / sum_docs as f64);
                         let t = target.share(i, ng);
-                        if let Some(sh) = share {
+                        if let Some(sh) = raw {
                             tvd += (sh - t).abs();
                         }
-                        let rt = share.and_then(|sh| (t > 0.0).then(|| r6(sh / t)));
-                        if let Some(r) = rt {
+                        let raw_ratio = raw.and_then(|sh| (t > 0.0).then(|| sh / t));
+                        if let Some(r) = raw_ratio {
                             ratios.push(r);
                         }
+                        let rt = raw_ratio.map(r6);
                         grs.push(GroupReport {
                             name: tax.groups[g as usize].name.clone(),
                             key: tax.groups[g as usize].key.clone(),

@@ -399,7 +399,8 @@ struct AxisSpec {
     context: HashMap<String, ContextRule>,
     patterns: Vec<(String, regex::Regex)>,
     notes: Vec<String>,
-    at: Option<Loc>,
+    /// Axes whose forms do not count inside this axis's longer forms.
+    shadows: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -419,6 +420,11 @@ impl TaxonomyBuilder {
         let mut patterns = Vec::new();
         let mut errors = Vec::new();
         for (ai, spec) in self.axes.iter().enumerate() {
+            for other in &spec.shadows {
+                if let Some(bi) = self.axis_index(other) {
+                    mb.shadow(ai as u32, bi as u32);
+                }
+            }
             let first = tax.groups.len() as GroupId;
             // surface form -> (group name, term, where) within this axis
             let mut claimed: HashMap<String, (&str, &SpecTerm)> = HashMap::new();
@@ -455,7 +461,7 @@ impl TaxonomyBuilder {
                             continue;
                         }
                         claimed.insert(form.clone(), (gname.as_str(), t));
-                        mb.add(&form, tid, ctx);
+                        mb.add(&form, tid, ctx, ai as u32);
                     }
                 }
             }
@@ -542,7 +548,6 @@ fn read_axes(
         let mut spec = AxisSpec {
             name: name.to_owned(),
             kind: Some(kind),
-            at: Some(Loc::of(r.file(), key_node)),
             ..Default::default()
         };
         read_axis(r, &mut spec, key_node, value, &key, base_dir, kind);
@@ -748,6 +753,7 @@ fn add_lexicon(
     }
     spec.lexicons.push(name.to_owned());
     spec.notes.extend(lex.notes.iter().cloned());
+    spec.shadows.extend(lex.shadows.iter().cloned());
     for (g, terms) in lex.groups {
         let entry = spec.groups.entry(g).or_default();
         if entry.0.is_none() {

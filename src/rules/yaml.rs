@@ -393,7 +393,7 @@ mod tests {
         assert_eq!((k.line, k.column), (2, 1));
         let Kind::Map(inner) = &v.kind else { panic!() };
         let Kind::Seq(items) = &inner[0].1.kind else { panic!() };
-        assert_eq!((items[1].line, items[1].column), (3, 11));
+        assert_eq!((items[1].line, items[1].column), (3, 10));
     }
 
     #[test]
