@@ -1,1 +1,11 @@
+//! The integration test binary: every user-visible feature of debias on small real files, plus
+//! the evaluation on the BOLD sentences in `../shared/data`.
 
+mod it {
+    pub mod bad_input;
+    pub mod bold;
+    pub mod cli;
+    pub mod common;
+    pub mod formats;
+    pub mod scan;
+}

@@ -1,0 +1,90 @@
+//! Bad input gets a clear error naming the file, the line and the fix; nothing is written.
+
+use debias::pipeline::ScanOptions;
+
+use super::common::*;
+
+#[test]
+fn missing_text_column_lists_the_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.jsonl");
+    std::fs::write(&f, "{\"id\": 1, \"body\": \"she\", \"lang\": \"en\"}\n").unwrap();
+    let e = scan_err(&pets_rules(), &[&f]);
+    assert!(e.contains("c.jsonl"), "{e}");
+    assert!(e.contains("no text column `text`"), "{e}");
+    assert!(e.contains("`id`, `body`, `lang`"), "{e}");
+    assert!(e.contains("input.text_column"), "{e}");
+}
+
+#[test]
+fn malformed_jsonl_line_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.jsonl");
+    std::fs::write(&f, "{\"text\": \"she\"}\n{\"text\": \"he\"}\n{\"text\": \"oops\"\n{\"text\": \"her\"}\n").unwrap();
+    let e = scan_err(&pets_rules(), &[&f]);
+    assert!(e.contains("bad.jsonl:3"), "{e}");
+    assert!(e.contains("malformed JSON"), "{e}");
+    // Also inside a gzip file.
+    let gz = dir.path().join("bad.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, &std::fs::read(&f).unwrap()).unwrap();
+    enc.finish().unwrap();
+    let e = scan_err(&pets_rules(), &[&gz]);
+    assert!(e.contains("bad.jsonl.gz:3"), "{e}");
+}
+
+#[test]
+fn invalid_utf8_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("latin1.jsonl");
+    std::fs::write(&f, b"{\"text\": \"fine\"}\n{\"text\": \"caf\xe9 and she\"}\n".as_slice()).unwrap();
+    let e = scan_err(&pets_rules(), &[&f]);
+    assert!(e.contains("latin1.jsonl:2"), "{e}");
+    assert!(e.contains("invalid UTF-8 at column 14"), "{e}");
+    assert!(e.contains("iconv"), "{e}");
+    let c = dir.path().join("latin1.csv");
+    std::fs::write(&c, b"text\nfine\ncaf\xe9\n".as_slice()).unwrap();
+    let e = scan_err(&pets_rules(), &[&c]);
+    assert!(e.contains("latin1.csv:3"), "{e}");
+}
+
+#[test]
+fn empty_inputs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("empty.jsonl");
+    std::fs::write(&f, "").unwrap();
+    let e = scan_err(&pets_rules(), &[&f]);
+    assert!(e.contains("the input is empty"), "{e}");
+    let blank = dir.path().join("header_only.csv");
+    std::fs::write(&blank, "id,text,source\n").unwrap();
+    let e = scan_err(&pets_rules(), &[&blank]);
+    assert!(e.contains("no rows"), "{e}");
+    let none = dir.path().join("*.parquet");
+    let e = scan_err(&pets_rules(), &[&none]);
+    assert!(e.contains("no input files match"), "{e}");
+    let missing = dir.path().join("nope.jsonl");
+    let e = scan_err(&pets_rules(), &[&missing]);
+    assert!(e.contains("nope.jsonl") && e.contains("no such file"), "{e}");
+    // An empty file next to real ones is skipped and reported, not an error.
+    std::fs::copy(fixture("tiny.jsonl"), dir.path().join("tiny.jsonl")).unwrap();
+    let (_, o) = scan(&pets_rules(), &[dir.path()], &ScanOptions::default());
+    assert_eq!(o.empty_files.len(), 1);
+}
+
+#[test]
+fn where_on_an_unknown_column_names_the_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_text(dir.path(), "version: 1\ninput:\n  where: \"lang = 'en'\"\naxes:\n  gender: {}\n");
+    let e = scan_err(&rules, &[&fixture("tiny.jsonl")]);
+    assert!(e.contains("input.where"), "{e}");
+    assert!(e.contains("`id`, `text`, `source`"), "{e}");
+}
+
+#[test]
+fn a_text_column_of_numbers_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("n.jsonl");
+    std::fs::write(&f, "{\"text\": 12}\n").unwrap();
+    let e = scan_err(&pets_rules(), &[&f]);
+    assert!(e.contains("holds Int64, not strings"), "{e}");
+}

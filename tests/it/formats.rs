@@ -1,0 +1,96 @@
+//! The same corpus as JSONL, gzip and zstd JSONL, Parquet (Utf8View and LargeUtf8), CSV, a
+//! directory and a glob gives the same figures.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{LargeStringArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::parquet::arrow::ArrowWriter;
+use debias::pipeline::ScanOptions;
+
+use super::common::*;
+
+fn baseline() -> serde_json::Value {
+    figures(&scan(&pets_rules(), &[&fixture("tiny.jsonl")], &ScanOptions::default()).0)
+}
+
+fn write_parquet_large_utf8(path: &Path) {
+    // The fixture's rows, with the text as LargeUtf8 (the JSON null as a null).
+    let text = std::fs::read_to_string(fixture("tiny.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("text", DataType::LargeUtf8, true),
+        Field::new("source", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r["id"].as_str().unwrap()))),
+            Arc::new(LargeStringArray::from_iter(rows.iter().map(|r| r["text"].as_str()))),
+            Arc::new(StringArray::from_iter(rows.iter().map(|r| r["source"].as_str()))),
+        ],
+    )
+    .unwrap();
+    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+fn write_csv(path: &Path) {
+    let text = std::fs::read_to_string(fixture("tiny.jsonl")).unwrap();
+    let mut out = String::from("id,text,source\n");
+    for l in text.lines() {
+        let r: serde_json::Value = serde_json::from_str(l).unwrap();
+        let q = |v: &serde_json::Value| v.as_str().map(|s| format!("\"{}\"", s.replace('"', "\"\""))).unwrap_or_default();
+        out.push_str(&format!("{},{},{}\n", r["id"].as_str().unwrap(), q(&r["text"]), q(&r["source"])));
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn every_format_gives_the_same_figures() {
+    let want = baseline();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let raw = std::fs::read(fixture("tiny.jsonl")).unwrap();
+    let gz = d.join("tiny.jsonl.gz");
+    let mut e = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    e.write_all(&raw).unwrap();
+    e.finish().unwrap();
+    let zst = d.join("tiny.json.zst");
+    std::fs::write(&zst, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    let large = d.join("large.parquet");
+    write_parquet_large_utf8(&large);
+    let csv = d.join("tiny.csv");
+    write_csv(&csv);
+    // Parquet written by DataFusion itself: strings come back as Utf8View.
+    let view = d.join("view.parquet");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let df = ctx.read_parquet(large.to_str().unwrap(), Default::default()).await.unwrap();
+        df.write_parquet(view.to_str().unwrap(), Default::default(), None).await.unwrap();
+    });
+    let rules = pets_rules();
+    for f in [&gz, &zst, &large, &view, &csv] {
+        let (r, o) = scan(&rules, &[f], &ScanOptions::default());
+        assert_eq!(figures(&r), want, "{}", f.display());
+        assert_eq!(o.files.len(), 1);
+    }
+    // A directory and a glob: every file once, sorted; ids are per document so counts add up.
+    let sub = d.join("corpus");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::copy(&gz, sub.join("a.jsonl.gz")).unwrap();
+    std::fs::write(sub.join("_SUCCESS"), "").unwrap();
+    std::fs::write(sub.join(".hidden.jsonl"), "not read").unwrap();
+    let (r, o) = scan(&rules, &[&sub], &ScanOptions::default());
+    assert_eq!(o.files.len(), 1);
+    assert_eq!(figures(&r), want);
+    let pattern = d.join("*.parquet");
+    let (r, o) = scan(&rules, &[&pattern], &ScanOptions::default());
+    assert_eq!(o.files.len(), 2);
+    assert_eq!(r.rows.read, 16);
+    assert_eq!(group(&r, "pets/cat").documents, 8);
+}
