@@ -455,7 +455,7 @@ impl TaxonomyBuilder {
                                         "`{form}` (from term `{}`) is also in group `{other_group}` of axis `{}` ({}:{}:{})",
                                         t.text, spec.name, other.at.file, other.at.line, other.at.column
                                     ),
-                                    help: Some(format!("a term can belong to only one group of an axis; remove it from one of them (`remove: {{{other_group}: [{}]}}`)", other.text)),
+                                    help: Some(format!("a term can belong to only one group of an axis: keep it in one of them; to take it out of a built-in group write `remove: {{{other_group}: [{}]}}` under the axis", other.text)),
                                 });
                             }
                             continue;
@@ -659,6 +659,7 @@ fn read_axis(
             }
             for (p, pn) in r.strings(list, &format!("{pkey}.{g}")) {
                 match regex::RegexBuilder::new(&p).case_insensitive(true).size_limit(1 << 22).build() {
+                    Ok(re) if re.is_match("") => r.error_help(pn, &format!("{pkey}.{g}"), "the pattern matches empty text, so it would count a mention everywhere", Some("make it match at least one character, e.g. `\\bpostcode \\d+` rather than `\\d*`")),
                     Ok(re) => spec.patterns.push((g.to_owned(), re)),
                     Err(e) => r.error_help(pn, &format!("{pkey}.{g}"), format!("invalid regex: {}", e.to_string().lines().last().unwrap_or_default()), Some("patterns use Rust regex syntax (https://docs.rs/regex), matched case-insensitively")),
                 }
@@ -839,4 +840,91 @@ fn round6(x: f64) -> f64 {
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(yaml: &str) -> String {
+        match parse("r.yaml", yaml, Path::new(".")) {
+            Ok(_) => panic!("expected errors for:\n{yaml}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn ok(yaml: &str) -> RuleSet {
+        parse("r.yaml", yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn default_rules_have_every_default_builtin() {
+        let rs = default_rules().unwrap();
+        let names: Vec<&str> = rs.taxonomy().axes.iter().map(|a| a.name.as_str()).collect();
+        for b in lexicon::BUILTINS.iter().filter(|b| b.default) {
+            assert!(names.contains(&b.name), "{} missing", b.name);
+        }
+        assert!(!names.contains(&"gender_first_names"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_location() {
+        let e = errors(
+            "version: 1\ninputs: {}\naxes:\n  gender:\n    lexicons: [gendr]\ntargets:\n  gender: {female: 0.6, male: 0.6, non_binary: 0}\n",
+        );
+        assert!(e.contains("r.yaml:2:1") && e.contains("did you mean `input`"), "{e}");
+        assert!(e.contains("r.yaml:5:16") && e.contains("unknown lexicon `gendr`") && e.contains("did you mean `gender`"), "{e}");
+        assert!(e.contains("problems in the rules"), "{e}");
+    }
+
+    #[test]
+    fn targets_must_cover_every_group_and_sum_to_one() {
+        let e = errors("axes:\n  gender: {}\ntargets:\n  gender: {female: 0.5, male: 0.45, non_binary: 0.04}\n");
+        assert!(e.contains("shares sum to 0.99, expected 1.0"), "{e}");
+        let e = errors("axes:\n  gender: {}\ntargets:\n  gender: {female: 0.5, male: 0.5}\n");
+        assert!(e.contains("no share for `non_binary`"), "{e}");
+        let rs = ok("axes:\n  gender: {}\ntargets:\n  gender: {female: 0.5, male: 0.45, non_binary: 0.05}\n");
+        assert_eq!(rs.targets[0], Some(Target::Shares(vec![0.5, 0.45, 0.05])));
+    }
+
+    #[test]
+    fn axes_can_be_extended_trimmed_and_defined() {
+        let rs = ok(concat!(
+            "axes:\n",
+            "  gender:\n",
+            "    drop_groups: [non_binary]\n",
+            "    remove: {male: [sir]}\n",
+            "    groups:\n",
+            "      female: [matriarch]\n",
+            "  pets:\n",
+            "    groups:\n",
+            "      cat: [cat]\n",
+            "    patterns:\n",
+            "      cat: ['\\bfeline\\w*']\n",
+            "attributes: {}\n",
+        ));
+        let det = &rs.detector;
+        let tax = det.taxonomy();
+        let groups = |t: &str| -> Vec<String> {
+            det.hits(t).groups(tax).iter().map(|(g, _)| tax.groups[*g as usize].key.clone()).collect()
+        };
+        assert_eq!(groups("the Matriarch"), ["gender/female"]);
+        assert!(groups("Sir Ian").is_empty());
+        assert_eq!(groups("felines and a cat"), ["pets/cat"]);
+        assert_eq!(tax.group_by_key("gender/non_binary"), None);
+        assert_eq!(det.hits("felines and a cat").terms.iter().map(|t| t.1).sum::<u32>(), 2);
+    }
+
+    #[test]
+    fn invalid_regexes_and_empty_matches_are_refused() {
+        let e = errors("axes:\n  pets:\n    groups: {cat: [cat]}\n    patterns:\n      cat: ['(open', '\\d*']\n");
+        assert!(e.contains("r.yaml:5:13") && e.contains("invalid regex"), "{e}");
+        assert!(e.contains("matches empty text"), "{e}");
+    }
+
+    #[test]
+    fn a_term_in_two_groups_of_an_axis_is_an_error() {
+        let e = errors("axes:\n  pets:\n    groups:\n      cat: [cat]\n      dog: [cats]\n");
+        assert!(e.contains("`cats`") && e.contains("also in group `cat`"), "{e}");
+    }
 }
