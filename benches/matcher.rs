@@ -5,10 +5,18 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use debias::detect::DocHits;
 
 fn bold_texts() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/bold/bold_wikipedia.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/bold/bold_wikipedia.jsonl"
+    );
     let text = std::fs::read_to_string(path).expect("../shared/data/bold/bold_wikipedia.jsonl");
     text.lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect()
 }
 

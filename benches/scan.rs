@@ -7,7 +7,11 @@ use debias::report::Report;
 
 fn whole_scan(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/bold/bold_wikipedia.jsonl")).unwrap();
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/bold/bold_wikipedia.jsonl"
+    ))
+    .unwrap();
     let mut corpus = String::new();
     let mut text_bytes = 0u64;
     for copy in 0..10 {
@@ -33,7 +37,11 @@ fn whole_scan(c: &mut Criterion) {
         })
     });
     g.finish();
-    eprintln!("corpus: {} bytes of JSONL, {} bytes of text", corpus.len(), text_bytes);
+    eprintln!(
+        "corpus: {} bytes of JSONL, {} bytes of text",
+        corpus.len(),
+        text_bytes
+    );
 }
 
 criterion_group!(benches, whole_scan);

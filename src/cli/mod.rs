@@ -13,7 +13,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
 use crate::lexicon::{self, LexiconKind};
-use crate::pipeline::{self, Progress, ScanOptions, attributes::AttributesOutput, input::InputFile};
+use crate::pipeline::{
+    self, Progress, ScanOptions, attributes::AttributesOutput, input::InputFile,
+};
 use crate::report::{self, Report};
 use crate::rules::{self, RuleSet};
 
@@ -87,9 +89,13 @@ pub struct ScanArgs {
 /// Parses `512MiB`, `2GiB`, `1.5GB`, `1000000`.
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (n, unit) = t.split_at(split);
-    let n: f64 = n.parse().map_err(|_| format!("`{s}` is not a size; write e.g. 512MiB or 2GiB"))?;
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; write e.g. 512MiB or 2GiB"))?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
@@ -100,7 +106,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "gib" => 1024.0 * 1024.0 * 1024.0,
         "t" | "tb" => 1e12,
         "tib" => 1024f64.powi(4),
-        u => return Err(format!("unknown size unit `{u}`; use B, KB, MB, GB, KiB, MiB or GiB")),
+        u => {
+            return Err(format!(
+                "unknown size unit `{u}`; use B, KB, MB, GB, KiB, MiB or GiB"
+            ));
+        }
     };
     Ok((n * mult) as usize)
 }
@@ -162,7 +172,11 @@ fn check(files: &[PathBuf]) -> ExitCode {
             }
         }
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(2) }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
 }
 
 fn lexicons(name: Option<&str>) -> Result<ExitCode, Error> {
@@ -171,7 +185,11 @@ fn lexicons(name: Option<&str>) -> Result<ExitCode, Error> {
             let b = lexicon::builtin(n).ok_or_else(|| {
                 Error::Usage(format!(
                     "no built-in lexicon `{n}`; built-in: {}",
-                    lexicon::BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
+                    lexicon::BUILTINS
+                        .iter()
+                        .map(|b| b.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
             print_stdout(b.yaml);
@@ -179,12 +197,18 @@ fn lexicons(name: Option<&str>) -> Result<ExitCode, Error> {
         None => {
             let mut out = String::from("lexicon              kind       default  groups  terms\n");
             for b in lexicon::BUILTINS {
-                let lex = lexicon::load_builtin(b).map_err(|_| Error::Internal(format!("built-in lexicon {} is invalid", b.name)))?;
+                let lex = lexicon::load_builtin(b).map_err(|_| {
+                    Error::Internal(format!("built-in lexicon {} is invalid", b.name))
+                })?;
                 let terms: usize = lex.groups.values().map(|g| g.terms.len()).sum();
                 out.push_str(&format!(
                     "{:<20} {:<10} {:<8} {:>6} {:>6}\n",
                     b.name,
-                    if b.kind == LexiconKind::Axis { "axis" } else { "attribute" },
+                    if b.kind == LexiconKind::Axis {
+                        "axis"
+                    } else {
+                        "attribute"
+                    },
                     if b.default { "yes" } else { "no" },
                     lex.groups.len(),
                     terms
@@ -205,8 +229,13 @@ enum ReportDest {
 }
 
 fn report_dest(p: Option<&Path>, overwrite: bool) -> Result<ReportDest, Error> {
-    let Some(p) = p else { return Ok(ReportDest::Stdout) };
-    let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let Some(p) = p else {
+        return Ok(ReportDest::Stdout);
+    };
+    let ext = p
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     let dest = match ext.as_deref() {
         Some("json") => ReportDest::Json(p.to_path_buf()),
         Some("md" | "markdown") => ReportDest::Markdown(p.to_path_buf()),
@@ -218,7 +247,10 @@ fn report_dest(p: Option<&Path>, overwrite: bool) -> Result<ReportDest, Error> {
         ReportDest::Stdout => vec![],
     };
     if !overwrite && let Some(e) = existing.iter().find(|e| e.exists()) {
-        return Err(Error::Usage(format!("{} already exists; pass --overwrite to replace it", e.display())));
+        return Err(Error::Usage(format!(
+            "{} already exists; pass --overwrite to replace it",
+            e.display()
+        )));
     }
     if let ReportDest::Dir(d) = &dest
         && d.is_file()
@@ -290,7 +322,11 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
         match &dest {
             ReportDest::Stdout => {}
             ReportDest::Json(f) | ReportDest::Markdown(f) => eprintln!("report: {}", f.display()),
-            ReportDest::Dir(d) => eprintln!("report: {}/report.json, {}/report.md", d.display(), d.display()),
+            ReportDest::Dir(d) => eprintln!(
+                "report: {}/report.json, {}/report.md",
+                d.display(),
+                d.display()
+            ),
         }
         if let Some(a) = &args.attributes {
             eprintln!("attributes: {}", a.display());
@@ -313,7 +349,10 @@ impl Bar {
             ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {msg}")
                 .expect("valid template"),
         );
-        Bar { bar, docs: Default::default() }
+        Bar {
+            bar,
+            docs: Default::default(),
+        }
     }
 }
 
@@ -321,11 +360,15 @@ impl Progress for Bar {
     fn start(&self, files: usize, bytes: u64) {
         self.bar.set_length(bytes);
         self.bar.set_message(format!("0 docs, {files} file(s)"));
-        self.bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        self.bar
+            .enable_steady_tick(std::time::Duration::from_millis(200));
     }
 
     fn batch(&self, rows: u64, text_bytes: u64) {
-        let d = self.docs.fetch_add(rows, std::sync::atomic::Ordering::Relaxed) + rows;
+        let d = self
+            .docs
+            .fetch_add(rows, std::sync::atomic::Ordering::Relaxed)
+            + rows;
         // Text bytes approximate the input bytes of uncompressed JSONL and CSV; a file's true
         // size is added when it is done.
         let len = self.bar.length().unwrap_or(0);

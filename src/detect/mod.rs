@@ -83,7 +83,10 @@ impl Taxonomy {
 
     /// The group called `axis/group`.
     pub fn group_by_key(&self, key: &str) -> Option<GroupId> {
-        self.groups.iter().position(|g| g.key == key).map(|i| i as GroupId)
+        self.groups
+            .iter()
+            .position(|g| g.key == key)
+            .map(|i| i as GroupId)
     }
 }
 

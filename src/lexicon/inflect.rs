@@ -32,7 +32,10 @@ fn regular_plural(term: &str) -> Option<String> {
         return None;
     }
     let stem = &term[..term.len() - last.len()];
-    let plural = if ["s", "x", "z", "ch", "sh"].iter().any(|e| last.ends_with(e)) {
+    let plural = if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|e| last.ends_with(e))
+    {
         format!("{last}es")
     } else if let Some(y_stem) = last.strip_suffix('y')
         && y_stem.chars().last().is_some_and(|c| !"aeiou".contains(c))
@@ -62,9 +65,17 @@ mod tests {
     fn multi_word_terms_match_with_hyphen_or_space() {
         assert_eq!(
             surface_forms("african american", true),
-            ["african american", "african americans", "african-american", "african-americans"]
+            [
+                "african american",
+                "african americans",
+                "african-american",
+                "african-americans"
+            ]
         );
-        assert_eq!(surface_forms("non-binary", false), ["non binary", "non-binary"]);
+        assert_eq!(
+            surface_forms("non-binary", false),
+            ["non binary", "non-binary"]
+        );
     }
 
     #[test]

@@ -72,7 +72,12 @@ impl MatcherBuilder {
     /// form of one layer (`young woman`, age) still counts the forms of other layers inside it
     /// (`woman`, gender).
     pub fn add(&mut self, form: &str, term: u32, context: Option<u32>, layer: u32) {
-        let target = Target { term, context, layer, span: None };
+        let target = Target {
+            term,
+            context,
+            layer,
+            span: None,
+        };
         for variant in case_variants(form) {
             let id = *self.index.entry(variant.clone()).or_insert_with(|| {
                 self.patterns.push(variant);
@@ -104,18 +109,28 @@ impl MatcherBuilder {
     /// For every multi-word pattern, the terms of other layers found inside it (on word
     /// boundaries, leftmost-longest within each layer), added as embedded targets.
     fn embed_other_layers(&mut self) {
-        let index: HashMap<String, usize> =
-            self.patterns.iter().enumerate().map(|(i, p)| (p.to_ascii_lowercase(), i)).collect();
+        let index: HashMap<String, usize> = self
+            .patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.to_ascii_lowercase(), i))
+            .collect();
         for p in 0..self.patterns.len() {
             let lp = self.patterns[p].to_ascii_lowercase();
             if !lp.chars().any(|c| !is_word_char(c)) || lp.len() > u16::MAX as usize {
                 continue;
             }
-            let own: Vec<u32> = self.targets[p].iter().filter(|t| t.span.is_none()).map(|t| t.layer).collect();
+            let own: Vec<u32> = self.targets[p]
+                .iter()
+                .filter(|t| t.span.is_none())
+                .map(|t| t.layer)
+                .collect();
             let chars: Vec<(usize, char)> = lp.char_indices().collect();
             let word = |k: usize| chars.get(k).is_some_and(|&(_, c)| is_word_char(c));
-            let starts: Vec<usize> =
-                (0..chars.len()).filter(|&k| word(k) && (k == 0 || !word(k - 1))).map(|k| chars[k].0).collect();
+            let starts: Vec<usize> = (0..chars.len())
+                .filter(|&k| word(k) && (k == 0 || !word(k - 1)))
+                .map(|k| chars[k].0)
+                .collect();
             let ends: Vec<usize> = (0..chars.len())
                 .filter(|&k| word(k) && !word(k + 1))
                 .map(|k| chars[k].0 + chars[k].1.len_utf8())
@@ -126,7 +141,9 @@ impl MatcherBuilder {
                     if (i, j) == (0, lp.len()) {
                         continue;
                     }
-                    let Some(&q) = index.get(&lp[i..j]) else { continue };
+                    let Some(&q) = index.get(&lp[i..j]) else {
+                        continue;
+                    };
                     for t in &self.targets[q] {
                         let shadowed = own.iter().any(|&o| self.shadowed.contains(&(o, t.layer)));
                         if t.span.is_none() && !own.contains(&t.layer) && !shadowed {
@@ -139,11 +156,16 @@ impl MatcherBuilder {
             let mut last: Option<(u32, usize, usize)> = None;
             for (layer, i, j, t) in found {
                 match last {
-                    Some((l, li, end)) if l == layer && (i < end && (i, j) != (li, end)) => continue,
+                    Some((l, li, end)) if l == layer && (i < end && (i, j) != (li, end)) => {
+                        continue;
+                    }
                     _ => {}
                 }
                 last = Some((layer, i, j));
-                let embedded = Target { span: Some((i as u16, j as u16)), ..t };
+                let embedded = Target {
+                    span: Some((i as u16, j as u16)),
+                    ..t
+                };
                 if !self.targets[p].contains(&embedded) {
                     self.targets[p].push(embedded);
                 }
@@ -427,7 +449,10 @@ mod tests {
     #[test]
     fn case_insensitive_with_punctuation_and_contractions() {
         let m = matcher(&["he", "she", "her"]);
-        assert_eq!(found(&m, "He's here; SHE/he said (her"), ["He", "SHE", "he", "her"]);
+        assert_eq!(
+            found(&m, "He's here; SHE/he said (her"),
+            ["He", "SHE", "he", "her"]
+        );
         assert_eq!(found(&m, "She’s"), ["She"]);
     }
 
@@ -444,7 +469,10 @@ mod tests {
         // A letter with an accent is part of the word, precomposed or combining.
         assert!(found(&m, "Renée and Rene\u{301}e and Zoë").is_empty());
         // Curly quotes, dashes and non-breaking spaces are boundaries.
-        assert_eq!(found(&m, "“nurse”—nurse\u{a0}nurse’s"), ["nurse", "nurse", "nurse"]);
+        assert_eq!(
+            found(&m, "“nurse”—nurse\u{a0}nurse’s"),
+            ["nurse", "nurse", "nurse"]
+        );
         // Non-ASCII terms match in lower, Title and UPPER case.
         assert_eq!(found(&m, "Café CAFÉ café"), ["Café", "CAFÉ", "café"]);
         // A word of another script next to the term is a word character too.
@@ -492,7 +520,10 @@ mod tests {
         };
         assert_eq!(hits("black cat, Black  women, black-people"), [0, 0]);
         assert_eq!(hits("polish the Polish shoes"), [1]);
-        assert_eq!(hits("a double-blind study; a blind spot; blind people"), [2]);
+        assert_eq!(
+            hits("a double-blind study; a blind spot; blind people"),
+            [2]
+        );
     }
 
     #[test]
@@ -510,10 +541,10 @@ mod tests {
     fn longest_match_competes_only_within_a_layer() {
         let mut b = MatcherBuilder::new();
         let terms = [
-            ("young woman", 0, 0), // age
-            ("woman", 1, 1),       // gender
-            ("african american", 2, 2), // race
-            ("american", 3, 3),    // nationality
+            ("young woman", 0, 0),            // age
+            ("woman", 1, 1),                  // gender
+            ("african american", 2, 2),       // race
+            ("american", 3, 3),               // nationality
             ("african american woman", 4, 2), // race, longer
         ];
         for (t, id, layer) in terms {
@@ -550,7 +581,9 @@ mod tests {
         b.shadow(0, 1);
         let m = b.build().unwrap();
         let mut v = Vec::new();
-        m.for_each_hit("a Chinese American and a Chinese citizen", |h| v.push(h.term));
+        m.for_each_hit("a Chinese American and a Chinese citizen", |h| {
+            v.push(h.term)
+        });
         assert_eq!(v, [0, 1]);
     }
 }

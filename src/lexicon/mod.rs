@@ -138,7 +138,11 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
 
 /// Names of the built-in lexicons of a kind.
 pub fn builtin_names(kind: LexiconKind) -> Vec<&'static str> {
-    BUILTINS.iter().filter(|b| b.kind == kind).map(|b| b.name).collect()
+    BUILTINS
+        .iter()
+        .filter(|b| b.kind == kind)
+        .map(|b| b.name)
+        .collect()
 }
 
 /// Reads a built-in lexicon. Built-ins are checked by the test suite, so a failure is a bug.
@@ -152,7 +156,16 @@ pub fn load_builtin(b: &Builtin) -> Result<Lexicon, Vec<Diagnostic>> {
     }
 }
 
-const LEXICON_KEYS: &[&str] = &["name", "kind", "description", "sources", "groups", "context", "notes", "shadows"];
+const LEXICON_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "description",
+    "sources",
+    "groups",
+    "context",
+    "notes",
+    "shadows",
+];
 const GROUP_KEYS: &[&str] = &["description", "terms", "exact"];
 const CONTEXT_KEYS: &[&str] = &[
     "term",
@@ -224,7 +237,13 @@ pub fn parse(
             for (gname, gkey, gnode) in r.entries(g, "groups") {
                 let key = format!("groups.{gname}");
                 if !valid_name(gname) {
-                    r.error(gkey, &key, format!("invalid group name `{gname}`: use lower-case letters, digits and _"));
+                    r.error(
+                        gkey,
+                        &key,
+                        format!(
+                            "invalid group name `{gname}`: use lower-case letters, digits and _"
+                        ),
+                    );
                 }
                 if let Some(terms) = read_group(&mut r, gnode, &key) {
                     groups.insert(gname.to_owned(), terms);
@@ -242,18 +261,28 @@ pub fn parse(
             yaml::Kind::Seq(items) => items,
             yaml::Kind::Null => &[],
             _ => {
-                r.error(c, "context", format!("expected a list of rules, found {}", c.type_name()));
+                r.error(
+                    c,
+                    "context",
+                    format!("expected a list of rules, found {}", c.type_name()),
+                );
                 &[]
             }
         };
         for (i, item) in items.iter().enumerate() {
             let key = format!("context[{i}]");
             if let Some((term, rule)) = read_context(&mut r, item, &key) {
-                let known = groups.values().any(|g: &GroupTerms| g.terms.iter().any(|t| t.text == term));
+                let known = groups
+                    .values()
+                    .any(|g: &GroupTerms| g.terms.iter().any(|t| t.text == term));
                 if !known {
                     r.error(item, &key, format!("context rule for `{term}`, which is not a term of any group of this lexicon"));
                 } else if context.insert(term.clone(), rule).is_some() {
-                    r.error(item, &key, format!("a second context rule for `{term}`; merge them into one"));
+                    r.error(
+                        item,
+                        &key,
+                        format!("a second context rule for `{term}`; merge them into one"),
+                    );
                 }
             }
         }
@@ -279,7 +308,9 @@ pub(crate) fn read_group(r: &mut Reader<'_>, node: &Node, key: &str) -> Option<G
         return Some(out);
     }
     let f = r.fields(node, key, GROUP_KEYS)?;
-    out.description = f.get("description").and_then(|n| r.string(n, &format!("{key}.description")));
+    out.description = f
+        .get("description")
+        .and_then(|n| r.string(n, &format!("{key}.description")));
     if let Some(n) = f.get("terms") {
         push_terms(r, n, &format!("{key}.terms"), true, &mut out.terms);
     }
@@ -315,7 +346,11 @@ pub fn normalize_term(s: &str) -> Result<String, String> {
     Ok(t)
 }
 
-pub(crate) fn read_context(r: &mut Reader<'_>, node: &Node, key: &str) -> Option<(String, ContextRule)> {
+pub(crate) fn read_context(
+    r: &mut Reader<'_>,
+    node: &Node,
+    key: &str,
+) -> Option<(String, ContextRule)> {
     let f = r.fields(node, key, CONTEXT_KEYS)?;
     let term = match f.get("term") {
         Some(n) => normalize_term(&r.string(n, &format!("{key}.term"))?).ok()?,
@@ -343,7 +378,11 @@ pub(crate) fn read_context(r: &mut Reader<'_>, node: &Node, key: &str) -> Option
     rule.not_next_word = words("not_next_word");
     rule.not_prev_word = words("not_prev_word");
     if rule == ContextRule::default() {
-        r.error(node, key, format!("the context rule for `{term}` sets no condition"));
+        r.error(
+            node,
+            key,
+            format!("the context rule for `{term}` sets no condition"),
+        );
     }
     Some((term, rule))
 }
@@ -363,7 +402,14 @@ mod tests {
     fn every_builtin_lexicon_loads_and_has_no_term_in_two_groups() {
         for b in BUILTINS {
             let lex = load_builtin(b).unwrap_or_else(|d| {
-                panic!("{}: {}", b.name, d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
+                panic!(
+                    "{}: {}",
+                    b.name,
+                    d.iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
             });
             assert_eq!(lex.kind, b.kind, "{}", b.name);
             let mut seen = std::collections::HashMap::new();
@@ -373,7 +419,10 @@ mod tests {
                         if let Some(other) = seen.insert(form.to_lowercase(), g.clone())
                             && &other != g
                         {
-                            panic!("{}: `{form}` (from `{}`) is in groups {other} and {g}", b.name, t.text);
+                            panic!(
+                                "{}: `{form}` (from `{}`) is in groups {other} and {g}",
+                                b.name, t.text
+                            );
                         }
                     }
                 }

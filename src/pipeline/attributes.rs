@@ -26,7 +26,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 
 use super::udf;
-use crate::detect::{DocHits, Detector};
+use crate::detect::{Detector, DocHits};
 use crate::error::{Error, Result};
 
 const ROWS_PER_BATCH: usize = 8192;
@@ -79,7 +79,10 @@ pub fn schema() -> SchemaRef {
 
 /// `DIR` → `.DIR.tmp-PID` beside it.
 pub fn temp_sibling(dir: &Path) -> PathBuf {
-    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "out".into());
     dir.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -88,7 +91,9 @@ pub fn temp_sibling(dir: &Path) -> PathBuf {
 pub fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
     let old = dest.with_file_name(format!(
         ".{}.old-{}",
-        dest.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+        dest.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let had_old = dest.exists();
@@ -135,9 +140,12 @@ impl Writer {
         let path = self.tmp.join(format!("part-{file:05}-{part:03}.parquet"));
         let out = File::create(&path).map_err(|e| Error::output(&path, e))?;
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).expect("valid zstd level"),
+            ))
             .build();
-        let writer = ArrowWriter::try_new(out, self.schema.clone(), Some(props)).map_err(|e| Error::output(&path, e))?;
+        let writer = ArrowWriter::try_new(out, self.schema.clone(), Some(props))
+            .map_err(|e| Error::output(&path, e))?;
         Ok(PartWriter {
             path,
             writer,
@@ -167,7 +175,11 @@ impl PartWriter {
 
     /// Writes the buffered rows once there are enough for a batch.
     pub fn flush_if_full(&mut self) -> Result<()> {
-        if self.ids.len() >= ROWS_PER_BATCH { self.flush() } else { Ok(()) }
+        if self.ids.len() >= ROWS_PER_BATCH {
+            self.flush()
+        } else {
+            Ok(())
+        }
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -182,13 +194,18 @@ impl PartWriter {
             Arc::new(udf::groups_array(d, &self.hits, false)),
         ];
         self.hits.clear();
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| Error::Internal(e.to_string()))?;
-        self.writer.write(&batch).map_err(|e| Error::output(&self.path, e))
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| Error::output(&self.path, e))
     }
 
     pub fn finish(mut self) -> Result<()> {
         self.flush()?;
-        self.writer.close().map_err(|e| Error::output(&self.path, e))?;
+        self.writer
+            .close()
+            .map_err(|e| Error::output(&self.path, e))?;
         Ok(())
     }
 }

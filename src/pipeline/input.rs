@@ -45,9 +45,15 @@ pub struct InputFile {
 /// Splits `name` into (format, compression) by its extensions.
 pub fn detect_format(name: &str) -> (Option<Format>, Compression) {
     let lower = name.to_ascii_lowercase();
-    let (stem, compression) = if let Some(s) = lower.strip_suffix(".gz").or_else(|| lower.strip_suffix(".gzip")) {
+    let (stem, compression) = if let Some(s) = lower
+        .strip_suffix(".gz")
+        .or_else(|| lower.strip_suffix(".gzip"))
+    {
         (s, Compression::Gzip)
-    } else if let Some(s) = lower.strip_suffix(".zst").or_else(|| lower.strip_suffix(".zstd")) {
+    } else if let Some(s) = lower
+        .strip_suffix(".zst")
+        .or_else(|| lower.strip_suffix(".zstd"))
+    {
         (s, Compression::Zstd)
     } else {
         (lower.as_str(), Compression::None)
@@ -67,7 +73,9 @@ const SUPPORTED: &str = ".parquet, .jsonl, .json, .ndjson, .csv (JSONL and CSV a
 /// `format` (from `input.format`) overrides the extension.
 pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFile>> {
     if inputs.is_empty() {
-        return Err(Error::Usage("no input given: name at least one file, directory or glob".into()));
+        return Err(Error::Usage(
+            "no input given: name at least one file, directory or glob".into(),
+        ));
     }
     let mut out: Vec<InputFile> = Vec::new();
     for arg in inputs {
@@ -75,11 +83,17 @@ pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFil
         let mut found: Vec<(PathBuf, String)> = Vec::new();
         let explicit = path.is_file();
         if explicit {
-            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| arg.clone());
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| arg.clone());
             found.push((path.to_path_buf(), name));
         } else if path.is_dir() {
-            walk(path, path, &mut found).map_err(|e| Error::input(path, format!("cannot list the directory: {e}")))?;
-            found.retain(|(p, _)| format.is_some() || detect_format(&p.to_string_lossy()).0.is_some());
+            walk(path, path, &mut found)
+                .map_err(|e| Error::input(path, format!("cannot list the directory: {e}")))?;
+            found.retain(|(p, _)| {
+                format.is_some() || detect_format(&p.to_string_lossy()).0.is_some()
+            });
             if found.is_empty() {
                 return Err(Error::Input(
                     InputError {
@@ -88,16 +102,26 @@ pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFil
                         message: "the directory holds no input files".into(),
                         help: None,
                     }
-                    .with_help(format!("debias reads {SUPPORTED}; set `input.format` to read other names")),
+                    .with_help(format!(
+                        "debias reads {SUPPORTED}; set `input.format` to read other names"
+                    )),
                 ));
             }
         } else if arg.contains(['*', '?', '[']) {
             let base = glob_base(arg);
-            let paths = glob::glob(arg).map_err(|e| Error::Usage(format!("invalid glob `{arg}`: {e}")))?;
+            let paths =
+                glob::glob(arg).map_err(|e| Error::Usage(format!("invalid glob `{arg}`: {e}")))?;
             for p in paths {
-                let p = p.map_err(|e| Error::input(e.path(), format!("cannot read: {}", e.error())))?;
-                if p.is_file() && (format.is_some() || detect_format(&p.to_string_lossy()).0.is_some()) {
-                    let rel = p.strip_prefix(&base).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                let p =
+                    p.map_err(|e| Error::input(e.path(), format!("cannot read: {}", e.error())))?;
+                if p.is_file()
+                    && (format.is_some() || detect_format(&p.to_string_lossy()).0.is_some())
+                {
+                    let rel = p
+                        .strip_prefix(&base)
+                        .unwrap_or(&p)
+                        .to_string_lossy()
+                        .replace('\\', "/");
                     found.push((p, rel));
                 }
             }
@@ -137,13 +161,20 @@ pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFil
                         message: "cannot tell the file's format from its name".into(),
                         help: None,
                     }
-                    .with_help(format!("debias reads {SUPPORTED}; or set `input.format` in the rules")),
+                    .with_help(format!(
+                        "debias reads {SUPPORTED}; or set `input.format` in the rules"
+                    )),
                 ));
             };
             if fmt == Format::Parquet && compression != Compression::None {
-                return Err(Error::input(&p, "a compressed Parquet file cannot be read; Parquet compresses its own pages"));
+                return Err(Error::input(
+                    &p,
+                    "a compressed Parquet file cannot be read; Parquet compresses its own pages",
+                ));
             }
-            let size = std::fs::metadata(&p).map_err(|e| Error::input(&p, format!("cannot read: {e}")))?.len();
+            let size = std::fs::metadata(&p)
+                .map_err(|e| Error::input(&p, format!("cannot read: {e}")))?
+                .len();
             out.push(InputFile {
                 path: p,
                 id_prefix: rel,
@@ -169,7 +200,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> std::io::R
         if p.is_dir() {
             walk(root, &p, out)?;
         } else if p.is_file() {
-            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push((p, rel));
         }
     }
@@ -219,7 +254,9 @@ pub fn find_bad_line(f: &InputFile) -> Option<InputError> {
                     path: Some(f.path.clone()),
                     line: Some(line_no),
                     message: format!("cannot decompress or read the file here: {e}"),
-                    help: Some("the file may be truncated; check it with `gzip -t` / `zstd -t`".into()),
+                    help: Some(
+                        "the file may be truncated; check it with `gzip -t` / `zstd -t`".into(),
+                    ),
                 });
             }
         };
@@ -261,7 +298,10 @@ pub fn find_bad_line(f: &InputFile) -> Option<InputError> {
                         path: Some(f.path.clone()),
                         line: Some(line_no),
                         message: format!("the line is {kind}, not a JSON object"),
-                        help: Some("JSONL needs one object per line, e.g. {\"id\": 1, \"text\": \"...\"}".into()),
+                        help: Some(
+                            "JSONL needs one object per line, e.g. {\"id\": 1, \"text\": \"...\"}"
+                                .into(),
+                        ),
                     });
                 }
                 Err(e) => {
@@ -269,7 +309,10 @@ pub fn find_bad_line(f: &InputFile) -> Option<InputError> {
                         path: Some(f.path.clone()),
                         line: Some(line_no),
                         message: format!("malformed JSON: {e}"),
-                        help: Some("fix or remove the line; each line must be one complete JSON object".into()),
+                        help: Some(
+                            "fix or remove the line; each line must be one complete JSON object"
+                                .into(),
+                        ),
                     });
                 }
             }
@@ -284,10 +327,22 @@ mod tests {
 
     #[test]
     fn formats_from_names() {
-        assert_eq!(detect_format("a/b.jsonl.gz"), (Some(Format::Jsonl), Compression::Gzip));
-        assert_eq!(detect_format("x.JSON.zst"), (Some(Format::Jsonl), Compression::Zstd));
-        assert_eq!(detect_format("x.parquet"), (Some(Format::Parquet), Compression::None));
-        assert_eq!(detect_format("x.csv"), (Some(Format::Csv), Compression::None));
+        assert_eq!(
+            detect_format("a/b.jsonl.gz"),
+            (Some(Format::Jsonl), Compression::Gzip)
+        );
+        assert_eq!(
+            detect_format("x.JSON.zst"),
+            (Some(Format::Jsonl), Compression::Zstd)
+        );
+        assert_eq!(
+            detect_format("x.parquet"),
+            (Some(Format::Parquet), Compression::None)
+        );
+        assert_eq!(
+            detect_format("x.csv"),
+            (Some(Format::Csv), Compression::None)
+        );
         assert_eq!(detect_format("x.txt"), (None, Compression::None));
     }
 

@@ -42,7 +42,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::detect::{DocHits, Detector};
+use crate::detect::{Detector, DocHits};
 use crate::error::{Error, InputError, Result};
 use crate::report::stats::{ScanStats, Scratch};
 use crate::rules::{Format, RuleSet, SourceSpec};
@@ -80,7 +80,9 @@ impl Default for ScanOptions {
 
 /// The number of cores available to this process.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Receives progress of a long scan.
@@ -109,7 +111,11 @@ pub struct ScanOutcome {
 }
 
 /// A DataFusion session with the debias UDFs registered.
-pub fn session(detector: Arc<Detector>, opts: &ScanOptions, ordered: bool) -> Result<SessionContext> {
+pub fn session(
+    detector: Arc<Detector>,
+    opts: &ScanOptions,
+    ordered: bool,
+) -> Result<SessionContext> {
     let threads = opts.threads.max(1);
     let config = SessionConfig::new()
         .with_target_partitions(if ordered { 1 } else { threads })
@@ -121,9 +127,12 @@ pub fn session(detector: Arc<Detector>, opts: &ScanOptions, ordered: bool) -> Re
     if let Some(limit) = opts.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
     }
-    let runtime = runtime.build_arc().map_err(|e| Error::Internal(format!("DataFusion runtime: {e}")))?;
+    let runtime = runtime
+        .build_arc()
+        .map_err(|e| Error::Internal(format!("DataFusion runtime: {e}")))?;
     let mut ctx = SessionContext::new_with_config_rt(config, runtime);
-    udf::register(&mut ctx, detector).map_err(|e| Error::Internal(format!("registering UDFs: {e}")))?;
+    udf::register(&mut ctx, detector)
+        .map_err(|e| Error::Internal(format!("registering UDFs: {e}")))?;
     Ok(ctx)
 }
 
@@ -131,7 +140,9 @@ pub fn session(detector: Arc<Detector>, opts: &ScanOptions, ordered: bool) -> Re
 /// input's schema when it is opened).
 pub fn check_sql_predicate(sql: &str) -> std::result::Result<(), String> {
     let dialect = GenericDialect {};
-    let mut parser = Parser::new(&dialect).try_with_sql(sql).map_err(|e| e.to_string())?;
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(sql)
+        .map_err(|e| e.to_string())?;
     parser.parse_expr().map_err(|e| e.to_string())?;
     match parser.peek_token().token {
         datafusion::sql::sqlparser::tokenizer::Token::EOF => Ok(()),
@@ -139,22 +150,13 @@ pub fn check_sql_predicate(sql: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// The rayon pool of a scan: `threads` workers, reused across scans with the same count.
-fn rayon_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
-    use std::sync::Mutex;
-    static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
-    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, p)) = pools.iter().find(|(n, _)| *n == threads) {
-        return Ok(p.clone());
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
+/// Sizes rayon's global pool, which the detection UDFs use to split large batches. The pool is
+/// process-wide: the first scan of a process sets its size to its `threads`.
+fn init_rayon(threads: usize) {
+    let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("debias-detect-{i}"))
-        .build()
-        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-    let pool = Arc::new(pool);
-    pools.push((threads, pool.clone()));
-    Ok(pool)
+        .build_global();
 }
 
 /// Scans the corpus named by `inputs` (files, directories, globs) with `rules`.
@@ -164,18 +166,24 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
     let resolved = input::resolve(inputs, rules.input.format)?;
     let (files, empty_files): (Vec<_>, Vec<_>) = resolved.into_iter().partition(|f| f.size > 0);
     if files.is_empty() {
-        let names: Vec<String> = empty_files.iter().map(|f| f.path.display().to_string()).collect();
+        let names: Vec<String> = empty_files
+            .iter()
+            .map(|f| f.path.display().to_string())
+            .collect();
         return Err(Error::Input(InputError {
             path: None,
             line: None,
-            message: format!("the input is empty: every file is 0 bytes ({})", names.join(", ")),
+            message: format!(
+                "the input is empty: every file is 0 bytes ({})",
+                names.join(", ")
+            ),
             help: Some("point debias at a corpus with at least one document".into()),
         }));
     }
     if let Some(p) = &opts.progress {
         p.start(files.len(), files.iter().map(|f| f.size).sum());
     }
-    let pool = rayon_pool(threads)?;
+    init_rayon(threads);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("debias-io")
@@ -189,33 +197,37 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
         Some(a) => Some(Arc::new(a.begin()?)),
         None => None,
     };
-    let (stats, partitions) = pool.install(|| {
-        runtime.block_on(async {
-            let ctxs = (&ordered, &parallel);
-            // A few files at a time: each file's partitions run concurrently, and so do files.
-            let per_file = futures::stream::iter(files.iter().enumerate())
-                .map(|(i, f)| scan_file(ctxs, rules, f, i, opts, writer.clone()))
-                .buffer_unordered(threads.clamp(1, 4));
-            let mut total = ScanStats::new(&detector);
-            let mut partitions = 0;
-            let mut per_file = std::pin::pin!(per_file);
-            while let Some((s, parts)) = per_file.try_next().await? {
-                total.merge(s, rules.report.examples);
-                partitions += parts;
-            }
-            Ok::<_, Error>((total, partitions))
-        })
+    let (stats, partitions) = runtime.block_on(async {
+        let ctxs = (&ordered, &parallel);
+        // A few files at a time: each file's partitions run concurrently, and so do files.
+        let per_file = futures::stream::iter(files.iter().enumerate())
+            .map(|(i, f)| scan_file(ctxs, rules, f, i, opts, writer.clone()))
+            .buffer_unordered(threads.clamp(1, 4));
+        let mut total = ScanStats::new(&detector);
+        let mut partitions = 0;
+        let mut per_file = std::pin::pin!(per_file);
+        while let Some((s, parts)) = per_file.try_next().await? {
+            total.merge(s, rules.report.examples);
+            partitions += parts;
+        }
+        Ok::<_, Error>((total, partitions))
     })?;
     if let (Some(w), Some(a)) = (writer, &opts.attributes) {
-        let w = Arc::try_unwrap(w).map_err(|_| Error::Internal("attributes writer still in use".into()))?;
+        let w = Arc::try_unwrap(w)
+            .map_err(|_| Error::Internal("attributes writer still in use".into()))?;
         a.finish(w)?;
     }
     if stats.rows_read == 0 {
         return Err(Error::Input(InputError {
             path: None,
             line: None,
-            message: format!("the input has no rows ({} file(s) read, all without rows)", files.len()),
-            help: Some("check the input paths; a CSV file needs a header line and at least one row".into()),
+            message: format!(
+                "the input has no rows ({} file(s) read, all without rows)",
+                files.len()
+            ),
+            help: Some(
+                "check the input paths; a CSV file needs a header line and at least one row".into(),
+            ),
         }));
     }
     Ok(ScanOutcome {
@@ -242,11 +254,16 @@ async fn open(ctx: &SessionContext, f: &InputFile) -> Result<DataFrame> {
     let path = f.path.to_string_lossy().to_string();
     let compression = f.compression.datafusion();
     let res = match f.format {
-        Format::Parquet => ctx.read_parquet(&path, ParquetReadOptions::default().file_extension("")).await,
+        Format::Parquet => {
+            ctx.read_parquet(&path, ParquetReadOptions::default().file_extension(""))
+                .await
+        }
         Format::Jsonl => {
             ctx.read_json(
                 &path,
-                JsonReadOptions::default().file_extension("").file_compression_type(compression),
+                JsonReadOptions::default()
+                    .file_extension("")
+                    .file_compression_type(compression),
             )
             .await
         }
@@ -276,24 +293,41 @@ async fn scan_file(
     let df = open(ordered, f).await?;
     let schema = df.schema().as_arrow().clone();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let list = || names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let list = || {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let text_field = schema.field_with_name(&input.text_column).map_err(|_| {
         Error::Input(
             InputError {
                 path: Some(f.path.clone()),
                 line: None,
-                message: format!("no text column `{}`; the columns are {}", input.text_column, list()),
+                message: format!(
+                    "no text column `{}`; the columns are {}",
+                    input.text_column,
+                    list()
+                ),
                 help: None,
             }
             .with_help("set `input.text_column` in the rules to the column that holds the text"),
         )
     })?;
-    if !matches!(text_field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null) {
+    if !matches!(
+        text_field.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+    ) {
         return Err(Error::Input(
             InputError {
                 path: Some(f.path.clone()),
                 line: None,
-                message: format!("the text column `{}` holds {}, not strings", input.text_column, text_field.data_type()),
+                message: format!(
+                    "the text column `{}` holds {}, not strings",
+                    input.text_column,
+                    text_field.data_type()
+                ),
                 help: None,
             }
             .with_help("set `input.text_column` to a string column"),
@@ -305,7 +339,11 @@ async fn scan_file(
             InputError {
                 path: Some(f.path.clone()),
                 line: None,
-                message: format!("no id column `{}`; the columns are {}", input.id_column, list()),
+                message: format!(
+                    "no id column `{}`; the columns are {}",
+                    input.id_column,
+                    list()
+                ),
                 help: None,
             }
             .with_help("fix `input.id_column` in the rules, or remove it to use FILE#ROW ids"),
@@ -313,7 +351,9 @@ async fn scan_file(
     }
     let source_expr = match &input.source {
         None => None,
-        Some(SourceSpec::Column(c)) | Some(SourceSpec::UrlDomain(c)) if !names.contains(&c.as_str()) => {
+        Some(SourceSpec::Column(c)) | Some(SourceSpec::UrlDomain(c))
+            if !names.contains(&c.as_str()) =>
+        {
             return Err(Error::Input(
                 InputError {
                     path: Some(f.path.clone()),
@@ -326,7 +366,9 @@ async fn scan_file(
         }
         Some(SourceSpec::Column(c)) => Some(cast(ident(c), DataType::Utf8)),
         Some(SourceSpec::UrlDomain(c)) => {
-            let udf = ordered.udf("debias_url_domain").map_err(|e| Error::Internal(e.to_string()))?;
+            let udf = ordered
+                .udf("debias_url_domain")
+                .map_err(|e| Error::Internal(e.to_string()))?;
             Some(udf.call(vec![cast(ident(c), DataType::Utf8)]))
         }
     };
@@ -336,7 +378,9 @@ async fn scan_file(
     } else {
         (ordered, df)
     };
-    let hits_udf = ctx.udf("debias_hits").map_err(|e| Error::Internal(e.to_string()))?;
+    let hits_udf = ctx
+        .udf("debias_hits")
+        .map_err(|e| Error::Internal(e.to_string()))?;
     let text = ident(&input.text_column);
     let mut exprs: Vec<Expr> = Vec::new();
     if has_id {
@@ -348,7 +392,9 @@ async fn scan_file(
     }
     match &input.where_sql {
         Some(sql) => {
-            let pred = df.parse_sql_expr(sql).map_err(|e| where_error(f, sql, &e, &list()))?;
+            let pred = df
+                .parse_sql_expr(sql)
+                .map_err(|e| where_error(f, sql, &e, &list()))?;
             let selected = coalesce(vec![cast(pred, DataType::Boolean), lit(false)]);
             exprs.push(selected.clone().alias(cols::SELECTED));
             let hits = case(selected)
@@ -363,7 +409,10 @@ async fn scan_file(
         Some(sql) => where_error(f, sql, &e, &list()),
         None => Error::Internal(format!("planning the scan of {}: {e}", f.path.display())),
     })?;
-    let streams = df.execute_stream_partitioned().await.map_err(|e| diagnose(f, e))?;
+    let streams = df
+        .execute_stream_partitioned()
+        .await
+        .map_err(|e| diagnose(f, e))?;
     let n_parts = streams.len();
     let tasks = streams.into_iter().enumerate().map(|(part, mut stream)| {
         let detector = rules.detector.clone();
@@ -381,7 +430,15 @@ async fn scan_file(
             };
             while let Some(batch) = stream.next().await {
                 let batch = batch.map_err(|e| diagnose(&f, e))?;
-                let (docs, bytes) = fold_batch(&batch, &rules, &f, &mut row, &mut stats, &mut scratch, part_writer.as_mut())?;
+                let (docs, bytes) = fold_batch(
+                    &batch,
+                    &rules,
+                    &f,
+                    &mut row,
+                    &mut stats,
+                    &mut scratch,
+                    part_writer.as_mut(),
+                )?;
                 if let Some(p) = &progress {
                     p.batch(docs, bytes);
                 }
@@ -415,8 +472,12 @@ fn fold_batch(
     mut writer: Option<&mut attributes::PartWriter>,
 ) -> Result<(u64, u64)> {
     let internal = |what: &str| Error::Internal(format!("scan plan lost its {what} column"));
-    let texts = udf::string_values(batch.column_by_name(cols::TEXT).ok_or_else(|| internal("text"))?)
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let texts = udf::string_values(
+        batch
+            .column_by_name(cols::TEXT)
+            .ok_or_else(|| internal("text"))?,
+    )
+    .map_err(|e| Error::Internal(e.to_string()))?;
     let ids = match batch.column_by_name(cols::ID) {
         Some(a) => Some(udf::string_values(a).map_err(|e| Error::Internal(e.to_string()))?),
         None => None,
@@ -425,8 +486,12 @@ fn fold_batch(
         Some(a) => Some(udf::string_values(a).map_err(|e| Error::Internal(e.to_string()))?),
         None => None,
     };
-    let selected: Option<&BooleanArray> = batch.column_by_name(cols::SELECTED).map(|a| a.as_boolean());
-    let hits: &ListArray = batch.column_by_name(cols::HITS).ok_or_else(|| internal("hits"))?.as_list::<i32>();
+    let selected: Option<&BooleanArray> =
+        batch.column_by_name(cols::SELECTED).map(|a| a.as_boolean());
+    let hits: &ListArray = batch
+        .column_by_name(cols::HITS)
+        .ok_or_else(|| internal("hits"))?
+        .as_list::<i32>();
     let hit_values = hits.values().as_struct();
     let terms = hit_values.column(0).as_primitive::<UInt32Type>();
     let counts = hit_values.column(1).as_primitive::<UInt32Type>();
@@ -448,19 +513,12 @@ fn fold_batch(
             stats.null_text += 1;
             continue;
         };
-        let id: &str = match &ids {
-            Some(ids) => match ids[i] {
-                Some(id) => id,
-                None => {
-                    id_buf.clear();
-                    use std::fmt::Write;
-                    let _ = write!(id_buf, "{}#{row_no}", f.id_prefix);
-                    &id_buf
-                }
-            },
+        // The id column's value; without one (or for a null id) FILE#ROW.
+        let id: &str = match ids.as_ref().and_then(|ids| ids[i]) {
+            Some(id) => id,
             None => {
-                id_buf.clear();
                 use std::fmt::Write;
+                id_buf.clear();
                 let _ = write!(id_buf, "{}#{row_no}", f.id_prefix);
                 &id_buf
             }
@@ -471,7 +529,16 @@ fn fold_batch(
             doc.terms.push((terms.value(k), counts.value(k)));
         }
         let source = sources.as_ref().map(|s| s[i]);
-        stats.add(detector, id, text, &doc, source, report.examples, report.snippet_chars, scratch);
+        stats.add(
+            detector,
+            id,
+            text,
+            &doc,
+            source,
+            report.examples,
+            report.snippet_chars,
+            scratch,
+        );
         if let Some(w) = writer.as_deref_mut() {
             w.push(id, &doc);
         }
@@ -486,7 +553,12 @@ fn fold_batch(
 
 fn where_error(f: &InputFile, sql: &str, e: &DataFusionError, columns: &str) -> Error {
     let msg = e.to_string();
-    let msg = msg.lines().next().unwrap_or_default().trim_start_matches("Schema error: ").trim_start_matches("Error during planning: ");
+    let msg = msg
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("Schema error: ")
+        .trim_start_matches("Error during planning: ");
     Error::Input(
         InputError {
             path: Some(f.path.clone()),
@@ -508,15 +580,23 @@ fn diagnose(f: &InputFile, e: DataFusionError) -> Error {
         return Error::Input(found);
     }
     let help = match f.format {
-        Format::Parquet => "check that the file is a complete Parquet file (it may be truncated or still being written)",
+        Format::Parquet => {
+            "check that the file is a complete Parquet file (it may be truncated or still being written)"
+        }
         Format::Jsonl => "each line must be one JSON object",
-        Format::Csv => "the first line must be a header; quote fields that contain commas or line breaks",
+        Format::Csv => {
+            "the first line must be a header; quote fields that contain commas or line breaks"
+        }
     };
     Error::Input(
         InputError {
             path: Some(f.path.clone()),
             line: None,
-            message: format!("cannot read the file as {}: {}", format_name(f.format, f.compression), root),
+            message: format!(
+                "cannot read the file as {}: {}",
+                format_name(f.format, f.compression),
+                root
+            ),
             help: None,
         }
         .with_help(help),

@@ -30,7 +30,7 @@ use datafusion::logical_expr::{
 };
 use rayon::prelude::*;
 
-use crate::detect::{DocHits, Detector, GroupId};
+use crate::detect::{Detector, DocHits, GroupId};
 
 /// Rows per rayon task; smaller batches are processed on the calling thread.
 const CHUNK_ROWS: usize = 512;
@@ -46,11 +46,18 @@ pub const NAMES: &[&str] = &[
 
 /// Builds every debias UDF around one shared detector.
 pub fn udfs(detector: Arc<Detector>) -> Vec<ScalarUDF> {
-    [Output::Hits, Output::Groups, Output::Mentions, Output::Attributes]
-        .into_iter()
-        .map(|o| ScalarUDF::new_from_impl(DetectUdf::new(detector.clone(), o)))
-        .chain(std::iter::once(ScalarUDF::new_from_impl(UrlDomainUdf::new())))
-        .collect()
+    [
+        Output::Hits,
+        Output::Groups,
+        Output::Mentions,
+        Output::Attributes,
+    ]
+    .into_iter()
+    .map(|o| ScalarUDF::new_from_impl(DetectUdf::new(detector.clone(), o)))
+    .chain(std::iter::once(ScalarUDF::new_from_impl(
+        UrlDomainUdf::new(),
+    )))
+    .collect()
 }
 
 /// Registers every debias UDF in `registry` (a `SessionContext`, a `SessionState`, ...).
@@ -63,7 +70,11 @@ pub fn register(registry: &mut dyn FunctionRegistry, detector: Arc<Detector>) ->
 
 /// The type of `debias_hits`: a list of (term id, count) structs.
 pub fn hits_type() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Struct(hit_fields()), false)))
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(hit_fields()),
+        false,
+    )))
 }
 
 fn hit_fields() -> Fields {
@@ -227,11 +238,21 @@ fn hits_array(hits: &[Option<DocHits>]) -> ListArray {
     }
     let values = StructArray::new(
         hit_fields(),
-        vec![Arc::new(UInt32Array::from(terms)), Arc::new(UInt32Array::from(counts))],
+        vec![
+            Arc::new(UInt32Array::from(terms)),
+            Arc::new(UInt32Array::from(counts)),
+        ],
         None,
     );
-    let DataType::List(field) = hits_type() else { unreachable!() };
-    ListArray::new(field, OffsetBuffer::new(offsets.into()), Arc::new(values), nulls_of(hits))
+    let DataType::List(field) = hits_type() else {
+        unreachable!()
+    };
+    ListArray::new(
+        field,
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(values),
+        nulls_of(hits),
+    )
 }
 
 /// Groups (or attribute categories) of each document, by group id.
@@ -243,7 +264,11 @@ fn doc_groups(detector: &Detector, h: &DocHits, demographic: bool) -> Vec<(Group
         .collect()
 }
 
-pub(crate) fn groups_array(detector: &Detector, hits: &[Option<DocHits>], demographic: bool) -> ListArray {
+pub(crate) fn groups_array(
+    detector: &Detector,
+    hits: &[Option<DocHits>],
+    demographic: bool,
+) -> ListArray {
     let tax = detector.taxonomy();
     let mut offsets = vec![0i32];
     let mut values = StringBuilder::new();
@@ -257,8 +282,15 @@ pub(crate) fn groups_array(detector: &Detector, hits: &[Option<DocHits>], demogr
         }
         offsets.push(n);
     }
-    let DataType::List(field) = group_list_type() else { unreachable!() };
-    ListArray::new(field, OffsetBuffer::new(offsets.into()), Arc::new(values.finish()), nulls_of(hits))
+    let DataType::List(field) = group_list_type() else {
+        unreachable!()
+    };
+    ListArray::new(
+        field,
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(values.finish()),
+        nulls_of(hits),
+    )
 }
 
 pub(crate) fn mentions_array(detector: &Detector, hits: &[Option<DocHits>]) -> MapArray {
@@ -276,13 +308,21 @@ pub(crate) fn mentions_array(detector: &Detector, hits: &[Option<DocHits>]) -> M
         offsets.push(values.len() as i32);
     }
     let entries_field = mentions_entries_field();
-    let DataType::Struct(fields) = entries_field.data_type().clone() else { unreachable!() };
+    let DataType::Struct(fields) = entries_field.data_type().clone() else {
+        unreachable!()
+    };
     let entries = StructArray::new(
         fields,
         vec![Arc::new(keys.finish()), Arc::new(UInt32Array::from(values))],
         None,
     );
-    MapArray::new(entries_field, OffsetBuffer::new(offsets.into()), entries, nulls_of(hits), false)
+    MapArray::new(
+        entries_field,
+        OffsetBuffer::new(offsets.into()),
+        entries,
+        nulls_of(hits),
+        false,
+    )
 }
 
 /// `debias_url_domain(url)`: the host of an `http(s)://` URL, lower-cased, without `www.` and
@@ -352,9 +392,18 @@ mod tests {
 
     #[test]
     fn url_domains() {
-        assert_eq!(url_domain("https://www.Example.com/a?b").as_deref(), Some("example.com"));
-        assert_eq!(url_domain("http://user@news.bbc.co.uk:8080/x").as_deref(), Some("news.bbc.co.uk"));
-        assert_eq!(url_domain("example.org/path").as_deref(), Some("example.org"));
+        assert_eq!(
+            url_domain("https://www.Example.com/a?b").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            url_domain("http://user@news.bbc.co.uk:8080/x").as_deref(),
+            Some("news.bbc.co.uk")
+        );
+        assert_eq!(
+            url_domain("example.org/path").as_deref(),
+            Some("example.org")
+        );
         assert_eq!(url_domain("").as_deref(), None);
         assert_eq!(url_domain("https:///nohost").as_deref(), None);
     }

@@ -13,7 +13,8 @@ fn opt_pct(x: Option<f64>) -> String {
 }
 
 fn ci(x: Option<[f64; 2]>) -> String {
-    x.map(|[a, b]| format!("{}–{}", pct(a), pct(b))).unwrap_or_else(|| "–".into())
+    x.map(|[a, b]| format!("{}–{}", pct(a), pct(b)))
+        .unwrap_or_else(|| "–".into())
 }
 
 fn num(x: u64) -> String {
@@ -30,7 +31,9 @@ fn num(x: u64) -> String {
 
 /// Escapes text for a table cell.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ").replace('<', "&lt;")
+    s.replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('<', "&lt;")
 }
 
 pub fn render(r: &Report) -> String {
@@ -55,7 +58,11 @@ pub fn render(r: &Report) -> String {
         num(r.rows.scanned),
         num(r.rows.excluded_by_where),
         num(r.rows.null_text),
-        if r.empty_files.is_empty() { String::new() } else { format!(" {} empty file(s) skipped.", r.empty_files.len()) }
+        if r.empty_files.is_empty() {
+            String::new()
+        } else {
+            format!(" {} empty file(s) skipped.", r.empty_files.len())
+        }
     );
     let _ = writeln!(
         w,
@@ -66,12 +73,23 @@ pub fn render(r: &Report) -> String {
     );
 
     let _ = writeln!(w, "## Summary\n");
-    let _ = writeln!(w, "| axis | coverage | documents | target | TVD | max/min ratio | most represented | least represented |");
+    let _ = writeln!(
+        w,
+        "| axis | coverage | documents | target | TVD | max/min ratio | most represented | least represented |"
+    );
     let _ = writeln!(w, "|---|---:|---:|---|---:|---:|---|---|");
     for a in &r.axes {
-        let with_share: Vec<_> = a.groups.iter().filter(|g| g.ratio_to_target.is_some()).collect();
-        let most = with_share.iter().max_by(|x, y| x.ratio_to_target.partial_cmp(&y.ratio_to_target).unwrap());
-        let least = with_share.iter().min_by(|x, y| x.ratio_to_target.partial_cmp(&y.ratio_to_target).unwrap());
+        let with_share: Vec<_> = a
+            .groups
+            .iter()
+            .filter(|g| g.ratio_to_target.is_some())
+            .collect();
+        let most = with_share
+            .iter()
+            .max_by(|x, y| x.ratio_to_target.partial_cmp(&y.ratio_to_target).unwrap());
+        let least = with_share
+            .iter()
+            .min_by(|x, y| x.ratio_to_target.partial_cmp(&y.ratio_to_target).unwrap());
         let _ = writeln!(
             w,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -79,10 +97,25 @@ pub fn render(r: &Report) -> String {
             pct(a.coverage),
             num(a.documents),
             a.target,
-            a.total_variation_distance.map(|x| format!("{x:.3}")).unwrap_or_else(|| "–".into()),
-            a.max_min_ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "∞ or –".into()),
-            most.map(|g| format!("{} ({}×)", g.name, format_args!("{:.2}", g.ratio_to_target.unwrap_or(0.0)))).unwrap_or_default(),
-            least.map(|g| format!("{} ({}×)", g.name, format_args!("{:.2}", g.ratio_to_target.unwrap_or(0.0)))).unwrap_or_default(),
+            a.total_variation_distance
+                .map(|x| format!("{x:.3}"))
+                .unwrap_or_else(|| "–".into()),
+            a.max_min_ratio
+                .map(|x| format!("{x:.2}"))
+                .unwrap_or_else(|| "∞ or –".into()),
+            most.map(|g| format!(
+                "{} ({}×)",
+                g.name,
+                format_args!("{:.2}", g.ratio_to_target.unwrap_or(0.0))
+            ))
+            .unwrap_or_default(),
+            least
+                .map(|g| format!(
+                    "{} ({}×)",
+                    g.name,
+                    format_args!("{:.2}", g.ratio_to_target.unwrap_or(0.0))
+                ))
+                .unwrap_or_default(),
         );
     }
     let _ = writeln!(w);
@@ -99,7 +132,10 @@ pub fn render(r: &Report) -> String {
             num(a.multi_group_documents),
             a.target
         );
-        let _ = writeln!(w, "| group | documents | mentions | share | share CI | doc share | target | ratio to target |");
+        let _ = writeln!(
+            w,
+            "| group | documents | mentions | share | share CI | doc share | target | ratio to target |"
+        );
         let _ = writeln!(w, "|---|---:|---:|---:|---|---:|---:|---:|");
         for g in &a.groups {
             let _ = writeln!(
@@ -112,17 +148,26 @@ pub fn render(r: &Report) -> String {
                 ci(g.share_ci),
                 opt_pct(g.doc_share),
                 pct(g.target),
-                g.ratio_to_target.map(|x| format!("{x:.2}")).unwrap_or_else(|| "–".into())
+                g.ratio_to_target
+                    .map(|x| format!("{x:.2}"))
+                    .unwrap_or_else(|| "–".into())
             );
         }
         let _ = writeln!(w);
         for g in a.groups.iter().filter(|g| !g.top_terms.is_empty()) {
-            let terms: Vec<String> = g.top_terms.iter().map(|t| format!("{} ({})", t.term, num(t.documents))).collect();
+            let terms: Vec<String> = g
+                .top_terms
+                .iter()
+                .map(|t| format!("{} ({})", t.term, num(t.documents)))
+                .collect();
             let _ = writeln!(w, "- **{}** top terms: {}", g.name, cell(&terms.join(", ")));
         }
         let examples: Vec<_> = a.groups.iter().filter(|g| !g.examples.is_empty()).collect();
         if !examples.is_empty() {
-            let _ = writeln!(w, "\nExamples (first mention in documents chosen by a stable hash of their id):\n");
+            let _ = writeln!(
+                w,
+                "\nExamples (first mention in documents chosen by a stable hash of their id):\n"
+            );
             for g in examples {
                 for e in &g.examples {
                     let _ = writeln!(w, "- {} `{}` — {}", g.name, cell(&e.id), cell(&e.snippet));
@@ -134,11 +179,25 @@ pub fn render(r: &Report) -> String {
 
     if !r.intersections.is_empty() {
         let _ = writeln!(w, "## Intersections\n");
-        let _ = writeln!(w, "Documents that mention groups of two different axes (the 20 most frequent pairs).\n");
-        let _ = writeln!(w, "| group | group | documents | share of first | share of second |");
+        let _ = writeln!(
+            w,
+            "Documents that mention groups of two different axes (the 20 most frequent pairs).\n"
+        );
+        let _ = writeln!(
+            w,
+            "| group | group | documents | share of first | share of second |"
+        );
         let _ = writeln!(w, "|---|---|---:|---:|---:|");
         for x in r.intersections.iter().take(20) {
-            let _ = writeln!(w, "| {} | {} | {} | {} | {} |", x.a, x.b, num(x.documents), pct(x.share_of_a), pct(x.share_of_b));
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} |",
+                x.a,
+                x.b,
+                num(x.documents),
+                pct(x.share_of_a),
+                pct(x.share_of_b)
+            );
         }
         let _ = writeln!(w);
     }
@@ -161,7 +220,13 @@ pub fn render(r: &Report) -> String {
                 .map(|t| format!("{} (z {:.1}, {})", t.term, t.z, t.documents))
                 .collect();
             if !terms.is_empty() {
-                let _ = writeln!(w, "| {} | {} | {} |", ga.group, ga.lexicon, cell(&terms.join(", ")));
+                let _ = writeln!(
+                    w,
+                    "| {} | {} | {} |",
+                    ga.group,
+                    ga.lexicon,
+                    cell(&terms.join(", "))
+                );
             }
         }
         let _ = writeln!(w);
@@ -169,13 +234,27 @@ pub fn render(r: &Report) -> String {
 
     if !r.attributes.is_empty() {
         let _ = writeln!(w, "## Attribute lexicons\n");
-        let _ = writeln!(w, "| lexicon | coverage | documents | most frequent categories |");
+        let _ = writeln!(
+            w,
+            "| lexicon | coverage | documents | most frequent categories |"
+        );
         let _ = writeln!(w, "|---|---:|---:|---|");
         for a in &r.attributes {
             let mut cats: Vec<_> = a.categories.iter().filter(|c| c.documents > 0).collect();
             cats.sort_by(|x, y| y.documents.cmp(&x.documents));
-            let list: Vec<String> = cats.iter().take(5).map(|c| format!("{} ({})", c.name, num(c.documents))).collect();
-            let _ = writeln!(w, "| {} | {} | {} | {} |", a.name, pct(a.coverage), num(a.documents), list.join(", "));
+            let list: Vec<String> = cats
+                .iter()
+                .take(5)
+                .map(|c| format!("{} ({})", c.name, num(c.documents)))
+                .collect();
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} |",
+                a.name,
+                pct(a.coverage),
+                num(a.documents),
+                list.join(", ")
+            );
         }
         let _ = writeln!(w);
     }
@@ -186,7 +265,11 @@ pub fn render(r: &Report) -> String {
             w,
             "By `{}`{}: {} distinct sources, {} documents without one. Axis coverage per source:\n",
             src.column,
-            if src.kind == "url_domain" { " (URL domain)" } else { "" },
+            if src.kind == "url_domain" {
+                " (URL domain)"
+            } else {
+                ""
+            },
             num(src.distinct as u64),
             num(src.null_source)
         );
@@ -195,7 +278,14 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(w, "|---|---:|---:|{}", "---:|".repeat(axes.len()));
         for s in &src.top {
             let cov: Vec<String> = s.axes.iter().map(|a| pct(a.coverage)).collect();
-            let _ = writeln!(w, "| {} | {} | {} | {} |", cell(&s.source), num(s.documents), pct(s.share), cov.join(" | "));
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} |",
+                cell(&s.source),
+                num(s.documents),
+                pct(s.share),
+                cov.join(" | ")
+            );
         }
         let _ = writeln!(w);
     }

@@ -212,7 +212,11 @@ pub struct SourceGroup {
 
 /// Rounds to 6 decimals so that reports are stable and readable.
 fn r6(x: f64) -> f64 {
-    if x.is_finite() { (x * 1e6).round() / 1e6 } else { x }
+    if x.is_finite() {
+        (x * 1e6).round() / 1e6
+    } else {
+        x
+    }
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -236,10 +240,35 @@ pub fn wilson(x: u64, n: u64, level: f64) -> Option<[f64; 2]> {
 
 /// The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9).
 pub fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
-    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.383577518672690e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
     let p_low = 0.02425;
     if p <= 0.0 {
         return f64::NEG_INFINITY;
@@ -249,11 +278,13 @@ pub fn normal_quantile(p: f64) -> f64 {
     }
     if p < p_low {
         let q = (-2.0 * p.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     } else if p <= 1.0 - p_low {
         let q = p - 0.5;
         let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     } else {
         -normal_quantile(1.0 - p)
     }
@@ -273,9 +304,18 @@ impl Report {
                 .iter()
                 .enumerate()
                 .filter(|(t, ti)| ti.group == g && s.term_docs[*t] > 0)
-                .map(|(t, ti)| TermCount { term: ti.text.clone(), documents: s.term_docs[t], mentions: s.term_mentions[t] })
+                .map(|(t, ti)| TermCount {
+                    term: ti.text.clone(),
+                    documents: s.term_docs[t],
+                    mentions: s.term_mentions[t],
+                })
                 .collect();
-            v.sort_by(|a, b| b.documents.cmp(&a.documents).then(b.mentions.cmp(&a.mentions)).then(a.term.cmp(&b.term)));
+            v.sort_by(|a, b| {
+                b.documents
+                    .cmp(&a.documents)
+                    .then(b.mentions.cmp(&a.mentions))
+                    .then(a.term.cmp(&b.term))
+            });
             v.truncate(rr.top_terms);
             v
         };
@@ -318,11 +358,17 @@ impl Report {
                             top_terms: top_terms(g),
                             examples: s.examples[g as usize]
                                 .iter()
-                                .map(|e| ExampleReport { id: e.id.clone(), matched: e.matched.clone(), snippet: e.snippet.clone() })
+                                .map(|e| ExampleReport {
+                                    id: e.id.clone(),
+                                    matched: e.matched.clone(),
+                                    snippet: e.snippet.clone(),
+                                })
                                 .collect(),
                         });
                     }
-                    let (mx, mn) = ratios.iter().fold((f64::MIN, f64::MAX), |(a, b), &r| (a.max(r), b.min(r)));
+                    let (mx, mn) = ratios
+                        .iter()
+                        .fold((f64::MIN, f64::MAX), |(a, b), &r| (a.max(r), b.min(r)));
                     axes.push(AxisReport {
                         name: axis.name.clone(),
                         description: axis.description.clone(),
@@ -337,7 +383,8 @@ impl Report {
                             Target::Shares(_) => "shares",
                         },
                         total_variation_distance: (sum_docs > 0).then(|| r6(tvd / 2.0)),
-                        max_min_ratio: (sum_docs > 0 && !ratios.is_empty() && mn > 0.0).then(|| r6(mx / mn)),
+                        max_min_ratio: (sum_docs > 0 && !ratios.is_empty() && mn > 0.0)
+                            .then(|| r6(mx / mn)),
                         groups: grs,
                     });
                 }
@@ -362,7 +409,10 @@ impl Report {
         Report {
             schema: SCHEMA,
             version: SCHEMA_VERSION,
-            tool: Tool { name: "debias", version: env!("CARGO_PKG_VERSION") },
+            tool: Tool {
+                name: "debias",
+                version: env!("CARGO_PKG_VERSION"),
+            },
             rules: RulesInfo {
                 path: rules.origin.path.clone(),
                 sha256: rules.origin.sha256.clone(),
@@ -370,7 +420,12 @@ impl Report {
             },
             inputs: outcome.files.clone(),
             empty_files: outcome.empty_files.clone(),
-            rows: Rows { read: s.rows_read, excluded_by_where: s.excluded_by_where, null_text: s.null_text, scanned: s.documents },
+            rows: Rows {
+                read: s.rows_read,
+                excluded_by_where: s.excluded_by_where,
+                null_text: s.null_text,
+                scanned: s.documents,
+            },
             text_bytes: s.text_bytes,
             confidence: level,
             axes,
@@ -407,7 +462,11 @@ fn intersections(tax: &Taxonomy, s: &ScanStats) -> Vec<Intersection> {
             share_of_b: ratio(n, s.group_docs[b as usize]).unwrap_or(0.0),
         })
         .collect();
-    out.sort_by(|x, y| y.documents.cmp(&x.documents).then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b))));
+    out.sort_by(|x, y| {
+        y.documents
+            .cmp(&x.documents)
+            .then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b)))
+    });
     out
 }
 
@@ -426,11 +485,20 @@ fn associations(rules: &RuleSet, s: &ScanStats) -> Vec<GroupAssociations> {
             let lex_terms: Vec<u32> = (0..tax.terms.len() as u32)
                 .filter(|&t| tax.groups[tax.group_of(t) as usize].axis == li)
                 .collect();
-            let lex_total: f64 = lex_terms.iter().map(|&t| s.term_docs[t as usize] as f64).sum();
+            let lex_total: f64 = lex_terms
+                .iter()
+                .map(|&t| s.term_docs[t as usize] as f64)
+                .sum();
             if lex_total == 0.0 {
                 continue;
             }
-            let count = |g: GroupId, t: u32| -> f64 { by_group.get(&g).and_then(|m| m.get(&t)).copied().unwrap_or(0) as f64 };
+            let count = |g: GroupId, t: u32| -> f64 {
+                by_group
+                    .get(&g)
+                    .and_then(|m| m.get(&t))
+                    .copied()
+                    .unwrap_or(0) as f64
+            };
             let group_total = |g: GroupId| -> f64 { lex_terms.iter().map(|&t| count(g, t)).sum() };
             let totals: Vec<f64> = axis.groups.clone().map(group_total).collect();
             let all_total: f64 = totals.iter().sum();
@@ -443,10 +511,16 @@ fn associations(rules: &RuleSet, s: &ScanStats) -> Vec<GroupAssociations> {
                     if y_g < cfg.min_count as f64 {
                         continue;
                     }
-                    let y_r: f64 = axis.groups.clone().filter(|&h| h != g).map(|h| count(h, t)).sum();
+                    let y_r: f64 = axis
+                        .groups
+                        .clone()
+                        .filter(|&h| h != g)
+                        .map(|h| count(h, t))
+                        .sum();
                     let alpha = cfg.prior * s.term_docs[t as usize] as f64 / lex_total;
                     let a0 = cfg.prior;
-                    let lo = ((y_g + alpha) / (n_g + a0 - y_g - alpha)).ln() - ((y_r + alpha) / (n_r + a0 - y_r - alpha)).ln();
+                    let lo = ((y_g + alpha) / (n_g + a0 - y_g - alpha)).ln()
+                        - ((y_r + alpha) / (n_r + a0 - y_r - alpha)).ln();
                     let var = 1.0 / (y_g + alpha) + 1.0 / (y_r + alpha);
                     let p_gt = y_g / n;
                     let p_g = s.group_docs[g as usize] as f64 / n;
@@ -465,7 +539,11 @@ fn associations(rules: &RuleSet, s: &ScanStats) -> Vec<GroupAssociations> {
                 terms.sort_by(|a, b| b.z.total_cmp(&a.z).then_with(|| a.term.cmp(&b.term)));
                 terms.truncate(cfg.top);
                 if !terms.is_empty() {
-                    out.push(GroupAssociations { group: tax.groups[g as usize].key.clone(), lexicon: lex.name.clone(), terms });
+                    out.push(GroupAssociations {
+                        group: tax.groups[g as usize].key.clone(),
+                        lexicon: lex.name.clone(),
+                        terms,
+                    });
                 }
             }
         }
@@ -499,33 +577,58 @@ fn sources(rules: &RuleSet, s: &ScanStats) -> Option<SourcesReport> {
         axes: tax
             .demographic_axes()
             .map(|(ai, axis)| {
-                let sum: u64 = axis.groups.clone().map(|g| st.group_docs.get(&g).copied().unwrap_or(0)).sum();
+                let sum: u64 = axis
+                    .groups
+                    .clone()
+                    .map(|g| st.group_docs.get(&g).copied().unwrap_or(0))
+                    .sum();
                 SourceAxis {
                     axis: axis.name.clone(),
-                    coverage: ratio(st.axis_docs.get(&ai).copied().unwrap_or(0), st.documents).unwrap_or(0.0),
+                    coverage: ratio(st.axis_docs.get(&ai).copied().unwrap_or(0), st.documents)
+                        .unwrap_or(0.0),
                     groups: axis
                         .groups
                         .clone()
                         .map(|g| {
                             let d = st.group_docs.get(&g).copied().unwrap_or(0);
-                            SourceGroup { group: tax.groups[g as usize].name.clone(), documents: d, share: ratio(d, sum) }
+                            SourceGroup {
+                                group: tax.groups[g as usize].name.clone(),
+                                documents: d,
+                                share: ratio(d, sum),
+                            }
                         })
                         .collect(),
                 }
             })
             .collect(),
     };
-    let mut top: Vec<SourceReport> = names.iter().take(top_n).map(|(n, st)| describe(n, st)).collect();
+    let mut top: Vec<SourceReport> = names
+        .iter()
+        .take(top_n)
+        .map(|(n, st)| describe(n, st))
+        .collect();
     if names.len() > top_n {
         top.push(describe("(other)", &other));
     }
-    Some(SourcesReport { column, kind, distinct: names.len(), null_source: s.null_source, top })
+    Some(SourcesReport {
+        column,
+        kind,
+        distinct: names.len(),
+        null_source: s.null_source,
+        top,
+    })
 }
 
 /// Writes `text` to `path` atomically (a temporary file beside it, then a rename).
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     std::fs::write(&tmp, text).map_err(|e| Error::output(path, e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -549,7 +652,10 @@ mod tests {
     fn wilson_intervals_match_published_values() {
         // Wilson 95% interval for 81/263 (Wikipedia's example in Newcombe 1998): 0.2553..0.3662.
         let [lo, hi] = wilson(81, 263, 0.95).unwrap();
-        assert!((lo - 0.2553).abs() < 1e-3 && (hi - 0.3662).abs() < 1e-3, "{lo} {hi}");
+        assert!(
+            (lo - 0.2553).abs() < 1e-3 && (hi - 0.3662).abs() < 1e-3,
+            "{lo} {hi}"
+        );
         assert_eq!(wilson(0, 0, 0.95), None);
         let [lo, hi] = wilson(0, 10, 0.95).unwrap();
         assert_eq!(lo, 0.0);

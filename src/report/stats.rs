@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::detect::{DocHits, Detector, GroupId, TermId};
+use crate::detect::{Detector, DocHits, GroupId, TermId};
 use crate::hash::stable_hash;
 use crate::lexicon::LexiconKind;
 
@@ -177,10 +177,16 @@ impl ScanStats {
             for &(g, _) in &scratch.groups {
                 let kept = &mut self.examples[g as usize];
                 let full = kept.len() >= examples;
-                if full && kept.last().is_some_and(|last| (rank, id) >= (last.rank, last.id.as_str())) {
+                if full
+                    && kept
+                        .last()
+                        .is_some_and(|last| (rank, id) >= (last.rank, last.id.as_str()))
+                {
                     continue;
                 }
-                let Some(hit) = detector.first_hit_of(text, g) else { continue };
+                let Some(hit) = detector.first_hit_of(text, g) else {
+                    continue;
+                };
                 let ex = Example {
                     rank,
                     id: id.to_owned(),
@@ -249,7 +255,11 @@ pub fn snippet(text: &str, start: usize, end: usize, max_chars: usize) -> String
     let match_chars = text[start..end].chars().count();
     let side = max_chars.saturating_sub(match_chars) / 2;
     // Start `side` characters before the match (or at the text's start).
-    let from = match text[..start].char_indices().rev().nth(side.saturating_sub(1)) {
+    let from = match text[..start]
+        .char_indices()
+        .rev()
+        .nth(side.saturating_sub(1))
+    {
         _ if side == 0 => start,
         Some((i, _)) => i,
         None => 0,

@@ -202,7 +202,10 @@ pub fn load(path: &Path) -> Result<RuleSet> {
             line: 0,
             column: 0,
             key: String::new(),
-            message: format!("the rule file is not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
+            message: format!(
+                "the rule file is not valid UTF-8 (at byte {})",
+                e.utf8_error().valid_up_to()
+            ),
             help: Some("save it as UTF-8".into()),
         }]))
     })?;
@@ -223,23 +226,65 @@ pub fn parse(display: &str, text: &str, base_dir: &Path) -> Result<RuleSet> {
     match rs {
         Some(rs) if diags.is_empty() => Ok(rs),
         _ => {
-            diags.sort_by(|a, b| (a.file == display).cmp(&(b.file == display)).reverse().then(a.cmp(b)));
+            diags.sort_by(|a, b| {
+                (a.file == display)
+                    .cmp(&(b.file == display))
+                    .reverse()
+                    .then(a.cmp(b))
+            });
             diags.dedup();
             if diags.is_empty() {
-                return Err(Error::Internal("rules rejected without a diagnostic".into()));
+                return Err(Error::Internal(
+                    "rules rejected without a diagnostic".into(),
+                ));
             }
             Err(Error::Rules(Diagnostics(diags)))
         }
     }
 }
 
-const TOP_KEYS: &[&str] = &["version", "description", "input", "axes", "attributes", "targets", "report"];
-const INPUT_KEYS: &[&str] = &["text_column", "id_column", "source_column", "source_url_column", "where", "format"];
-const AXIS_KEYS: &[&str] = &["description", "lexicons", "groups", "remove", "drop_groups", "context", "patterns"];
-const REPORT_KEYS: &[&str] = &["examples", "snippet_chars", "confidence", "top_terms", "top_sources", "association"];
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "description",
+    "input",
+    "axes",
+    "attributes",
+    "targets",
+    "report",
+];
+const INPUT_KEYS: &[&str] = &[
+    "text_column",
+    "id_column",
+    "source_column",
+    "source_url_column",
+    "where",
+    "format",
+];
+const AXIS_KEYS: &[&str] = &[
+    "description",
+    "lexicons",
+    "groups",
+    "remove",
+    "drop_groups",
+    "context",
+    "patterns",
+];
+const REPORT_KEYS: &[&str] = &[
+    "examples",
+    "snippet_chars",
+    "confidence",
+    "top_terms",
+    "top_sources",
+    "association",
+];
 const ASSOCIATION_KEYS: &[&str] = &["min_count", "top", "prior"];
 
-fn compile(display: &str, text: &str, base_dir: &Path, diags: &mut Vec<Diagnostic>) -> Option<RuleSet> {
+fn compile(
+    display: &str,
+    text: &str,
+    base_dir: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<RuleSet> {
     let root = match yaml::parse(display, text) {
         Ok(n) => n,
         Err(d) => {
@@ -265,12 +310,30 @@ fn compile(display: &str, text: &str, base_dir: &Path, diags: &mut Vec<Diagnosti
     if let Some(d) = f.get("description") {
         r.string(d, "description");
     }
-    let input = f.get("input").map(|n| read_input(&mut r, n)).unwrap_or_default();
-    let report = f.get("report").map(|n| read_report(&mut r, n)).unwrap_or_default();
+    let input = f
+        .get("input")
+        .map(|n| read_input(&mut r, n))
+        .unwrap_or_default();
+    let report = f
+        .get("report")
+        .map(|n| read_report(&mut r, n))
+        .unwrap_or_default();
 
     let mut builder = TaxonomyBuilder::default();
-    read_axes(&mut r, f.get("axes"), LexiconKind::Axis, base_dir, &mut builder);
-    read_axes(&mut r, f.get("attributes"), LexiconKind::Attribute, base_dir, &mut builder);
+    read_axes(
+        &mut r,
+        f.get("axes"),
+        LexiconKind::Axis,
+        base_dir,
+        &mut builder,
+    );
+    read_axes(
+        &mut r,
+        f.get("attributes"),
+        LexiconKind::Attribute,
+        base_dir,
+        &mut builder,
+    );
     let targets = read_targets(&mut r, f.get("targets"), &builder);
     let detector = builder.build(&mut r)?;
     Some(RuleSet {
@@ -310,7 +373,11 @@ fn read_input(r: &mut Reader<'_>, node: &Node) -> InputRules {
     let url = column(r, "source_url_column").map(SourceSpec::UrlDomain);
     out.source = match (source, url) {
         (Some(_), Some(_)) => {
-            r.error(f.key_node("source_url_column").unwrap_or(node), "input", "set either source_column or source_url_column, not both");
+            r.error(
+                f.key_node("source_url_column").unwrap_or(node),
+                "input",
+                "set either source_column or source_url_column, not both",
+            );
             None
         }
         (a, b) => a.or(b),
@@ -324,7 +391,9 @@ fn read_input(r: &mut Reader<'_>, node: &Node) -> InputRules {
         }
     }
     if let Some(n) = f.get("format") {
-        out.format = r.choice(n, "input.format", Format::NAMES).and_then(Format::from_name);
+        out.format = r
+            .choice(n, "input.format", Format::NAMES)
+            .and_then(Format::from_name);
     }
     out
 }
@@ -334,13 +403,20 @@ fn read_report(r: &mut Reader<'_>, node: &Node) -> ReportRules {
     let Some(f) = r.fields(node, "report", REPORT_KEYS) else {
         return out;
     };
-    if let Some(n) = f.get("examples").and_then(|n| r.count(n, "report.examples")) {
+    if let Some(n) = f
+        .get("examples")
+        .and_then(|n| r.count(n, "report.examples"))
+    {
         out.examples = n as usize;
     }
     if let Some(n) = f.get("snippet_chars") {
         match r.count(n, "report.snippet_chars") {
             Some(c) if c >= 20 => out.snippet_chars = c as usize,
-            Some(_) => r.error(n, "report.snippet_chars", "a snippet needs at least 20 characters"),
+            Some(_) => r.error(
+                n,
+                "report.snippet_chars",
+                "a snippet needs at least 20 characters",
+            ),
             None => {}
         }
     }
@@ -350,22 +426,39 @@ fn read_report(r: &mut Reader<'_>, node: &Node) -> ReportRules {
         if c > 0.0 && c < 1.0 {
             out.confidence = c;
         } else {
-            r.error_help(n, "report.confidence", format!("confidence level {c} is not between 0 and 1"), Some("e.g. 0.95 for 95% intervals"));
+            r.error_help(
+                n,
+                "report.confidence",
+                format!("confidence level {c} is not between 0 and 1"),
+                Some("e.g. 0.95 for 95% intervals"),
+            );
         }
     }
-    if let Some(n) = f.get("top_terms").and_then(|n| r.count(n, "report.top_terms")) {
+    if let Some(n) = f
+        .get("top_terms")
+        .and_then(|n| r.count(n, "report.top_terms"))
+    {
         out.top_terms = n as usize;
     }
-    if let Some(n) = f.get("top_sources").and_then(|n| r.count(n, "report.top_sources")) {
+    if let Some(n) = f
+        .get("top_sources")
+        .and_then(|n| r.count(n, "report.top_sources"))
+    {
         out.top_sources = n as usize;
     }
     if let Some(a) = f.get("association")
         && let Some(af) = r.fields(a, "report.association", ASSOCIATION_KEYS)
     {
-        if let Some(n) = af.get("min_count").and_then(|n| r.count(n, "report.association.min_count")) {
+        if let Some(n) = af
+            .get("min_count")
+            .and_then(|n| r.count(n, "report.association.min_count"))
+        {
             out.association.min_count = n.max(1);
         }
-        if let Some(n) = af.get("top").and_then(|n| r.count(n, "report.association.top")) {
+        if let Some(n) = af
+            .get("top")
+            .and_then(|n| r.count(n, "report.association.top"))
+        {
             out.association.top = n as usize;
         }
         if let Some(n) = af.get("prior")
@@ -374,7 +467,11 @@ fn read_report(r: &mut Reader<'_>, node: &Node) -> ReportRules {
             if p > 0.0 {
                 out.association.prior = p;
             } else {
-                r.error(n, "report.association.prior", "the prior must be a positive number");
+                r.error(
+                    n,
+                    "report.association.prior",
+                    "the prior must be a positive number",
+                );
             }
         }
     }
@@ -439,7 +536,10 @@ impl TaxonomyBuilder {
                 let mut seen_terms: HashMap<&str, TermId> = HashMap::new();
                 for t in terms {
                     let tid = *seen_terms.entry(&t.text).or_insert_with(|| {
-                        tax.terms.push(TermInfo { group: gid, text: t.text.clone() });
+                        tax.terms.push(TermInfo {
+                            group: gid,
+                            text: t.text.clone(),
+                        });
                         (tax.terms.len() - 1) as TermId
                     });
                     let ctx = spec.context.get(&t.text).map(|c| mb.context(c));
@@ -466,7 +566,9 @@ impl TaxonomyBuilder {
                 }
             }
             for (gname, re) in &spec.patterns {
-                let Some(pos) = spec.groups.get_index_of(gname) else { continue };
+                let Some(pos) = spec.groups.get_index_of(gname) else {
+                    continue;
+                };
                 tax.terms.push(TermInfo {
                     group: first + pos as GroupId,
                     text: format!("/{}/", re.as_str()),
@@ -508,7 +610,11 @@ impl TaxonomyBuilder {
 }
 
 fn dummy_node() -> Node {
-    Node { kind: Kind::Null, line: 0, column: 0 }
+    Node {
+        kind: Kind::Null,
+        line: 0,
+        column: 0,
+    }
 }
 
 fn read_axes(
@@ -524,7 +630,10 @@ fn read_axes(
     };
     let Some(node) = node else {
         // Not given: every built-in lexicon of this kind that is on by default.
-        for b in lexicon::BUILTINS.iter().filter(|b| b.kind == kind && b.default) {
+        for b in lexicon::BUILTINS
+            .iter()
+            .filter(|b| b.kind == kind && b.default)
+        {
             let mut spec = AxisSpec {
                 name: b.name.to_owned(),
                 kind: Some(kind),
@@ -538,7 +647,11 @@ fn read_axes(
     for (name, key_node, value) in r.entries(node, section) {
         let key = format!("{section}.{name}");
         if !lexicon::valid_name(name) {
-            r.error(key_node, &key, format!("invalid name `{name}`: use lower-case letters, digits and _"));
+            r.error(
+                key_node,
+                &key,
+                format!("invalid name `{name}`: use lower-case letters, digits and _"),
+            );
             continue;
         }
         if let Some(i) = out.axis_index(name) {
@@ -564,8 +677,13 @@ fn read_axis(
     base_dir: &Path,
     kind: LexiconKind,
 ) {
-    let Some(f) = r.fields(node, key, AXIS_KEYS) else { return };
-    if let Some(d) = f.get("description").and_then(|n| r.string(n, &format!("{key}.description"))) {
+    let Some(f) = r.fields(node, key, AXIS_KEYS) else {
+        return;
+    };
+    if let Some(d) = f
+        .get("description")
+        .and_then(|n| r.string(n, &format!("{key}.description")))
+    {
         spec.description = d;
     }
     // lexicons: which lexicons the axis starts from (default: the built-in of the same name).
@@ -604,7 +722,11 @@ fn read_axis(
                 let before = group_terms.len();
                 group_terms.retain(|x| x.text != t);
                 if group_terms.len() == before {
-                    r.error(tn, &format!("{rkey}.{g}"), format!("`{t}` is not a term of group `{g}`, so it cannot be removed"));
+                    r.error(
+                        tn,
+                        &format!("{rkey}.{g}"),
+                        format!("`{t}` is not a term of group `{g}`, so it cannot be removed"),
+                    );
                 }
             }
         }
@@ -615,7 +737,11 @@ fn read_axis(
         for (g, gkey, gnode) in r.entries(n, &gkey_base) {
             let gk = format!("{gkey_base}.{g}");
             if !lexicon::valid_name(g) {
-                r.error(gkey, &gk, format!("invalid group name `{g}`: use lower-case letters, digits and _"));
+                r.error(
+                    gkey,
+                    &gk,
+                    format!("invalid group name `{g}`: use lower-case letters, digits and _"),
+                );
                 continue;
             }
             if let Some(GroupTerms { description, terms }) = lexicon::read_group(r, gnode, &gk) {
@@ -623,7 +749,11 @@ fn read_axis(
                 if description.is_some() {
                     entry.0 = description;
                 }
-                entry.1.extend(terms.into_iter().map(|t| SpecTerm { text: t.text, plural: t.plural, at: t.at }));
+                entry.1.extend(terms.into_iter().map(|t| SpecTerm {
+                    text: t.text,
+                    plural: t.plural,
+                    at: t.at,
+                }));
             }
         }
     }
@@ -633,18 +763,32 @@ fn read_axis(
         let items: &[Node] = match &n.kind {
             Kind::Seq(items) => items,
             _ => {
-                r.error(n, &ckey, format!("expected a list of rules, found {}", n.type_name()));
+                r.error(
+                    n,
+                    &ckey,
+                    format!("expected a list of rules, found {}", n.type_name()),
+                );
                 &[]
             }
         };
         for (i, item) in items.iter().enumerate() {
             let ik = format!("{ckey}[{i}]");
             if let Some((term, rule)) = read_context_rule(r, item, &ik) {
-                let known = spec.groups.values().any(|(_, ts)| ts.iter().any(|t| t.text == term));
+                let known = spec
+                    .groups
+                    .values()
+                    .any(|(_, ts)| ts.iter().any(|t| t.text == term));
                 if known {
                     spec.context.insert(term, rule);
                 } else {
-                    r.error(item, &ik, format!("context rule for `{term}`, which is not a term of any group of `{}`", spec.name));
+                    r.error(
+                        item,
+                        &ik,
+                        format!(
+                            "context rule for `{term}`, which is not a term of any group of `{}`",
+                            spec.name
+                        ),
+                    );
                 }
             }
         }
@@ -686,10 +830,19 @@ fn read_context_rule(r: &mut Reader<'_>, item: &Node, key: &str) -> Option<(Stri
 fn unknown_group(r: &mut Reader<'_>, spec: &AxisSpec, node: &Node, key: &str, g: &str) {
     let names: Vec<&str> = spec.groups.keys().map(String::as_str).collect();
     let help = match yaml::nearest(g, &names) {
-        Some(n) => format!("did you mean `{n}`? groups of `{}`: {}", spec.name, names.join(", ")),
+        Some(n) => format!(
+            "did you mean `{n}`? groups of `{}`: {}",
+            spec.name,
+            names.join(", ")
+        ),
         None => format!("groups of `{}`: {}", spec.name, names.join(", ")),
     };
-    r.error_help(node, key, format!("`{}` has no group `{g}`", spec.name), Some(help));
+    r.error_help(
+        node,
+        key,
+        format!("`{}` has no group `{g}`", spec.name),
+        Some(help),
+    );
 }
 
 /// Adds lexicon `name` (a built-in name, or a path to a lexicon file) to an axis.
@@ -718,7 +871,12 @@ fn add_lexicon(
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
-                r.error_help(at, key, format!("cannot read lexicon file {display}: {e}"), Some("lexicon paths are relative to the rule file"));
+                r.error_help(
+                    at,
+                    key,
+                    format!("cannot read lexicon file {display}: {e}"),
+                    Some("lexicon paths are relative to the rule file"),
+                );
                 return;
             }
         };
@@ -735,8 +893,24 @@ fn add_lexicon(
     } else {
         let names = lexicon::builtin_names(kind);
         let help = match yaml::nearest(name, &names) {
-            Some(n) => format!("did you mean `{n}`? built-in {}: {}; or give a path to a lexicon file (ending in .yaml)", if kind == LexiconKind::Axis { "axes" } else { "attribute lexicons" }, names.join(", ")),
-            None => format!("built-in {}: {}; or give a path to a lexicon file (ending in .yaml)", if kind == LexiconKind::Axis { "axes" } else { "attribute lexicons" }, names.join(", ")),
+            Some(n) => format!(
+                "did you mean `{n}`? built-in {}: {}; or give a path to a lexicon file (ending in .yaml)",
+                if kind == LexiconKind::Axis {
+                    "axes"
+                } else {
+                    "attribute lexicons"
+                },
+                names.join(", ")
+            ),
+            None => format!(
+                "built-in {}: {}; or give a path to a lexicon file (ending in .yaml)",
+                if kind == LexiconKind::Axis {
+                    "axes"
+                } else {
+                    "attribute lexicons"
+                },
+                names.join(", ")
+            ),
         };
         r.error_help(at, key, format!("unknown lexicon `{name}`"), Some(help));
         return;
@@ -746,7 +920,19 @@ fn add_lexicon(
             LexiconKind::Axis => ("a demographic axis", "attributes"),
             LexiconKind::Attribute => ("an attribute lexicon", "axes"),
         };
-        r.error_help(at, key, format!("lexicon `{}` is {is}", lex.name), Some(format!("list it under `{}` instead", if want == "attributes" { "axes" } else { "attributes" })));
+        r.error_help(
+            at,
+            key,
+            format!("lexicon `{}` is {is}", lex.name),
+            Some(format!(
+                "list it under `{}` instead",
+                if want == "attributes" {
+                    "axes"
+                } else {
+                    "attributes"
+                }
+            )),
+        );
         return;
     }
     if spec.description.is_empty() {
@@ -760,34 +946,59 @@ fn add_lexicon(
         if entry.0.is_none() {
             entry.0 = terms.description;
         }
-        entry.1.extend(terms.terms.into_iter().map(|t| SpecTerm { text: t.text, plural: t.plural, at: t.at }));
+        entry.1.extend(terms.terms.into_iter().map(|t| SpecTerm {
+            text: t.text,
+            plural: t.plural,
+            at: t.at,
+        }));
     }
     for (t, rule) in lex.context {
         spec.context.entry(t).or_insert(rule);
     }
 }
 
-fn read_targets(r: &mut Reader<'_>, node: Option<&Node>, b: &TaxonomyBuilder) -> Vec<Option<Target>> {
+fn read_targets(
+    r: &mut Reader<'_>,
+    node: Option<&Node>,
+    b: &TaxonomyBuilder,
+) -> Vec<Option<Target>> {
     let mut targets: Vec<Option<Target>> = b
         .axes
         .iter()
         .map(|a| (a.kind == Some(LexiconKind::Axis)).then_some(Target::Parity))
         .collect();
     let Some(node) = node else { return targets };
-    let axis_names: Vec<&str> = b.axes.iter().filter(|a| a.kind == Some(LexiconKind::Axis)).map(|a| a.name.as_str()).collect();
+    let axis_names: Vec<&str> = b
+        .axes
+        .iter()
+        .filter(|a| a.kind == Some(LexiconKind::Axis))
+        .map(|a| a.name.as_str())
+        .collect();
     for (name, key_node, value) in r.entries(node, "targets") {
         let key = format!("targets.{name}");
         let Some(ai) = b.axis_index(name) else {
             let help = match yaml::nearest(name, &axis_names) {
-                Some(n) => format!("did you mean `{n}`? axes of these rules: {}", axis_names.join(", ")),
+                Some(n) => format!(
+                    "did you mean `{n}`? axes of these rules: {}",
+                    axis_names.join(", ")
+                ),
                 None => format!("axes of these rules: {}", axis_names.join(", ")),
             };
-            r.error_help(key_node, &key, format!("no axis `{name}` in these rules"), Some(help));
+            r.error_help(
+                key_node,
+                &key,
+                format!("no axis `{name}` in these rules"),
+                Some(help),
+            );
             continue;
         };
         let axis = &b.axes[ai];
         if axis.kind == Some(LexiconKind::Attribute) {
-            r.error(key_node, &key, format!("`{name}` is an attribute lexicon; targets apply to demographic axes"));
+            r.error(
+                key_node,
+                &key,
+                format!("`{name}` is an attribute lexicon; targets apply to demographic axes"),
+            );
             continue;
         }
         match &value.kind {
@@ -872,18 +1083,30 @@ mod tests {
         let e = errors(
             "version: 1\ninputs: {}\naxes:\n  gender:\n    lexicons: [gendr]\ntargets:\n  gender: {female: 0.6, male: 0.6, non_binary: 0}\n",
         );
-        assert!(e.contains("r.yaml:2:1") && e.contains("did you mean `input`"), "{e}");
-        assert!(e.contains("r.yaml:5:16") && e.contains("unknown lexicon `gendr`") && e.contains("did you mean `gender`"), "{e}");
+        assert!(
+            e.contains("r.yaml:2:1") && e.contains("did you mean `input`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("r.yaml:5:16")
+                && e.contains("unknown lexicon `gendr`")
+                && e.contains("did you mean `gender`"),
+            "{e}"
+        );
         assert!(e.contains("problems in the rules"), "{e}");
     }
 
     #[test]
     fn targets_must_cover_every_group_and_sum_to_one() {
-        let e = errors("axes:\n  gender: {}\ntargets:\n  gender: {female: 0.5, male: 0.45, non_binary: 0.04}\n");
+        let e = errors(
+            "axes:\n  gender: {}\ntargets:\n  gender: {female: 0.5, male: 0.45, non_binary: 0.04}\n",
+        );
         assert!(e.contains("shares sum to 0.99, expected 1.0"), "{e}");
         let e = errors("axes:\n  gender: {}\ntargets:\n  gender: {female: 0.5, male: 0.5}\n");
         assert!(e.contains("no share for `non_binary`"), "{e}");
-        let rs = ok("axes:\n  gender: {}\ntargets:\n  gender: {female: 0.5, male: 0.45, non_binary: 0.05}\n");
+        let rs = ok(
+            "axes:\n  gender: {}\ntargets:\n  gender: {female: 0.5, male: 0.45, non_binary: 0.05}\n",
+        );
         assert_eq!(rs.targets[0], Some(Target::Shares(vec![0.5, 0.45, 0.05])));
     }
 
@@ -906,25 +1129,44 @@ mod tests {
         let det = &rs.detector;
         let tax = det.taxonomy();
         let groups = |t: &str| -> Vec<String> {
-            det.hits(t).groups(tax).iter().map(|(g, _)| tax.groups[*g as usize].key.clone()).collect()
+            det.hits(t)
+                .groups(tax)
+                .iter()
+                .map(|(g, _)| tax.groups[*g as usize].key.clone())
+                .collect()
         };
         assert_eq!(groups("the Matriarch"), ["gender/female"]);
         assert!(groups("Sir Ian").is_empty());
         assert_eq!(groups("felines and a cat"), ["pets/cat"]);
         assert_eq!(tax.group_by_key("gender/non_binary"), None);
-        assert_eq!(det.hits("felines and a cat").terms.iter().map(|t| t.1).sum::<u32>(), 2);
+        assert_eq!(
+            det.hits("felines and a cat")
+                .terms
+                .iter()
+                .map(|t| t.1)
+                .sum::<u32>(),
+            2
+        );
     }
 
     #[test]
     fn invalid_regexes_and_empty_matches_are_refused() {
-        let e = errors("axes:\n  pets:\n    groups: {cat: [cat]}\n    patterns:\n      cat: ['(open', '\\d*']\n");
-        assert!(e.contains("r.yaml:5:13") && e.contains("invalid regex"), "{e}");
+        let e = errors(
+            "axes:\n  pets:\n    groups: {cat: [cat]}\n    patterns:\n      cat: ['(open', '\\d*']\n",
+        );
+        assert!(
+            e.contains("r.yaml:5:13") && e.contains("invalid regex"),
+            "{e}"
+        );
         assert!(e.contains("matches empty text"), "{e}");
     }
 
     #[test]
     fn a_term_in_two_groups_of_an_axis_is_an_error() {
         let e = errors("axes:\n  pets:\n    groups:\n      cat: [cat]\n      dog: [cats]\n");
-        assert!(e.contains("`cats`") && e.contains("also in group `cat`"), "{e}");
+        assert!(
+            e.contains("`cats`") && e.contains("also in group `cat`"),
+            "{e}"
+        );
     }
 }

@@ -144,7 +144,10 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diagnostic> {
                 line,
                 column,
                 key: String::new(),
-                message: format!("invalid YAML: {}", first_line_without_location(&e.to_string())),
+                message: format!(
+                    "invalid YAML: {}",
+                    first_line_without_location(&e.to_string())
+                ),
                 help: None,
             })
         }
@@ -159,7 +162,10 @@ fn first_line_without_location(s: &str) -> String {
         Some(i) if first.starts_with("line ") => &first[i + 2..],
         _ => first,
     };
-    msg.split(", set DuplicateKeyPolicy").next().unwrap_or(msg).to_owned()
+    msg.split(", set DuplicateKeyPolicy")
+        .next()
+        .unwrap_or(msg)
+        .to_owned()
 }
 
 /// Collects diagnostics for one file while its tree is read.
@@ -212,19 +218,32 @@ impl<'a> Reader<'a> {
     /// Reads a mapping whose keys must be among `allowed`. Unknown keys are reported (with the
     /// nearest valid key); `None` when `node` is not a mapping (reported too). A null node
     /// (`key:` with nothing after it) reads as an empty mapping.
-    pub fn fields<'n>(&mut self, node: &'n Node, key: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+    pub fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        key: &str,
+        allowed: &[&str],
+    ) -> Option<Fields<'n>> {
         let entries: &'n [(Node, Node)] = match &node.kind {
             Kind::Map(m) => m,
             Kind::Null => &[],
             _ => {
-                self.error(node, key, format!("expected a mapping, found {}", node.type_name()));
+                self.error(
+                    node,
+                    key,
+                    format!("expected a mapping, found {}", node.type_name()),
+                );
                 return None;
             }
         };
         let mut out = Vec::with_capacity(entries.len());
         for (k, v) in entries {
             let Kind::Str(name) = &k.kind else {
-                self.error(k, key, format!("keys must be strings, found {}", k.type_name()));
+                self.error(
+                    k,
+                    key,
+                    format!("keys must be strings, found {}", k.type_name()),
+                );
                 continue;
             };
             if allowed.contains(&name.as_str()) {
@@ -248,14 +267,22 @@ impl<'a> Reader<'a> {
                 .filter_map(|(k, v)| match &k.kind {
                     Kind::Str(s) => Some((s.as_str(), k, v)),
                     _ => {
-                        self.error(k, key, format!("keys must be strings, found {}", k.type_name()));
+                        self.error(
+                            k,
+                            key,
+                            format!("keys must be strings, found {}", k.type_name()),
+                        );
                         None
                     }
                 })
                 .collect(),
             Kind::Null => Vec::new(),
             _ => {
-                self.error(node, key, format!("expected a mapping, found {}", node.type_name()));
+                self.error(
+                    node,
+                    key,
+                    format!("expected a mapping, found {}", node.type_name()),
+                );
                 Vec::new()
             }
         }
@@ -265,7 +292,11 @@ impl<'a> Reader<'a> {
         match &node.kind {
             Kind::Str(s) => Some(s.clone()),
             _ => {
-                self.error(node, key, format!("expected a string, found {}", node.type_name()));
+                self.error(
+                    node,
+                    key,
+                    format!("expected a string, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -275,7 +306,11 @@ impl<'a> Reader<'a> {
         match &node.kind {
             Kind::Bool(b) => Some(*b),
             _ => {
-                self.error(node, key, format!("expected true or false, found {}", node.type_name()));
+                self.error(
+                    node,
+                    key,
+                    format!("expected true or false, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -286,7 +321,11 @@ impl<'a> Reader<'a> {
             Kind::Int(i) => Some(*i as f64),
             Kind::Float(x) if x.is_finite() => Some(*x),
             _ => {
-                self.error(node, key, format!("expected a number, found {}", node.type_name()));
+                self.error(
+                    node,
+                    key,
+                    format!("expected a number, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -316,7 +355,11 @@ impl<'a> Reader<'a> {
             Kind::Str(s) => vec![(s.clone(), node)],
             Kind::Null => Vec::new(),
             _ => {
-                self.error(node, key, format!("expected a list of strings, found {}", node.type_name()));
+                self.error(
+                    node,
+                    key,
+                    format!("expected a list of strings, found {}", node.type_name()),
+                );
                 Vec::new()
             }
         }
@@ -392,7 +435,9 @@ mod tests {
         let (k, v) = &m[1];
         assert_eq!((k.line, k.column), (2, 1));
         let Kind::Map(inner) = &v.kind else { panic!() };
-        let Kind::Seq(items) = &inner[0].1.kind else { panic!() };
+        let Kind::Seq(items) = &inner[0].1.kind else {
+            panic!()
+        };
         assert_eq!((items[1].line, items[1].column), (3, 10));
     }
 
@@ -404,7 +449,10 @@ mod tests {
         let f = r.fields(&n, "", &["axes", "targets", "report"]).unwrap();
         assert!(f.get("axes").is_some());
         assert_eq!(diags.len(), 2);
-        assert_eq!(diags[0].to_string(), "t.yaml:2:1: unknown key `target`\n    help: did you mean `targets`? valid keys: axes, targets, report");
+        assert_eq!(
+            diags[0].to_string(),
+            "t.yaml:2:1: unknown key `target`\n    help: did you mean `targets`? valid keys: axes, targets, report"
+        );
         assert!(diags[1].to_string().contains("did you mean `report`"));
     }
 

@@ -20,13 +20,20 @@ fn missing_text_column_lists_the_columns() {
 fn malformed_jsonl_line_is_located() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("bad.jsonl");
-    std::fs::write(&f, "{\"text\": \"she\"}\n{\"text\": \"he\"}\n{\"text\": \"oops\"\n{\"text\": \"her\"}\n").unwrap();
+    std::fs::write(
+        &f,
+        "{\"text\": \"she\"}\n{\"text\": \"he\"}\n{\"text\": \"oops\"\n{\"text\": \"her\"}\n",
+    )
+    .unwrap();
     let e = scan_err(&pets_rules(), &[&f]);
     assert!(e.contains("bad.jsonl:3"), "{e}");
     assert!(e.contains("malformed JSON"), "{e}");
     // Also inside a gzip file.
     let gz = dir.path().join("bad.jsonl.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
     std::io::Write::write_all(&mut enc, &std::fs::read(&f).unwrap()).unwrap();
     enc.finish().unwrap();
     let e = scan_err(&pets_rules(), &[&gz]);
@@ -37,7 +44,11 @@ fn malformed_jsonl_line_is_located() {
 fn invalid_utf8_is_located() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("latin1.jsonl");
-    std::fs::write(&f, b"{\"text\": \"fine\"}\n{\"text\": \"caf\xe9 and she\"}\n".as_slice()).unwrap();
+    std::fs::write(
+        &f,
+        b"{\"text\": \"fine\"}\n{\"text\": \"caf\xe9 and she\"}\n".as_slice(),
+    )
+    .unwrap();
     let e = scan_err(&pets_rules(), &[&f]);
     assert!(e.contains("latin1.jsonl:2"), "{e}");
     assert!(e.contains("invalid UTF-8 at column 14"), "{e}");
@@ -64,7 +75,10 @@ fn empty_inputs_are_refused() {
     assert!(e.contains("no input files match"), "{e}");
     let missing = dir.path().join("nope.jsonl");
     let e = scan_err(&pets_rules(), &[&missing]);
-    assert!(e.contains("nope.jsonl") && e.contains("no such file"), "{e}");
+    assert!(
+        e.contains("nope.jsonl") && e.contains("no such file"),
+        "{e}"
+    );
     // An empty file next to real ones is skipped and reported, not an error.
     std::fs::copy(fixture("tiny.jsonl"), dir.path().join("tiny.jsonl")).unwrap();
     let (_, o) = scan(&pets_rules(), &[dir.path()], &ScanOptions::default());
@@ -74,7 +88,10 @@ fn empty_inputs_are_refused() {
 #[test]
 fn where_on_an_unknown_column_names_the_columns() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = rules_text(dir.path(), "version: 1\ninput:\n  where: \"lang = 'en'\"\naxes:\n  gender: {}\n");
+    let rules = rules_text(
+        dir.path(),
+        "version: 1\ninput:\n  where: \"lang = 'en'\"\naxes:\n  gender: {}\n",
+    );
     let e = scan_err(&rules, &[&fixture("tiny.jsonl")]);
     assert!(e.contains("input.where"), "{e}");
     assert!(e.contains("`id`, `text`, `source`"), "{e}");

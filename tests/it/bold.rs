@@ -15,7 +15,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("race", "African_Americans", "race_ethnicity/black"),
     ("race", "Asian_Americans", "race_ethnicity/asian"),
     ("race", "European_Americans", "race_ethnicity/white"),
-    ("race", "Hispanic_and_Latino_Americans", "race_ethnicity/hispanic_latino"),
+    (
+        "race",
+        "Hispanic_and_Latino_Americans",
+        "race_ethnicity/hispanic_latino",
+    ),
     ("religious_ideology", "christianity", "religion/christian"),
     ("religious_ideology", "islam", "religion/muslim"),
     ("religious_ideology", "judaism", "religion/jewish"),
@@ -36,8 +40,17 @@ fn detection_rates_per_labelled_group() {
     let mut domain_any: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let (domain, group, t) = (v["domain"].as_str().unwrap(), v["group"].as_str().unwrap(), v["text"].as_str().unwrap());
-        let found: Vec<&str> = det.hits(t).groups(tax).iter().map(|(g, _)| tax.groups[*g as usize].key.as_str()).collect();
+        let (domain, group, t) = (
+            v["domain"].as_str().unwrap(),
+            v["group"].as_str().unwrap(),
+            v["text"].as_str().unwrap(),
+        );
+        let found: Vec<&str> = det
+            .hits(t)
+            .groups(tax)
+            .iter()
+            .map(|(g, _)| tax.groups[*g as usize].key.as_str())
+            .collect();
         let axis = match domain {
             "gender" => Some("gender/"),
             "race" => Some("race_ethnicity/"),
@@ -50,7 +63,9 @@ fn detection_rates_per_labelled_group() {
             e.1 += 1;
         }
         if let Some((_, _, want)) = LABELS.iter().find(|(d, g, _)| *d == domain && *g == group) {
-            let e = rates.entry((domain.to_owned(), group.to_owned())).or_default();
+            let e = rates
+                .entry((domain.to_owned(), group.to_owned()))
+                .or_default();
             e.0 += 1;
             if found.contains(want) {
                 e.1 += 1;
@@ -67,7 +82,10 @@ fn detection_rates_per_labelled_group() {
         measured.insert(*g, rate);
     }
     for (d, (n, k)) in &domain_any {
-        println!("domain {d}: {n} sentences, {:.1}% with a group of the domain's axis (any group for other domains)", *k as f64 / *n as f64 * 100.0);
+        println!(
+            "domain {d}: {n} sentences, {:.1}% with a group of the domain's axis (any group for other domains)",
+            *k as f64 / *n as f64 * 100.0
+        );
     }
     // Floors just under the measured rates: a regression in the lexicons or the matcher fails here.
     let floors = [
@@ -84,7 +102,12 @@ fn detection_rates_per_labelled_group() {
         ("sikhism", 0.95),
     ];
     for (g, floor) in floors {
-        assert!(measured[g] >= floor, "{g}: detected in {:.1}% of its sentences, expected at least {:.0}%", measured[g] * 100.0, floor * 100.0);
+        assert!(
+            measured[g] >= floor,
+            "{g}: detected in {:.1}% of its sentences, expected at least {:.0}%",
+            measured[g] * 100.0,
+            floor * 100.0
+        );
     }
 }
 
@@ -112,12 +135,23 @@ fn bold_report_figures_are_pinned() {
     .iter()
     .map(|k| (*k, group(&r, k).documents, group(&r, k).mentions))
     .collect();
-    let axes: Vec<(&str, u64)> = r.axes.iter().map(|a| (a.name.as_str(), a.documents)).collect();
+    let axes: Vec<(&str, u64)> = r
+        .axes
+        .iter()
+        .map(|a| (a.name.as_str(), a.documents))
+        .collect();
     assert_eq!(pinned, PINNED_GROUPS);
     assert_eq!(axes, PINNED_AXES);
     // The Markdown report has every section.
     let md = r.to_markdown();
-    for section in ["# Skew report", "## Summary", "## gender", "## Intersections", "## Context associations", "## Attribute lexicons"] {
+    for section in [
+        "# Skew report",
+        "## Summary",
+        "## gender",
+        "## Intersections",
+        "## Context associations",
+        "## Attribute lexicons",
+    ] {
         assert!(md.contains(section), "missing {section}");
     }
 }

@@ -18,7 +18,11 @@ pub fn fixture(name: &str) -> PathBuf {
 /// The BOLD Wikipedia sentences of the shared data directory.
 pub fn bold() -> PathBuf {
     let p = repo().join("../shared/data/bold/bold_wikipedia.jsonl");
-    assert!(p.exists(), "{} is missing: the shared data directory is needed by the tests", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: the shared data directory is needed by the tests",
+        p.display()
+    );
     p
 }
 
@@ -33,14 +37,25 @@ pub fn rules_text(dir: &Path, yaml: &str) -> RuleSet {
     rules::load(&p).unwrap_or_else(|e| panic!("{e}"))
 }
 
-pub fn scan(rules: &RuleSet, inputs: &[&Path], opts: &ScanOptions) -> (Report, pipeline::ScanOutcome) {
-    let inputs: Vec<String> = inputs.iter().map(|p| p.to_string_lossy().to_string()).collect();
-    let outcome = pipeline::scan(rules, &inputs, opts).unwrap_or_else(|e| panic!("scan failed: {e}"));
+pub fn scan(
+    rules: &RuleSet,
+    inputs: &[&Path],
+    opts: &ScanOptions,
+) -> (Report, pipeline::ScanOutcome) {
+    let inputs: Vec<String> = inputs
+        .iter()
+        .map(|p| p.to_string_lossy().to_string())
+        .collect();
+    let outcome =
+        pipeline::scan(rules, &inputs, opts).unwrap_or_else(|e| panic!("scan failed: {e}"));
     (Report::build(rules, &outcome), outcome)
 }
 
 pub fn scan_err(rules: &RuleSet, inputs: &[&Path]) -> String {
-    let inputs: Vec<String> = inputs.iter().map(|p| p.to_string_lossy().to_string()).collect();
+    let inputs: Vec<String> = inputs
+        .iter()
+        .map(|p| p.to_string_lossy().to_string())
+        .collect();
     match pipeline::scan(rules, &inputs, &ScanOptions::default()) {
         Ok(_) => panic!("the scan of {inputs:?} should have failed"),
         Err(e) => e.to_string(),
@@ -77,5 +92,8 @@ pub fn group<'a>(r: &'a Report, key: &str) -> &'a debias::report::GroupReport {
 }
 
 pub fn axis<'a>(r: &'a Report, name: &str) -> &'a debias::report::AxisReport {
-    r.axes.iter().find(|a| a.name == name).unwrap_or_else(|| panic!("no axis {name}"))
+    r.axes
+        .iter()
+        .find(|a| a.name == name)
+        .unwrap_or_else(|| panic!("no axis {name}"))
 }

@@ -13,13 +13,23 @@ use debias::pipeline::ScanOptions;
 use super::common::*;
 
 fn baseline() -> serde_json::Value {
-    figures(&scan(&pets_rules(), &[&fixture("tiny.jsonl")], &ScanOptions::default()).0)
+    figures(
+        &scan(
+            &pets_rules(),
+            &[&fixture("tiny.jsonl")],
+            &ScanOptions::default(),
+        )
+        .0,
+    )
 }
 
 fn write_parquet_large_utf8(path: &Path) {
     // The fixture's rows, with the text as LargeUtf8 (the JSON null as a null).
     let text = std::fs::read_to_string(fixture("tiny.jsonl")).unwrap();
-    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Utf8, false),
         Field::new("text", DataType::LargeUtf8, true),
@@ -28,9 +38,15 @@ fn write_parquet_large_utf8(path: &Path) {
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r["id"].as_str().unwrap()))),
-            Arc::new(LargeStringArray::from_iter(rows.iter().map(|r| r["text"].as_str()))),
-            Arc::new(StringArray::from_iter(rows.iter().map(|r| r["source"].as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r["id"].as_str().unwrap()),
+            )),
+            Arc::new(LargeStringArray::from_iter(
+                rows.iter().map(|r| r["text"].as_str()),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| r["source"].as_str()),
+            )),
         ],
     )
     .unwrap();
@@ -44,8 +60,17 @@ fn write_csv(path: &Path) {
     let mut out = String::from("id,text,source\n");
     for l in text.lines() {
         let r: serde_json::Value = serde_json::from_str(l).unwrap();
-        let q = |v: &serde_json::Value| v.as_str().map(|s| format!("\"{}\"", s.replace('"', "\"\""))).unwrap_or_default();
-        out.push_str(&format!("{},{},{}\n", r["id"].as_str().unwrap(), q(&r["text"]), q(&r["source"])));
+        let q = |v: &serde_json::Value| {
+            v.as_str()
+                .map(|s| format!("\"{}\"", s.replace('"', "\"\"")))
+                .unwrap_or_default()
+        };
+        out.push_str(&format!(
+            "{},{},{}\n",
+            r["id"].as_str().unwrap(),
+            q(&r["text"]),
+            q(&r["source"])
+        ));
     }
     std::fs::write(path, out).unwrap();
 }
@@ -57,7 +82,10 @@ fn every_format_gives_the_same_figures() {
     let d = dir.path();
     let raw = std::fs::read(fixture("tiny.jsonl")).unwrap();
     let gz = d.join("tiny.jsonl.gz");
-    let mut e = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
     e.write_all(&raw).unwrap();
     e.finish().unwrap();
     let zst = d.join("tiny.json.zst");
@@ -70,8 +98,13 @@ fn every_format_gives_the_same_figures() {
     let view = d.join("view.parquet");
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let ctx = datafusion::prelude::SessionContext::new();
-        let df = ctx.read_parquet(large.to_str().unwrap(), Default::default()).await.unwrap();
-        df.write_parquet(view.to_str().unwrap(), Default::default(), None).await.unwrap();
+        let df = ctx
+            .read_parquet(large.to_str().unwrap(), Default::default())
+            .await
+            .unwrap();
+        df.write_parquet(view.to_str().unwrap(), Default::default(), None)
+            .await
+            .unwrap();
     });
     let rules = pets_rules();
     for f in [&gz, &zst, &large, &view, &csv] {

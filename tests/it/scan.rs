@@ -13,7 +13,15 @@ fn figures_match_hand_counts() {
     let rules = pets_rules();
     let (r, _) = scan(&rules, &[&fixture("tiny.jsonl")], &ScanOptions::default());
     // 8 rows: d6 has a null text, the other 7 are scanned.
-    assert_eq!((r.rows.read, r.rows.excluded_by_where, r.rows.null_text, r.rows.scanned), (8, 0, 1, 7));
+    assert_eq!(
+        (
+            r.rows.read,
+            r.rows.excluded_by_where,
+            r.rows.null_text,
+            r.rows.scanned
+        ),
+        (8, 0, 1, 7)
+    );
     // gender: She/Her (d1), (her) (d7) -> female 2 docs, 3 mentions; He/his (d2), He's (d4) -> male 2 docs, 3
     // mentions; "here" (d5) and "hershey" (d8) are not `her`.
     let g = axis(&r, "gender");
@@ -21,8 +29,14 @@ fn figures_match_hand_counts() {
     assert_eq!(g.coverage, 0.571429);
     let f = group(&r, "gender/female");
     let m = group(&r, "gender/male");
-    assert_eq!((f.documents, f.mentions, m.documents, m.mentions), (2, 3, 2, 3));
-    assert_eq!((f.share, m.share, group(&r, "gender/non_binary").share), (Some(0.5), Some(0.5), Some(0.0)));
+    assert_eq!(
+        (f.documents, f.mentions, m.documents, m.mentions),
+        (2, 3, 2, 3)
+    );
+    assert_eq!(
+        (f.share, m.share, group(&r, "gender/non_binary").share),
+        (Some(0.5), Some(0.5), Some(0.0))
+    );
     // Parity over 3 groups: TVD = (1/6 + 1/6 + 1/3) / 2; non_binary is absent so max/min is undefined.
     assert_eq!(g.total_variation_distance, Some(0.333333));
     assert_eq!(g.max_min_ratio, None);
@@ -32,14 +46,20 @@ fn figures_match_hand_counts() {
     let p = axis(&r, "pets");
     let cat = group(&r, "pets/cat");
     let dog = group(&r, "pets/dog");
-    assert_eq!((cat.documents, cat.mentions, dog.documents, dog.mentions), (4, 5, 3, 4));
+    assert_eq!(
+        (cat.documents, cat.mentions, dog.documents, dog.mentions),
+        (4, 5, 3, 4)
+    );
     assert_eq!((p.documents, p.multi_group_documents), (5, 2));
     assert_eq!(cat.doc_share, Some(0.8));
     assert_eq!(cat.share, Some(0.571429));
     assert_eq!(p.max_min_ratio, Some(1.333333));
     // Wilson 95% interval of 4/7.
     let [lo, hi] = cat.share_ci.unwrap();
-    assert!((lo - 0.2503).abs() < 1e-3 && (hi - 0.8418).abs() < 1e-3, "{lo} {hi}");
+    assert!(
+        (lo - 0.2503).abs() < 1e-3 && (hi - 0.8418).abs() < 1e-3,
+        "{lo} {hi}"
+    );
     // mood: happy in d1 and d2 (happy + joyful) -> 2 docs, 3 mentions; sad in d4.
     let mood = &r.attributes[0];
     assert_eq!(mood.name, "mood");
@@ -47,21 +67,47 @@ fn figures_match_hand_counts() {
     assert_eq!((happy.documents, happy.mentions), (2, 3));
     assert_eq!(mood.categories[1].documents, 1);
     // Intersections: female x cat (d1, d7), female x dog (d7), male x cat (d4), male x dog (d2).
-    let pairs: Vec<(&str, &str, u64)> = r.intersections.iter().map(|x| (x.a.as_str(), x.b.as_str(), x.documents)).collect();
+    let pairs: Vec<(&str, &str, u64)> = r
+        .intersections
+        .iter()
+        .map(|x| (x.a.as_str(), x.b.as_str(), x.documents))
+        .collect();
     assert_eq!(
         pairs,
-        [("gender/female", "pets/cat", 2), ("gender/female", "pets/dog", 1), ("gender/male", "pets/cat", 1), ("gender/male", "pets/dog", 1)]
+        [
+            ("gender/female", "pets/cat", 2),
+            ("gender/female", "pets/dog", 1),
+            ("gender/male", "pets/cat", 1),
+            ("gender/male", "pets/dog", 1)
+        ]
     );
     // Associations with min_count 1: female docs mention `happy` once (d1); male docs: joyful, sad, happy.
-    let fem = r.associations.iter().find(|a| a.group == "gender/female" && a.lexicon == "mood").unwrap();
-    assert_eq!(fem.terms.iter().map(|t| (t.term.as_str(), t.documents)).collect::<Vec<_>>(), [("happy", 1)]);
+    let fem = r
+        .associations
+        .iter()
+        .find(|a| a.group == "gender/female" && a.lexicon == "mood")
+        .unwrap();
+    assert_eq!(
+        fem.terms
+            .iter()
+            .map(|t| (t.term.as_str(), t.documents))
+            .collect::<Vec<_>>(),
+        [("happy", 1)]
+    );
     // Sources: blog = d1, d2, d8; news = d3, d4, d5 (d6 has no text); d7 has a null source.
     let s = r.sources.as_ref().unwrap();
     assert_eq!((s.distinct, s.null_source), (2, 1));
-    let counts: Vec<(&str, u64)> = s.top.iter().map(|x| (x.source.as_str(), x.documents)).collect();
+    let counts: Vec<(&str, u64)> = s
+        .top
+        .iter()
+        .map(|x| (x.source.as_str(), x.documents))
+        .collect();
     assert_eq!(counts, [("blog", 3), ("news", 3)]);
     let blog_gender = &s.top[0].axes[0];
-    assert_eq!((blog_gender.axis.as_str(), blog_gender.coverage), ("gender", 0.666667));
+    assert_eq!(
+        (blog_gender.axis.as_str(), blog_gender.coverage),
+        ("gender", 0.666667)
+    );
     // Examples: at most 2 per group, with the snippet around the first mention.
     assert_eq!(f.examples.len(), 2);
     assert!(f.examples.iter().all(|e| e.matched.eq_ignore_ascii_case("she") || e.matched.eq_ignore_ascii_case("her")));
@@ -70,14 +116,24 @@ fn figures_match_hand_counts() {
 #[test]
 fn where_predicate_selects_rows_and_accounts_for_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = std::fs::read_to_string(fixture("pets.yaml")).unwrap().replace(
-        "input:\n  source_column: source",
-        "input:\n  source_column: source\n  where: \"source = 'blog'\"",
-    );
+    let yaml = std::fs::read_to_string(fixture("pets.yaml"))
+        .unwrap()
+        .replace(
+            "input:\n  source_column: source",
+            "input:\n  source_column: source\n  where: \"source = 'blog'\"",
+        );
     let rules = rules_text(dir.path(), &yaml);
     let (r, _) = scan(&rules, &[&fixture("tiny.jsonl")], &ScanOptions::default());
     // blog rows: d1, d2, d8. d7's null source makes the predicate null: excluded.
-    assert_eq!((r.rows.read, r.rows.excluded_by_where, r.rows.null_text, r.rows.scanned), (8, 5, 0, 3));
+    assert_eq!(
+        (
+            r.rows.read,
+            r.rows.excluded_by_where,
+            r.rows.null_text,
+            r.rows.scanned
+        ),
+        (8, 5, 0, 3)
+    );
     assert_eq!(group(&r, "gender/female").documents, 1);
     assert_eq!(group(&r, "pets/dog").mentions, 2);
     assert_eq!(r.rules.r#where.as_deref(), Some("source = 'blog'"));
@@ -87,7 +143,11 @@ fn where_predicate_selects_rows_and_accounts_for_the_rest() {
 fn without_an_id_column_ids_are_file_and_row() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("notes.csv");
-    std::fs::write(&csv, "text,source\nnothing here,a\n\"she said, \"\"fine\"\"\",b\n").unwrap();
+    std::fs::write(
+        &csv,
+        "text,source\nnothing here,a\n\"she said, \"\"fine\"\"\",b\n",
+    )
+    .unwrap();
     let rules = pets_rules();
     let (r, _) = scan(&rules, &[&csv], &ScanOptions::default());
     let f = group(&r, "gender/female");
@@ -101,12 +161,19 @@ fn attributes_are_written_as_parquet_and_read_back() {
     let out = dir.path().join("attrs");
     let rules = pets_rules();
     let opts = ScanOptions {
-        attributes: Some(AttributesOutput { dir: out.clone(), overwrite: false, detector: rules.detector.clone() }),
+        attributes: Some(AttributesOutput {
+            dir: out.clone(),
+            overwrite: false,
+            detector: rules.detector.clone(),
+        }),
         ..ScanOptions::default()
     };
     scan(&rules, &[&fixture("tiny.jsonl")], &opts);
     // Only the finished directory is left: no temporary directory beside it.
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
     assert_eq!(names, ["attrs"]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let batches: Vec<RecordBatch> = rt.block_on(async {
@@ -123,10 +190,18 @@ fn attributes_are_written_as_parquet_and_read_back() {
         .unwrap()
     });
     let b = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
-    assert_eq!(b.num_rows(), 7, "every scanned document, none of the null-text rows");
-    let ids: Vec<String> = (0..7).map(|i| datafusion::arrow::util::display::array_value_to_string(b.column(0), i).unwrap()).collect();
+    assert_eq!(
+        b.num_rows(),
+        7,
+        "every scanned document, none of the null-text rows"
+    );
+    let ids: Vec<String> = (0..7)
+        .map(|i| datafusion::arrow::util::display::array_value_to_string(b.column(0), i).unwrap())
+        .collect();
     assert_eq!(ids, ["d1", "d2", "d3", "d4", "d5", "d7", "d8"]);
-    let col = |c: usize, i: usize| datafusion::arrow::util::display::array_value_to_string(b.column(c), i).unwrap();
+    let col = |c: usize, i: usize| {
+        datafusion::arrow::util::display::array_value_to_string(b.column(c), i).unwrap()
+    };
     assert_eq!(col(1, 0), "gender/female,pets/cat");
     assert_eq!(col(2, 0), "2");
     assert_eq!(col(3, 1), "mood/happy");
@@ -159,7 +234,9 @@ fn udfs_are_callable_from_sql_by_name() {
         .unwrap()
     });
     let b = &batches[0];
-    let col = |c: usize, i: usize| datafusion::arrow::util::display::array_value_to_string(b.column(c), i).unwrap();
+    let col = |c: usize, i: usize| {
+        datafusion::arrow::util::display::array_value_to_string(b.column(c), i).unwrap()
+    };
     assert_eq!(col(0, 0), "gender/female,gender/male,pets/dog");
     assert_eq!(col(1, 0), "2");
     assert_eq!(col(2, 0), "example.org");
@@ -186,14 +263,21 @@ fn bold_with_ids(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathB
     rt.block_on(async {
         let ctx = SessionContext::new();
         let df = ctx
-            .read_json(jsonl.to_str().unwrap(), datafusion::prelude::JsonReadOptions::default().file_extension(".jsonl"))
+            .read_json(
+                jsonl.to_str().unwrap(),
+                datafusion::prelude::JsonReadOptions::default().file_extension(".jsonl"),
+            )
             .await
             .unwrap();
         let mut opts = datafusion::config::TableParquetOptions::default();
         opts.global.max_row_group_size = 2000;
-        df.write_parquet(parquet.to_str().unwrap(), datafusion::dataframe::DataFrameWriteOptions::new(), Some(opts))
-            .await
-            .unwrap();
+        df.write_parquet(
+            parquet.to_str().unwrap(),
+            datafusion::dataframe::DataFrameWriteOptions::new(),
+            Some(opts),
+        )
+        .await
+        .unwrap();
     });
     (jsonl, parquet)
 }
@@ -203,16 +287,30 @@ fn figures_do_not_depend_on_partitions_or_threads() {
     let dir = tempfile::tempdir().unwrap();
     let (jsonl, parquet) = bold_with_ids(dir.path());
     let rules = debias::rules::default_rules().unwrap();
-    let one = ScanOptions { threads: 1, ..ScanOptions::default() };
-    let four = ScanOptions { threads: 4, repartition_min_bytes: 1, ..ScanOptions::default() };
+    let one = ScanOptions {
+        threads: 1,
+        ..ScanOptions::default()
+    };
+    let four = ScanOptions {
+        threads: 4,
+        repartition_min_bytes: 1,
+        ..ScanOptions::default()
+    };
     let (r1, o1) = scan(&rules, &[&jsonl], &one);
     let (r4, o4) = scan(&rules, &[&jsonl], &four);
     assert_eq!(o1.partitions, 1);
-    assert!(o4.partitions > 1, "the JSONL file should have been split, got {} partition(s)", o4.partitions);
+    assert!(
+        o4.partitions > 1,
+        "the JSONL file should have been split, got {} partition(s)",
+        o4.partitions
+    );
     assert_eq!(figures(&r1), figures(&r4));
     let (p1, _) = scan(&rules, &[&parquet], &one);
     let (p4, op4) = scan(&rules, &[&parquet], &four);
-    assert!(op4.partitions > 1, "the Parquet file should have been split");
+    assert!(
+        op4.partitions > 1,
+        "the Parquet file should have been split"
+    );
     assert_eq!(figures(&p1), figures(&p4));
     // Same documents, same ids: the same figures whatever the format.
     assert_eq!(figures(&r1), figures(&p1));
