@@ -15,7 +15,8 @@
 //! * associations compare how often a group's documents mention an attribute term with how often
 //!   the other groups' documents of the same axis do: a log-odds ratio with an informative
 //!   Dirichlet prior (Monroe et al. 2008) and its z-score, plus the normalised PMI of group and
-//!   term over documents; pairs seen in fewer than `min_count` documents are left out.
+//!   term over documents; pairs seen in fewer than `min_count` documents are left out, and so
+//!   are attribute terms that are also terms of the axis (`actress` for gender).
 
 pub mod markdown;
 pub mod stats;
@@ -480,10 +481,19 @@ fn associations(rules: &RuleSet, s: &ScanStats) -> Vec<GroupAssociations> {
         by_group.entry(g).or_default().insert(t, c);
     }
     let mut out = Vec::new();
-    for (_, axis) in tax.demographic_axes() {
+    for (ai, axis) in tax.demographic_axes() {
+        // Attribute terms that are also terms of the axis itself (`actress` is an occupation and
+        // a gender term) are associated by definition, and left out.
+        let own: std::collections::HashSet<&str> = tax
+            .terms
+            .iter()
+            .filter(|t| tax.groups[t.group as usize].axis == ai)
+            .map(|t| t.text.as_str())
+            .collect();
         for (li, lex) in tax.attribute_axes() {
             let lex_terms: Vec<u32> = (0..tax.terms.len() as u32)
                 .filter(|&t| tax.groups[tax.group_of(t) as usize].axis == li)
+                .filter(|&t| !own.contains(tax.terms[t as usize].text.as_str()))
                 .collect();
             let lex_total: f64 = lex_terms
                 .iter()
