@@ -144,9 +144,17 @@ fn bold_report_figures_are_pinned() {
     assert_eq!(axes, PINNED_AXES);
     // Associations: actress is a gender term, so it is not reported as an association of women;
     // singer is (BOLD's actress pages mention singing careers far more than the actor pages).
-    let fem = r.associations.iter().find(|a| a.group == "gender/female" && a.lexicon == "occupations").unwrap();
+    let fem = r
+        .associations
+        .iter()
+        .find(|a| a.group == "gender/female" && a.lexicon == "occupations")
+        .unwrap();
     assert!(fem.terms.iter().all(|t| t.term != "actress"));
-    let singer = fem.terms.iter().find(|t| t.term == "singer").expect("singer is associated with women in BOLD");
+    let singer = fem
+        .terms
+        .iter()
+        .find(|t| t.term == "singer")
+        .expect("singer is associated with women in BOLD");
     assert!(singer.z > 3.0 && singer.documents >= 100, "{singer:?}");
     // The Markdown report has every section.
     let md = r.to_markdown();
