@@ -13,9 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
 use crate::lexicon::{self, LexiconKind};
-use crate::pipeline::{
-    self, Progress, ScanOptions, attributes::AttributesOutput, input::InputFile,
-};
+use crate::pipeline::{self, Progress, ScanOptions, attributes::AttributesOutput};
 use crate::report::{self, Report};
 use crate::rules::{self, RuleSet};
 
@@ -376,8 +374,6 @@ impl Progress for Bar {
         self.bar.set_position(pos);
         self.bar.set_message(format!("{d} docs"));
     }
-
-    fn file_done(&self, _file: &InputFile) {}
 
     fn finish(&self) {
         self.bar.finish_and_clear();

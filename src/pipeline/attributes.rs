@@ -136,7 +136,7 @@ impl Drop for Writer {
 
 impl Writer {
     /// A writer for partition `part` of input file `file`.
-    pub fn part(&self, file: usize, part: usize, _parts: usize) -> Result<PartWriter> {
+    pub fn part(&self, file: usize, part: usize) -> Result<PartWriter> {
         let path = self.tmp.join(format!("part-{file:05}-{part:03}.parquet"));
         let out = File::create(&path).map_err(|e| Error::output(&path, e))?;
         let props = WriterProperties::builder()

@@ -23,7 +23,6 @@ pub mod attributes;
 pub mod input;
 pub mod udf;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -91,8 +90,6 @@ pub trait Progress: Send + Sync + std::fmt::Debug {
     fn start(&self, files: usize, bytes: u64);
     /// Called after each batch with the documents and text bytes it held.
     fn batch(&self, rows: u64, text_bytes: u64);
-    /// Called when a file is finished.
-    fn file_done(&self, file: &InputFile);
     /// Called once at the end, whether the scan succeeded or not.
     fn finish(&self) {}
 }
@@ -425,7 +422,7 @@ async fn scan_file(
             let mut scratch = Scratch::default();
             let mut row = 0u64;
             let mut part_writer = match &writer {
-                Some(w) => Some(w.part(file_index, part, n_parts)?),
+                Some(w) => Some(w.part(file_index, part)?),
                 None => None,
             };
             while let Some(batch) = stream.next().await {
@@ -454,9 +451,6 @@ async fn scan_file(
     for r in results {
         let s = r.map_err(|e| Error::Internal(format!("scan task failed: {e}")))??;
         total.merge(s, rules.report.examples);
-    }
-    if let Some(p) = &opts.progress {
-        p.file_done(f);
     }
     Ok((total, n_parts))
 }
@@ -614,9 +608,4 @@ fn format_name(format: Format, c: Compression) -> String {
         Compression::Gzip => format!("gzip-compressed {base}"),
         Compression::Zstd => format!("zstd-compressed {base}"),
     }
-}
-
-/// Paths of the input files, for reports.
-pub fn display_paths(files: &[InputFile]) -> Vec<PathBuf> {
-    files.iter().map(|f| f.path.clone()).collect()
 }
