@@ -3,12 +3,14 @@
 //! An Aho-Corasick DFA (ASCII case-insensitive, leftmost-longest) finds candidate matches; each
 //! candidate is then checked for word boundaries and, for ambiguous terms, for its context rule.
 //!
-//! When every form starts with a word character (always so for the built-in lexicons), the DFA
-//! is *anchored* and run only from word starts: one pass finds the starts, and each word is
-//! walked once until the automaton dies. An unanchored search would instead find `he` inside
-//! `the`, reject it on its boundary and restart one byte later, for most words of English; the
-//! anchored walk is several times faster. Forms that start with punctuation (a user's `#metoo`)
-//! need matches anywhere, so such a rule set falls back to the unanchored search.
+//! When every form starts with a word character (always so for the built-in lexicons), the
+//! automaton (a compact contiguous NFA) is walked *anchored*, only from word starts. An
+//! unanchored search would instead find `he` inside `the`, reject it on its boundary and restart
+//! one byte later, for most words of English. Word starts are found 64 bytes at a time, and
+//! most words are rejected before any walk by a filter on the first words of the forms
+//! ([`FirstWords`]); a word that is a whole one-word form is confirmed by a hash lookup. Forms
+//! that start with punctuation (a user's `#metoo`) need matches anywhere, so such a rule set
+//! falls back to an unanchored DFA search.
 //! Boundaries are checked by hand rather than with a Unicode-aware regex, which is ten times
 //! slower; the rule is:
 //!
@@ -23,8 +25,8 @@
 use std::collections::HashMap;
 
 use aho_corasick::automaton::{Automaton, StateID};
-use aho_corasick::dfa::DFA;
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
+use aho_corasick::nfa::contiguous::NFA;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind};
 
 use super::ContextRule;
 
@@ -191,16 +193,19 @@ impl MatcherBuilder {
             .iter()
             .all(|p| p.chars().next().is_some_and(is_word_char));
         let search = if at_word_starts {
-            let dfa = DFA::builder()
+            let nfa = NFA::builder()
                 .match_kind(MatchKind::LeftmostLongest)
                 .ascii_case_insensitive(true)
-                .start_kind(StartKind::Anchored)
                 .build(&self.patterns)
                 .map_err(err)?;
-            let start = dfa
+            let start = nfa
                 .start_state(Anchored::Yes)
                 .map_err(|e| format!("cannot compile the lexicon matcher: {e}"))?;
-            Search::WordStarts { dfa, start }
+            Search::WordStarts(Box::new(WordStarts {
+                nfa,
+                start,
+                first: FirstWords::new(&self.patterns),
+            }))
         } else {
             let ac = AhoCorasick::builder()
                 .kind(Some(AhoCorasickKind::DFA))
@@ -247,11 +252,159 @@ impl MatcherBuilder {
 /// How candidates are found (see the module documentation).
 #[derive(Debug)]
 enum Search {
-    /// An anchored DFA, walked from each word start.
-    WordStarts { dfa: DFA, start: StateID },
+    /// An automaton walked from word starts, behind a filter on first words.
+    WordStarts(Box<WordStarts>),
     /// An unanchored search, for rule sets with forms that start with a non-word character.
     Anywhere(AhoCorasick),
 }
+
+#[derive(Debug)]
+struct WordStarts {
+    nfa: NFA,
+    start: StateID,
+    first: FirstWords,
+}
+
+/// What the first word of each form is, so that most words of a text are rejected without
+/// walking the automaton: a word is looked up by a key made of its first 8 bytes (ASCII lower
+/// case) and its length.
+#[derive(Debug)]
+struct FirstWords {
+    /// A bit per hashed key of every form's first word (ASCII forms).
+    any: Box<[u64]>,
+    /// A bit per hashed key of first words that longer forms continue (`african` of `african
+    /// american`, `mr` of `mr.`): those need the walk.
+    longer: Box<[u64]>,
+    /// Forms that are a single ASCII word, by key, verified byte by byte.
+    single: HashMap<u64, Vec<(Box<[u8]>, u32)>, BuildKeyHasher>,
+}
+
+const FILTER_BITS: u32 = 18;
+
+impl FirstWords {
+    fn new(patterns: &[String]) -> Self {
+        let words = 1usize << (FILTER_BITS - 6);
+        let mut fw = FirstWords {
+            any: vec![0; words].into_boxed_slice(),
+            longer: vec![0; words].into_boxed_slice(),
+            single: HashMap::default(),
+        };
+        for (p, form) in patterns.iter().enumerate() {
+            let first = form
+                .char_indices()
+                .find(|&(_, c)| !is_word_char(c))
+                .map_or(form.len(), |(i, _)| i);
+            let Some(key) = word_key(form.as_bytes(), 0, first) else {
+                continue; // reached by the exact path only (non-ASCII first word)
+            };
+            let b = bucket(key);
+            fw.any[b >> 6] |= 1 << (b & 63);
+            if first == form.len() {
+                let forms = fw.single.entry(key).or_default();
+                if !forms
+                    .iter()
+                    .any(|(f, _)| f.eq_ignore_ascii_case(form.as_bytes()))
+                {
+                    forms.push((form.as_bytes().into(), p as u32));
+                }
+            } else {
+                fw.longer[b >> 6] |= 1 << (b & 63);
+            }
+        }
+        fw
+    }
+
+    fn memory_usage(&self) -> usize {
+        (self.any.len() + self.longer.len()) * 8
+            + self.single.capacity() * 40
+            + self
+                .single
+                .values()
+                .flatten()
+                .map(|(f, _)| f.len())
+                .sum::<usize>()
+    }
+}
+
+/// The key of the word `bytes[s..e]`: its first 8 bytes in ASCII lower case and its length;
+/// `None` when the word has a non-ASCII byte.
+#[inline]
+fn word_key(bytes: &[u8], s: usize, e: usize) -> Option<u64> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let n = e - s;
+    let v = if s + 8 <= bytes.len() {
+        u64::from_le_bytes(bytes[s..s + 8].try_into().expect("8 bytes"))
+    } else {
+        let mut buf = [0u8; 8];
+        let m = (bytes.len() - s).min(8);
+        buf[..m].copy_from_slice(&bytes[s..s + m]);
+        u64::from_le_bytes(buf)
+    };
+    let v = if n >= 8 {
+        v
+    } else {
+        v & ((1u64 << (n * 8)) - 1)
+    };
+    if v & HIGH != 0 || (n > 8 && !bytes[s + 8..e].is_ascii()) {
+        return None;
+    }
+    // SWAR lower case: the high bit of each byte of `ge_a` is set for bytes >= b'A', of
+    // `gt_z` for bytes > b'Z'; upper-case letters get 0x20 added.
+    let ge_a = v + 0x3f3f_3f3f_3f3f_3f3f;
+    let gt_z = v + 0x2525_2525_2525_2525;
+    let upper = ge_a & !gt_z & HIGH;
+    Some((v | (upper >> 2)) ^ ((n as u64) << 58))
+}
+
+#[inline]
+fn bucket(key: u64) -> usize {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FILTER_BITS)) as usize
+}
+
+#[inline]
+fn test_bit(bits: &[u64], b: usize) -> bool {
+    bits[b >> 6] >> (b & 63) & 1 == 1
+}
+
+/// Hashes the `u64` keys of [`FirstWords::single`] by one multiplication.
+#[derive(Debug, Default, Clone, Copy)]
+struct BuildKeyHasher;
+
+impl std::hash::BuildHasher for BuildKeyHasher {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, k: u64) {
+        self.0 = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// Bytes that can be part of a word: ASCII letters, digits and `_`, and every non-ASCII byte
+/// (whether a non-ASCII character is a word character is decided by [`Matcher::exact`]).
+static RUN_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = (b >= 0x80 || c.is_ascii_alphanumeric() || c == b'_') as u8;
+        b += 1;
+    }
+    t
+};
 
 /// ASCII bytes that are word characters (letters, digits, `_`).
 static ASCII_WORD: [bool; 128] = {
@@ -283,10 +436,15 @@ impl Matcher {
         self.patterns.len()
     }
 
+    /// The compiled surface forms, in pattern order.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
     /// Bytes of heap used by the automaton.
     pub fn memory_usage(&self) -> usize {
         match &self.search {
-            Search::WordStarts { dfa, .. } => dfa.memory_usage(),
+            Search::WordStarts(w) => w.nfa.memory_usage() + w.first.memory_usage(),
             Search::Anywhere(ac) => ac.memory_usage(),
         }
     }
@@ -295,21 +453,116 @@ impl Matcher {
     /// terms of several lexicons gives one hit per term.
     pub fn for_each_hit(&self, text: &str, mut f: impl FnMut(Hit)) {
         match &self.search {
-            Search::WordStarts { dfa, start } => {
-                self.hits_at_word_starts(dfa, *start, text, &mut f)
-            }
+            Search::WordStarts(w) => self.hits_at_word_starts(w, text, &mut f),
             Search::Anywhere(ac) => self.hits_anywhere(ac, text, &mut f),
         }
     }
 
     /// One pass over `text`: at each word start, the longest form that starts there.
-    fn hits_at_word_starts(&self, dfa: &DFA, start: StateID, text: &str, f: &mut impl FnMut(Hit)) {
+    ///
+    /// Runs of word bytes are found 64 bytes at a time. An ASCII run is one word: it is looked
+    /// up in the [`FirstWords`] filter, and walked only when a longer form may start with it.
+    /// Runs with non-ASCII bytes (accents, curly quotes, dashes) go through [`Self::exact`].
+    fn hits_at_word_starts(&self, w: &WordStarts, text: &str, f: &mut impl FnMut(Hit)) {
         let bytes = text.as_bytes();
         let n = bytes.len();
-        let mut i = 0;
+        // No match may start before `resume` (the end of the last match).
+        let mut resume = 0;
+        let mut run_start = 0;
+        let mut prev = 0u64;
+        let mut o = 0;
+        while o < n {
+            let block = &bytes[o..(o + 64).min(n)];
+            let mut m = 0u64;
+            for (j, &b) in block.iter().enumerate() {
+                m |= (RUN_BYTE[b as usize] as u64) << j;
+            }
+            let shifted = (m << 1) | prev;
+            let valid = if block.len() == 64 {
+                u64::MAX
+            } else {
+                (1u64 << block.len()) - 1
+            };
+            let mut starts = m & !shifted;
+            let mut ends = !m & shifted & valid;
+            while starts | ends != 0 {
+                let j = (starts | ends).trailing_zeros() as usize;
+                let bit = 1u64 << j;
+                if ends & bit != 0 {
+                    self.run(w, text, run_start, o + j, &mut resume, f);
+                    ends ^= bit;
+                } else {
+                    run_start = o + j;
+                    starts ^= bit;
+                }
+            }
+            prev = (m >> (block.len() - 1)) & 1;
+            o += 64;
+        }
+        if prev == 1 {
+            self.run(w, text, run_start, n, &mut resume, f);
+        }
+    }
+
+    /// The run of word bytes `s..e` (bounded by ASCII non-word bytes or the text's ends).
+    #[inline]
+    fn run(
+        &self,
+        w: &WordStarts,
+        text: &str,
+        s: usize,
+        e: usize,
+        resume: &mut usize,
+        f: &mut impl FnMut(Hit),
+    ) {
+        if s < *resume {
+            if e > *resume {
+                self.exact(w, text, *resume, e, resume, f);
+            }
+            return;
+        }
+        let bytes = text.as_bytes();
+        let Some(key) = word_key(bytes, s, e) else {
+            return self.exact(w, text, s, e, resume, f);
+        };
+        let bucket = bucket(key);
+        if !test_bit(&w.first.any, bucket) {
+            return;
+        }
+        if test_bit(&w.first.longer, bucket) {
+            if let Some((p, end)) = self.walk(w, text, s) {
+                self.emit(text, s, end, p, f);
+                *resume = end;
+            }
+            return;
+        }
+        if let Some(forms) = w.first.single.get(&key) {
+            let word = &bytes[s..e];
+            if let Some(&(_, p)) = forms
+                .iter()
+                .find(|(form, _)| form.eq_ignore_ascii_case(word))
+            {
+                self.emit(text, s, e, p as usize, f);
+                *resume = e;
+            }
+        }
+    }
+
+    /// Every word start of `text[from..to]`, character by character, each walked.
+    fn exact(
+        &self,
+        w: &WordStarts,
+        text: &str,
+        from: usize,
+        to: usize,
+        resume: &mut usize,
+        f: &mut impl FnMut(Hit),
+    ) {
+        let bytes = text.as_bytes();
+        let mut i = from;
         // Whether the character before `i` is a word character.
-        let mut in_word = false;
-        while i < n {
+        let mut in_word = !boundary_before(text, i);
+        while i < to {
             let b = bytes[i];
             let (word, len) = if b < 0x80 {
                 (ASCII_WORD[b as usize], 1)
@@ -317,48 +570,54 @@ impl Matcher {
                 let c = text[i..].chars().next().expect("i is a char boundary");
                 (is_word_char(c), c.len_utf8())
             };
-            if word && !in_word {
-                let s = i;
-                // Anchored leftmost-longest walk: the last match seen before the DFA dies.
-                let mut sid = start;
-                let mut found = None;
-                let mut at = s;
-                while at < n {
-                    sid = dfa.next_state(Anchored::Yes, sid, bytes[at]);
-                    at += 1;
-                    if dfa.is_special(sid) {
-                        if dfa.is_dead(sid) {
-                            break;
-                        }
-                        if dfa.is_match(sid) {
-                            // A match state also lists the forms that end here but start later
-                            // (`he` in the state for `the`); keep the one that starts at `s`.
-                            found = (0..dfa.match_len(sid))
-                                .map(|k| dfa.match_pattern(sid, k))
-                                .find(|&pid| dfa.pattern_len(pid) == at - s)
-                                .map(|pid| (pid.as_usize(), at))
-                                .or(found);
-                        }
-                    }
-                }
-                if let Some((p, e)) = found {
-                    let end = if !self.edges[p].1 || boundary_after(text, e) {
-                        Some((p, e))
-                    } else if self.multiword[p] {
-                        self.shorter_match(text, s, e)
-                    } else {
-                        None
-                    };
-                    if let Some((p, e)) = end {
-                        self.emit(text, s, e, p, f);
-                        i = e;
-                        in_word = !boundary_before(text, e);
-                        continue;
-                    }
-                }
+            if word
+                && !in_word
+                && let Some((p, e)) = self.walk(w, text, i)
+            {
+                self.emit(text, i, e, p, f);
+                *resume = e;
+                i = e;
+                in_word = !boundary_before(text, e);
+                continue;
             }
             in_word = word;
             i += len;
+        }
+    }
+
+    /// The anchored leftmost-longest walk from the word start `s`: the longest form starting
+    /// there that ends on a boundary (or a shorter multi-word form, see [`Self::shorter_match`]).
+    fn walk(&self, w: &WordStarts, text: &str, s: usize) -> Option<(usize, usize)> {
+        let bytes = text.as_bytes();
+        let nfa = &w.nfa;
+        let mut sid = w.start;
+        let mut found = None;
+        let mut at = s;
+        while at < bytes.len() {
+            sid = nfa.next_state(Anchored::Yes, sid, bytes[at]);
+            at += 1;
+            if nfa.is_special(sid) {
+                if nfa.is_dead(sid) {
+                    break;
+                }
+                if nfa.is_match(sid) {
+                    // A match state also lists the forms that end here but start later
+                    // (`he` in the state for `the`); keep the one that starts at `s`.
+                    found = (0..nfa.match_len(sid))
+                        .map(|k| nfa.match_pattern(sid, k))
+                        .find(|&pid| nfa.pattern_len(pid) == at - s)
+                        .map(|pid| (pid.as_usize(), at))
+                        .or(found);
+                }
+            }
+        }
+        let (p, e) = found?;
+        if !self.edges[p].1 || boundary_after(text, e) {
+            Some((p, e))
+        } else if self.multiword[p] {
+            self.shorter_match(text, s, e)
+        } else {
+            None
         }
     }
 
@@ -753,11 +1012,16 @@ mod tests {
             "h",
             "he",
         ];
-        for t in texts {
+        // Every text, and all of them joined behind 0 to 70 bytes of padding, so that words
+        // straddle the 64-byte blocks of the word-start search at every offset.
+        let joined = texts.join(" ");
+        let shifted =
+            (0..70).map(|k| format!("{}{joined}", "ab ".repeat(k / 3) + &"é".repeat(k % 3)));
+        for t in texts.iter().map(|t| t.to_string()).chain(shifted) {
             let mut a = Vec::new();
-            fast.for_each_hit(t, |h| a.push(h));
+            fast.for_each_hit(&t, |h| a.push(h));
             let mut b = Vec::new();
-            slow.for_each_hit(t, |h| b.push(h));
+            slow.for_each_hit(&t, |h| b.push(h));
             assert_eq!(a, b, "{t}");
         }
         let mut v = Vec::new();

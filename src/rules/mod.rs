@@ -6,6 +6,7 @@
 //! targets per axis and the report settings. Each key is documented where it is read below and,
 //! for users, in `rules/README.md`.
 
+pub mod actions;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -175,6 +176,8 @@ pub struct RuleSet {
     pub targets: Vec<Option<Target>>,
     pub report: ReportRules,
     pub detector: Arc<Detector>,
+    /// What `debias apply` does (`seed`, `actions`, `output`).
+    pub apply: actions::ApplyRules,
 }
 
 impl RuleSet {
@@ -251,6 +254,9 @@ const TOP_KEYS: &[&str] = &[
     "attributes",
     "targets",
     "report",
+    "seed",
+    "actions",
+    "output",
 ];
 const INPUT_KEYS: &[&str] = &[
     "text_column",
@@ -336,6 +342,15 @@ fn compile(
     );
     let targets = read_targets(&mut r, f.get("targets"), &builder);
     let detector = builder.build(&mut r)?;
+    let apply = actions::read(
+        &mut r,
+        f.get("seed"),
+        f.get("actions"),
+        f.get("output"),
+        detector.taxonomy(),
+        &targets,
+        base_dir,
+    );
     Some(RuleSet {
         origin: RulesOrigin {
             path: display.to_owned(),
@@ -345,6 +360,7 @@ fn compile(
         targets,
         report,
         detector: Arc::new(detector),
+        apply,
     })
 }
 
@@ -1005,43 +1021,84 @@ fn read_targets(
             Kind::Str(s) if s == "parity" => targets[ai] = Some(Target::Parity),
             Kind::Str(s) => r.error_help(value, &key, format!("unknown target `{s}`"), Some("use `parity` or a mapping of group: share, e.g. `{female: 0.5, male: 0.45, non_binary: 0.05}`")),
             Kind::Map(_) => {
-                let mut shares = vec![None; axis.groups.len()];
                 let names: Vec<&str> = axis.groups.keys().map(String::as_str).collect();
-                let mut ok = true;
-                for (g, gkey, v) in r.entries(value, &key) {
-                    let Some(gi) = axis.groups.get_index_of(g) else {
-                        unknown_group(r, axis, gkey, &key, g);
-                        ok = false;
-                        continue;
-                    };
-                    match r.number(v, &format!("{key}.{g}")) {
-                        Some(x) if (0.0..=1.0).contains(&x) => shares[gi] = Some(x),
-                        Some(x) => {
-                            r.error(v, &format!("{key}.{g}"), format!("share {x} is not between 0 and 1"));
-                            ok = false;
-                        }
-                        None => ok = false,
-                    }
-                }
-                let missing: Vec<&str> = names.iter().zip(&shares).filter(|(_, s)| s.is_none()).map(|(n, _)| *n).collect();
-                if ok && !missing.is_empty() {
-                    r.error_help(value, &key, format!("no share for {}", missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")), Some("give every group of the axis a share (0 is allowed)"));
-                    ok = false;
-                }
-                if ok {
-                    let shares: Vec<f64> = shares.into_iter().map(|s| s.unwrap_or(0.0)).collect();
-                    let sum: f64 = shares.iter().sum();
-                    if (sum - 1.0).abs() > 1e-6 {
-                        r.error_help(value, &key, format!("shares sum to {}, expected 1.0", round6(sum)), Some("make the shares of the groups add up to 1"));
-                    } else {
-                        targets[ai] = Some(Target::Shares(shares));
-                    }
+                if let Some(shares) = read_shares(r, value, &key, &names) {
+                    targets[ai] = Some(Target::Shares(shares));
                 }
             }
             _ => r.error(value, &key, format!("expected `parity` or a mapping of group: share, found {}", value.type_name())),
         }
     }
     targets
+}
+
+/// A mapping of group: share over the groups `names`, every group given, summing to 1.
+pub(crate) fn read_shares(
+    r: &mut Reader<'_>,
+    value: &Node,
+    key: &str,
+    names: &[&str],
+) -> Option<Vec<f64>> {
+    let mut shares = vec![None; names.len()];
+    let mut ok = true;
+    for (g, gkey, v) in r.entries(value, key) {
+        let Some(gi) = names.iter().position(|n| *n == g) else {
+            let help = match yaml::nearest(g, names) {
+                Some(n) => format!("did you mean `{n}`? groups: {}", names.join(", ")),
+                None => format!("groups: {}", names.join(", ")),
+            };
+            r.error_help(
+                gkey,
+                key,
+                format!("no group `{g}` on this axis"),
+                Some(help),
+            );
+            ok = false;
+            continue;
+        };
+        match r.number(v, &format!("{key}.{g}")) {
+            Some(x) if (0.0..=1.0).contains(&x) => shares[gi] = Some(x),
+            Some(x) => {
+                r.error(
+                    v,
+                    &format!("{key}.{g}"),
+                    format!("share {x} is not between 0 and 1"),
+                );
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
+    let missing: Vec<String> = names
+        .iter()
+        .zip(&shares)
+        .filter(|(_, s)| s.is_none())
+        .map(|(n, _)| format!("`{n}`"))
+        .collect();
+    if ok && !missing.is_empty() {
+        r.error_help(
+            value,
+            key,
+            format!("no share for {}", missing.join(", ")),
+            Some("give every group of the axis a share (0 is allowed)"),
+        );
+        return None;
+    }
+    if !ok {
+        return None;
+    }
+    let shares: Vec<f64> = shares.into_iter().map(|s| s.unwrap_or(0.0)).collect();
+    let sum: f64 = shares.iter().sum();
+    if (sum - 1.0).abs() > 1e-6 {
+        r.error_help(
+            value,
+            key,
+            format!("shares sum to {}, expected 1.0", round6(sum)),
+            Some("make the shares of the groups add up to 1"),
+        );
+        return None;
+    }
+    Some(shares)
 }
 
 fn round6(x: f64) -> f64 {
