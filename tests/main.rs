@@ -2,6 +2,7 @@
 //! the evaluation on the BOLD sentences in `../shared/data`.
 
 mod it {
+    pub mod apply;
     pub mod augment;
     pub mod bad_input;
     pub mod bold;

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
 use crate::lexicon::{self, LexiconKind};
+use crate::pipeline::apply::ApplyOptions;
 use crate::pipeline::{self, Progress, ScanOptions, attributes::AttributesOutput};
 use crate::report::{self, Report};
 use crate::rules::{self, RuleSet};
@@ -34,6 +35,9 @@ pub struct Cli {
 pub enum Command {
     /// Scan a corpus and write the skew report.
     Scan(ScanArgs),
+    /// Run the rule file's actions (drop, augment, rebalance) and write the corpus as Parquet,
+    /// with a manifest and the skew report before and after.
+    Apply(ApplyArgs),
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -71,6 +75,35 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR")]
     pub attributes: Option<PathBuf>,
     /// Replace existing outputs.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Worker threads. Default: the number of cores.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Memory limit for DataFusion's operators, e.g. 2GiB, 512MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+    /// No progress bar and no summary on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Input files, directories or globs (Parquet, JSONL/JSON, CSV; JSONL and CSV may be .gz or .zst).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// Rule file (YAML) with the `actions:` to run. Default: the built-in rules (no actions:
+    /// the corpus is copied with its provenance columns and reports).
+    #[arg(long, short, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Output directory: data/*.parquet, manifest.json, report/{before,after}.{json,md}.
+    #[arg(long, short, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Seed of every random choice (overrides the rules' `seed`).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Replace an existing output directory.
     #[arg(long)]
     pub overwrite: bool,
     /// Worker threads. Default: the number of cores.
@@ -134,6 +167,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Scan(args) => scan(args).map(|()| ExitCode::SUCCESS),
+        Command::Apply(args) => apply(args).map(|()| ExitCode::SUCCESS),
         Command::Rules(RulesCommand::Check { files }) => Ok(check(&files)),
         Command::Rules(RulesCommand::Default) => {
             print_stdout(rules::DEFAULT_RULES);
@@ -329,6 +363,60 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
         if let Some(a) = &args.attributes {
             eprintln!("attributes: {}", a.display());
         }
+    }
+    Ok(())
+}
+
+fn apply(args: ApplyArgs) -> Result<(), Error> {
+    let rules: RuleSet = match &args.rules {
+        Some(p) => rules::load(p)?,
+        None => rules::default_rules()?,
+    };
+    if args.threads == Some(0) {
+        return Err(Error::Usage("--threads must be at least 1".into()));
+    }
+    if rules.apply.actions.is_empty() && !args.quiet {
+        eprintln!(
+            "note: the rules have no `actions:`; the corpus is copied with provenance columns (see rules/README.md, `actions`)"
+        );
+    }
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let opts = ApplyOptions {
+        output: args.output.clone(),
+        overwrite: args.overwrite,
+        seed: args.seed,
+        threads: args.threads.unwrap_or_else(pipeline::default_threads),
+        memory_limit: args.memory_limit,
+        progress: show_progress.then(|| Arc::new(Bar::new()) as Arc<dyn Progress>),
+    };
+    let outcome = pipeline::apply::apply(&rules, &args.inputs, &opts)?;
+    if !args.quiet {
+        let m = &outcome.manifest;
+        let a = &m.rows.account;
+        let sum = |x: &std::collections::BTreeMap<String, u64>| x.values().sum::<u64>();
+        eprintln!(
+            "read {} rows: kept {}, dropped {}; wrote {} rows ({} augmented, {} duplicated, {} rewritten in place) to {} file(s) in {:.2} s ({} pass(es))",
+            a.read,
+            a.kept,
+            sum(&a.dropped),
+            a.written,
+            sum(&a.augmented),
+            sum(&a.duplicated),
+            sum(&a.rewritten),
+            m.output.files.len(),
+            outcome.elapsed.as_secs_f64(),
+            outcome.passes
+        );
+        for (reason, n) in &a.dropped {
+            eprintln!("  dropped by {reason}: {n}");
+        }
+        for w in &m.warnings {
+            eprintln!("warning: {w}");
+        }
+        eprintln!(
+            "output: {} (data/, manifest.json, report/before.md, report/after.md)",
+            args.output.display()
+        );
     }
     Ok(())
 }

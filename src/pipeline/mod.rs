@@ -4,11 +4,11 @@
 //! Each input file is one DataFrame:
 //!
 //! ```sql
-//! SELECT CAST(<id> AS VARCHAR)      AS debias_id,     -- when the input has an id column
-//!        <text>                     AS debias_text,
-//!        <source>                   AS debias_source, -- or debias_url_domain(<url>)
-//!        coalesce(<where>, false)   AS debias_selected,
-//!        CASE WHEN debias_selected THEN debias_hits(<text>) END AS debias_hits
+//! SELECT CAST(<id> AS VARCHAR)      AS __debias_id,     -- when the input has an id column
+//!        <text>                     AS __debias_text,
+//!        <source>                   AS __debias_source, -- or debias_url_domain(<url>)
+//!        coalesce(<where>, false)   AS __debias_selected,
+//!        CASE WHEN __debias_selected THEN debias_hits(<text>) END AS __debias_hits
 //! FROM <file>
 //! ```
 //!
@@ -19,15 +19,17 @@
 //! spread over the cores by the UDFs themselves (rayon). Results are folded into mergeable
 //! counts, so the report does not depend on the split.
 
+pub mod apply;
 pub mod attributes;
 pub mod input;
+pub mod output;
 pub mod udf;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{AsArray, BooleanArray, ListArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, UInt32Type};
+use datafusion::arrow::datatypes::{DataType, Schema, UInt32Type};
 use datafusion::error::DataFusionError;
 use datafusion::execution::FunctionRegistry;
 use datafusion::execution::memory_pool::FairSpillPool;
@@ -44,7 +46,7 @@ use futures::{StreamExt, TryStreamExt};
 use crate::detect::{Detector, DocHits};
 use crate::error::{Error, InputError, Result};
 use crate::report::stats::{ScanStats, Scratch};
-use crate::rules::{Format, RuleSet, SourceSpec};
+use crate::rules::{Format, InputRules, RuleSet, SourceSpec};
 use input::{Compression, InputFile};
 
 /// Options of a scan that are not in the rules: resources and outputs.
@@ -156,10 +158,9 @@ fn init_rayon(threads: usize) {
         .build_global();
 }
 
-/// Scans the corpus named by `inputs` (files, directories, globs) with `rules`.
-pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<ScanOutcome> {
-    let started = Instant::now();
-    let threads = opts.threads.max(1);
+/// The files named by `inputs` (files, directories, globs): those with data, and the empty ones
+/// (skipped with a warning). An input of nothing but empty files is an error.
+fn resolve_inputs(rules: &RuleSet, inputs: &[String]) -> Result<(Vec<InputFile>, Vec<InputFile>)> {
     let resolved = input::resolve(inputs, rules.input.format)?;
     let (files, empty_files): (Vec<_>, Vec<_>) = resolved.into_iter().partition(|f| f.size > 0);
     if files.is_empty() {
@@ -177,16 +178,29 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
             help: Some("point debias at a corpus with at least one document".into()),
         }));
     }
-    if let Some(p) = &opts.progress {
-        p.start(files.len(), files.iter().map(|f| f.size).sum());
-    }
+    Ok((files, empty_files))
+}
+
+/// The tokio runtime DataFusion runs on (and rayon's pool, sized once per process).
+fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
     init_rayon(threads);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("debias-io")
         .enable_all()
         .build()
-        .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+        .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))
+}
+
+/// Scans the corpus named by `inputs` (files, directories, globs) with `rules`.
+pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<ScanOutcome> {
+    let started = Instant::now();
+    let threads = opts.threads.max(1);
+    let (files, empty_files) = resolve_inputs(rules, inputs)?;
+    if let Some(p) = &opts.progress {
+        p.start(files.len(), files.iter().map(|f| f.size).sum());
+    }
+    let runtime = runtime(threads)?;
     let detector = rules.detector.clone();
     let ordered = session(detector.clone(), opts, true)?;
     let parallel = session(detector.clone(), opts, false)?;
@@ -238,12 +252,13 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
 }
 
 /// The column names of the per-file plan.
+/// (Named apart from the input's columns and from the provenance columns of `apply`.)
 mod cols {
-    pub const ID: &str = "debias_id";
-    pub const TEXT: &str = "debias_text";
-    pub const SOURCE: &str = "debias_source";
-    pub const SELECTED: &str = "debias_selected";
-    pub const HITS: &str = "debias_hits";
+    pub const ID: &str = "__debias_id";
+    pub const TEXT: &str = "__debias_text";
+    pub const SOURCE: &str = "__debias_source";
+    pub const SELECTED: &str = "__debias_selected";
+    pub const HITS: &str = "__debias_hits";
 }
 
 /// Opens one input file as a DataFrame, without reading rows beyond schema inference.
@@ -289,121 +304,16 @@ async fn scan_file(
     let input = &rules.input;
     let df = open(ordered, f).await?;
     let schema = df.schema().as_arrow().clone();
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let list = || {
-        names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let text_field = schema.field_with_name(&input.text_column).map_err(|_| {
-        Error::Input(
-            InputError {
-                path: Some(f.path.clone()),
-                line: None,
-                message: format!(
-                    "no text column `{}`; the columns are {}",
-                    input.text_column,
-                    list()
-                ),
-                help: None,
-            }
-            .with_help("set `input.text_column` in the rules to the column that holds the text"),
-        )
-    })?;
-    if !matches!(
-        text_field.data_type(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    ) {
-        return Err(Error::Input(
-            InputError {
-                path: Some(f.path.clone()),
-                line: None,
-                message: format!(
-                    "the text column `{}` holds {}, not strings",
-                    input.text_column,
-                    text_field.data_type()
-                ),
-                help: None,
-            }
-            .with_help("set `input.text_column` to a string column"),
-        ));
-    }
-    let has_id = names.contains(&input.id_column.as_str());
-    if input.id_required && !has_id {
-        return Err(Error::Input(
-            InputError {
-                path: Some(f.path.clone()),
-                line: None,
-                message: format!(
-                    "no id column `{}`; the columns are {}",
-                    input.id_column,
-                    list()
-                ),
-                help: None,
-            }
-            .with_help("fix `input.id_column` in the rules, or remove it to use FILE#ROW ids"),
-        ));
-    }
-    let source_expr = match &input.source {
-        None => None,
-        Some(SourceSpec::Column(c)) | Some(SourceSpec::UrlDomain(c))
-            if !names.contains(&c.as_str()) =>
-        {
-            return Err(Error::Input(
-                InputError {
-                    path: Some(f.path.clone()),
-                    line: None,
-                    message: format!("no source column `{c}`; the columns are {}", list()),
-                    help: None,
-                }
-                .with_help("fix `input.source_column` / `input.source_url_column` in the rules"),
-            ));
-        }
-        Some(SourceSpec::Column(c)) => Some(cast(ident(c), DataType::Utf8)),
-        Some(SourceSpec::UrlDomain(c)) => {
-            let udf = ordered
-                .udf("debias_url_domain")
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            Some(udf.call(vec![cast(ident(c), DataType::Utf8)]))
-        }
-    };
+    let has_id = check_columns(f, &schema, input)?;
     // A file with ids can be split into partitions; one without is read in order.
     let (ctx, df) = if has_id && opts.repartition && opts.threads > 1 {
         (parallel, open(parallel, f).await?)
     } else {
         (ordered, df)
     };
-    let hits_udf = ctx
-        .udf("debias_hits")
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let text = ident(&input.text_column);
-    let mut exprs: Vec<Expr> = Vec::new();
-    if has_id {
-        exprs.push(cast(ident(&input.id_column), DataType::Utf8).alias(cols::ID));
-    }
-    exprs.push(text.clone().alias(cols::TEXT));
-    if let Some(s) = source_expr {
-        exprs.push(s.alias(cols::SOURCE));
-    }
-    match &input.where_sql {
-        Some(sql) => {
-            let pred = df
-                .parse_sql_expr(sql)
-                .map_err(|e| where_error(f, sql, &e, &list()))?;
-            let selected = coalesce(vec![cast(pred, DataType::Boolean), lit(false)]);
-            exprs.push(selected.clone().alias(cols::SELECTED));
-            let hits = case(selected)
-                .when(lit(true), hits_udf.call(vec![text]))
-                .end()
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            exprs.push(hits.alias(cols::HITS));
-        }
-        None => exprs.push(hits_udf.call(vec![text]).alias(cols::HITS)),
-    }
+    let exprs = base_exprs(ctx, &df, f, input, has_id)?;
     let df = df.select(exprs).map_err(|e| match &input.where_sql {
-        Some(sql) => where_error(f, sql, &e, &list()),
+        Some(sql) => where_error(f, sql, &e, &column_list(&schema)),
         None => Error::Internal(format!("planning the scan of {}: {e}", f.path.display())),
     })?;
     let streams = df
@@ -453,6 +363,133 @@ async fn scan_file(
         total.merge(s, rules.report.examples);
     }
     Ok((total, n_parts))
+}
+
+/// The file's columns, for messages: `` `id`, `text` ``.
+fn column_list(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| format!("`{}`", f.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks that a file has the columns the rules name; returns whether it has the id column.
+fn check_columns(f: &InputFile, schema: &Schema, input: &InputRules) -> Result<bool> {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let list = || column_list(schema);
+    let text_field = schema.field_with_name(&input.text_column).map_err(|_| {
+        Error::Input(
+            InputError {
+                path: Some(f.path.clone()),
+                line: None,
+                message: format!(
+                    "no text column `{}`; the columns are {}",
+                    input.text_column,
+                    list()
+                ),
+                help: None,
+            }
+            .with_help("set `input.text_column` in the rules to the column that holds the text"),
+        )
+    })?;
+    if !matches!(
+        text_field.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+    ) {
+        return Err(Error::Input(
+            InputError {
+                path: Some(f.path.clone()),
+                line: None,
+                message: format!(
+                    "the text column `{}` holds {}, not strings",
+                    input.text_column,
+                    text_field.data_type()
+                ),
+                help: None,
+            }
+            .with_help("set `input.text_column` to a string column"),
+        ));
+    }
+    let has_id = names.contains(&input.id_column.as_str());
+    if input.id_required && !has_id {
+        return Err(Error::Input(
+            InputError {
+                path: Some(f.path.clone()),
+                line: None,
+                message: format!(
+                    "no id column `{}`; the columns are {}",
+                    input.id_column,
+                    list()
+                ),
+                help: None,
+            }
+            .with_help("fix `input.id_column` in the rules, or remove it to use FILE#ROW ids"),
+        ));
+    }
+    if let Some(SourceSpec::Column(c) | SourceSpec::UrlDomain(c)) = &input.source
+        && !names.contains(&c.as_str())
+    {
+        return Err(Error::Input(
+            InputError {
+                path: Some(f.path.clone()),
+                line: None,
+                message: format!("no source column `{c}`; the columns are {}", list()),
+                help: None,
+            }
+            .with_help("fix `input.source_column` / `input.source_url_column` in the rules"),
+        ));
+    }
+    Ok(has_id)
+}
+
+/// The columns every per-file plan computes: id (when the file has one), text, source,
+/// `input.where` and the detection hits (see the module documentation).
+fn base_exprs(
+    ctx: &SessionContext,
+    df: &DataFrame,
+    f: &InputFile,
+    input: &InputRules,
+    has_id: bool,
+) -> Result<Vec<Expr>> {
+    let internal = |e: DataFusionError| Error::Internal(e.to_string());
+    let hits_udf = ctx.udf("debias_hits").map_err(internal)?;
+    let text = ident(&input.text_column);
+    let mut exprs: Vec<Expr> = Vec::new();
+    if has_id {
+        exprs.push(cast(ident(&input.id_column), DataType::Utf8).alias(cols::ID));
+    }
+    exprs.push(text.clone().alias(cols::TEXT));
+    match &input.source {
+        None => {}
+        Some(SourceSpec::Column(c)) => {
+            exprs.push(cast(ident(c), DataType::Utf8).alias(cols::SOURCE));
+        }
+        Some(SourceSpec::UrlDomain(c)) => {
+            let udf = ctx.udf("debias_url_domain").map_err(internal)?;
+            exprs.push(
+                udf.call(vec![cast(ident(c), DataType::Utf8)])
+                    .alias(cols::SOURCE),
+            );
+        }
+    }
+    match &input.where_sql {
+        Some(sql) => {
+            let pred = df
+                .parse_sql_expr(sql)
+                .map_err(|e| where_error(f, sql, &e, &column_list(df.schema().as_arrow())))?;
+            let selected = coalesce(vec![cast(pred, DataType::Boolean), lit(false)]);
+            exprs.push(selected.clone().alias(cols::SELECTED));
+            let hits = case(selected)
+                .when(lit(true), hits_udf.call(vec![text]))
+                .end()
+                .map_err(internal)?;
+            exprs.push(hits.alias(cols::HITS));
+        }
+        None => exprs.push(hits_udf.call(vec![text]).alias(cols::HITS)),
+    }
+    Ok(exprs)
 }
 
 /// Folds one batch of the per-file plan into `stats`; returns (documents, text bytes).

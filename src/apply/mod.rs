@@ -1,0 +1,738 @@
+//! `debias apply`: what happens to each document, independent of how documents are read.
+//!
+//! Each input row becomes a small list of output rows ([`OutRow`]): the original, plus any
+//! counterfactual copies and upsampled duplicates, minus what the rules drop. The actions of
+//! the rule file run in order over that list ([`Actions::process`]); every change is recorded
+//! in an [`Account`] so that the manifest can balance the rows exactly, and in a [`FilterAudit`]
+//! per drop action.
+//!
+//! Every random choice (whether a document is rewritten, which group a swap goes to, whether a
+//! document is kept by a downsample or duplicated by an upsample) is a function of the seed, the
+//! action's name and the document id ([`unit`]), never of the order or the partition in which
+//! rows arrive. So the same input, rules and seed select the same rows however the input is
+//! split into files, partitions or threads.
+//!
+//! Rebalancing needs the group counts of the whole corpus as they reach the rebalance action,
+//! so a rule file with a `rebalance` action is read twice: a first pass counts
+//! ([`RebalanceCounts`]), [`RebalancePlan::new`] turns the counts into keep probabilities, copy
+//! factors or weights, and the second pass applies them and writes.
+
+pub mod manifest;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::augment::Edit;
+use crate::detect::{Detector, DocHits, GroupId, Taxonomy};
+use crate::hash::stable_hash;
+use crate::rules::actions::{
+    Action, ActionKind, AugmentMode, Context, DropRule, MultiGroup, RebalanceRule, Strategy, Unit,
+};
+
+/// A uniform number in [0, 1) from the seed, a salt (the action's name) and a document id.
+pub fn unit(seed: u64, salt: &str, id: &str) -> f64 {
+    let mut key = Vec::with_capacity(salt.len() + id.len() + 1);
+    key.extend_from_slice(salt.as_bytes());
+    key.push(0);
+    key.extend_from_slice(id.as_bytes());
+    (stable_hash(seed, &key) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// One row of the output.
+#[derive(Debug, Clone)]
+pub struct OutRow {
+    /// `debias_id`: the input id for originals; `ID#RULE` for a counterfactual copy and
+    /// `ID#RULE-dupN` for an upsampled duplicate.
+    pub id: String,
+    /// `debias_source_id`: the original document of a copy or duplicate; `None` for originals.
+    pub source_id: Option<String>,
+    /// The text when it differs from the input row's.
+    pub text: Option<String>,
+    /// `debias_augmented`: a counterfactual (a copy, or an original rewritten in place).
+    pub augmented: bool,
+    /// `debias_rule`: the last action that created or changed the row.
+    pub rule: Option<String>,
+    /// `debias_edits`.
+    pub edits: Vec<Edit>,
+    /// `debias_weight`.
+    pub weight: f64,
+    pub hits: DocHits,
+    /// What the row is, for the account.
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Original,
+    /// Made by the augment action with this index.
+    Augmented(usize),
+    /// Made by the rebalance action with this index.
+    Duplicated(usize),
+}
+
+impl OutRow {
+    pub fn text<'a>(&'a self, original: &'a str) -> &'a str {
+        self.text.as_deref().unwrap_or(original)
+    }
+}
+
+/// A document as read, with the values the actions' SQL predicates took on its row.
+#[derive(Debug)]
+pub struct Doc<'a> {
+    pub id: &'a str,
+    pub text: &'a str,
+    pub source: Option<&'a str>,
+    pub hits: DocHits,
+    /// Per action: the value of its `scope.where` (true when it has none).
+    pub scope_sql: Vec<bool>,
+    /// Per action: the value of a drop action's `where` (true when it has none).
+    pub drop_sql: Vec<bool>,
+}
+
+/// Every row accounted for. Invariants (checked by [`Account::check`]):
+/// `read = kept + Σ dropped`, and `written = kept + augmented + duplicated`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Account {
+    pub read: u64,
+    /// Originals written (possibly rewritten in place).
+    pub kept: u64,
+    /// Originals dropped, by reason: `input.where`, `null_text`, or the action's name.
+    pub dropped: BTreeMap<String, u64>,
+    /// Counterfactual copies written, by augment action.
+    pub augmented: BTreeMap<String, u64>,
+    /// Duplicates written, by rebalance action.
+    pub duplicated: BTreeMap<String, u64>,
+    /// Originals rewritten in place (`mode: replace`), by action; they count as kept.
+    pub rewritten: BTreeMap<String, u64>,
+    /// Copies or duplicates made by one action and dropped by a later one: by the action
+    /// that dropped them.
+    pub derived_dropped: BTreeMap<String, u64>,
+    pub written: u64,
+}
+
+impl Account {
+    pub fn merge(&mut self, o: &Account) {
+        self.read += o.read;
+        self.kept += o.kept;
+        self.written += o.written;
+        for (a, b) in [
+            (&mut self.dropped, &o.dropped),
+            (&mut self.augmented, &o.augmented),
+            (&mut self.duplicated, &o.duplicated),
+            (&mut self.rewritten, &o.rewritten),
+            (&mut self.derived_dropped, &o.derived_dropped),
+        ] {
+            for (k, v) in b {
+                *a.entry(k.clone()).or_default() += v;
+            }
+        }
+    }
+
+    /// Records the output rows of one input row.
+    pub fn record(&mut self, actions: &[Action], rows: &[OutRow]) {
+        for r in rows {
+            self.written += 1;
+            match r.origin {
+                Origin::Original => self.kept += 1,
+                Origin::Augmented(k) => {
+                    *self.augmented.entry(actions[k].name.clone()).or_default() += 1
+                }
+                Origin::Duplicated(k) => {
+                    *self.duplicated.entry(actions[k].name.clone()).or_default() += 1
+                }
+            }
+        }
+    }
+
+    /// The two balances of the manifest; an error names the one that fails.
+    pub fn check(&self) -> Result<(), String> {
+        let dropped: u64 = self.dropped.values().sum();
+        let augmented: u64 = self.augmented.values().sum();
+        let duplicated: u64 = self.duplicated.values().sum();
+        if self.read != self.kept + dropped {
+            return Err(format!(
+                "rows read {} != kept {} + dropped {}",
+                self.read, self.kept, dropped
+            ));
+        }
+        if self.written != self.kept + augmented + duplicated {
+            return Err(format!(
+                "rows written {} != kept {} + augmented {} + duplicated {}",
+                self.written, self.kept, augmented, duplicated
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Per drop action: how many rows of each demographic group reached it and how many it removed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FilterAudit {
+    /// group → (reached, removed)
+    pub groups: BTreeMap<GroupId, (u64, u64)>,
+    pub reached: u64,
+    pub removed: u64,
+}
+
+impl FilterAudit {
+    fn merge(&mut self, o: &FilterAudit) {
+        self.reached += o.reached;
+        self.removed += o.removed;
+        for (g, (a, b)) in &o.groups {
+            let e = self.groups.entry(*g).or_default();
+            e.0 += a;
+            e.1 += b;
+        }
+    }
+}
+
+/// Units (documents or tokens) per group, and per group × context bucket, reaching the
+/// rebalance action.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RebalanceCounts {
+    pub groups: BTreeMap<GroupId, f64>,
+    pub buckets: BTreeMap<(GroupId, String), f64>,
+    /// Rows that reached the action without a group of the axis (left as they are).
+    pub ungrouped: u64,
+    /// Rows that mention several groups, left as they are under `multi_group: keep`.
+    pub multi_kept: u64,
+}
+
+impl RebalanceCounts {
+    fn merge(&mut self, o: &RebalanceCounts) {
+        for (g, n) in &o.groups {
+            *self.groups.entry(*g).or_default() += n;
+        }
+        for (k, n) in &o.buckets {
+            *self.buckets.entry(k.clone()).or_default() += n;
+        }
+        self.ungrouped += o.ungrouped;
+        self.multi_kept += o.multi_kept;
+    }
+}
+
+/// What one pass gathered besides the rows.
+#[derive(Debug, Clone, Default)]
+pub struct PassStats {
+    pub account: Account,
+    /// By action index.
+    pub audits: BTreeMap<usize, FilterAudit>,
+    pub counts: RebalanceCounts,
+}
+
+impl PassStats {
+    pub fn merge(&mut self, o: &PassStats) {
+        self.account.merge(&o.account);
+        for (k, a) in &o.audits {
+            self.audits.entry(*k).or_default().merge(a);
+        }
+        self.counts.merge(&o.counts);
+    }
+}
+
+/// The rebalance decisions, from the counts of the first pass.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RebalancePlan {
+    pub action: String,
+    pub axis: String,
+    pub strategy: &'static str,
+    pub unit: &'static str,
+    pub target: String,
+    pub groups: Vec<GroupPlan>,
+    /// Reweight: the weight of each group in each context bucket.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<BucketWeight>,
+    pub ungrouped_rows: u64,
+    pub multi_group_rows_kept: u64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupPlan {
+    pub group: String,
+    /// Units (documents or tokens) reaching the action.
+    pub units: f64,
+    pub share: f64,
+    pub target: f64,
+    /// Downsample: the probability that a document is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_probability: Option<f64>,
+    /// Upsample: the expected number of rows per document (original included), capped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copies: Option<f64>,
+    /// Reweight without context: the weight of the group's documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketWeight {
+    pub group: String,
+    pub bucket: String,
+    pub units: f64,
+    pub weight: f64,
+}
+
+impl RebalancePlan {
+    /// Turns the first pass's counts into decisions.
+    pub fn new(
+        action: &Action,
+        r: &RebalanceRule,
+        counts: &RebalanceCounts,
+        tax: &Taxonomy,
+    ) -> Self {
+        let axis = &tax.axes[r.axis];
+        let ids: Vec<GroupId> = axis.groups.clone().collect();
+        let units: Vec<f64> = ids
+            .iter()
+            .map(|g| counts.groups.get(g).copied().unwrap_or(0.0))
+            .collect();
+        let total: f64 = units.iter().sum();
+        let mut warnings = Vec::new();
+        // Groups without documents cannot be balanced: the target is spread over the others.
+        let mut target = r.target.clone();
+        let empty: Vec<usize> = (0..ids.len())
+            .filter(|&i| units[i] == 0.0 && target[i] > 0.0)
+            .collect();
+        if !empty.is_empty() {
+            let names: Vec<String> = empty
+                .iter()
+                .map(|&i| tax.groups[ids[i] as usize].key.clone())
+                .collect();
+            warnings.push(format!(
+                "no document reaching this action counts for {} (multi_group: primary counts a document for the group it mentions most); the target is renormalised over the other groups",
+                names.join(", ")
+            ));
+            for &i in &empty {
+                target[i] = 0.0;
+            }
+            let sum: f64 = target.iter().sum();
+            if sum > 0.0 {
+                for t in &mut target {
+                    *t /= sum;
+                }
+            }
+        }
+        let present: Vec<usize> = (0..ids.len())
+            .filter(|&i| units[i] > 0.0 && target[i] > 0.0)
+            .collect();
+        let mut groups: Vec<GroupPlan> = (0..ids.len())
+            .map(|i| GroupPlan {
+                group: tax.groups[ids[i] as usize].key.clone(),
+                units: units[i],
+                share: if total > 0.0 { units[i] / total } else { 0.0 },
+                target: target[i],
+                keep_probability: None,
+                copies: None,
+                weight: None,
+            })
+            .collect();
+        let mut buckets = Vec::new();
+        match r.strategy {
+            Strategy::Downsample => {
+                let n = present
+                    .iter()
+                    .map(|&i| units[i] / target[i])
+                    .fold(f64::INFINITY, f64::min);
+                for (i, g) in groups.iter_mut().enumerate() {
+                    g.keep_probability = Some(if units[i] == 0.0 {
+                        1.0
+                    } else if target[i] == 0.0 {
+                        0.0
+                    } else {
+                        (n * target[i] / units[i]).min(1.0)
+                    });
+                }
+            }
+            Strategy::Upsample => {
+                let n = present
+                    .iter()
+                    .map(|&i| units[i] / target[i])
+                    .fold(0.0, f64::max);
+                let cap = r.max_copies as f64;
+                let mut capped = false;
+                for (i, g) in groups.iter_mut().enumerate() {
+                    let f = if units[i] == 0.0 || target[i] == 0.0 {
+                        1.0
+                    } else {
+                        n * target[i] / units[i]
+                    };
+                    capped |= f > cap;
+                    g.copies = Some(f.clamp(1.0, cap));
+                }
+                if capped {
+                    warnings.push(format!(
+                        "max_copies {} limits the upsampling: the target is not reached",
+                        r.max_copies
+                    ));
+                }
+                if ids
+                    .iter()
+                    .enumerate()
+                    .any(|(i, _)| target[i] == 0.0 && units[i] > 0.0)
+                {
+                    warnings.push(
+                        "upsampling cannot reduce a group with target 0; use downsample".into(),
+                    );
+                }
+            }
+            Strategy::Reweight => {
+                let mut per_bucket: BTreeMap<&str, f64> = BTreeMap::new();
+                for ((_, b), n) in &counts.buckets {
+                    *per_bucket.entry(b.as_str()).or_default() += n;
+                }
+                for ((g, b), n) in &counts.buckets {
+                    let i = ids.iter().position(|x| x == g).expect("group of the axis");
+                    let w = if *n > 0.0 {
+                        target[i] * per_bucket[b.as_str()] / n
+                    } else {
+                        0.0
+                    };
+                    buckets.push(BucketWeight {
+                        group: tax.groups[*g as usize].key.clone(),
+                        bucket: b.clone(),
+                        units: *n,
+                        weight: w,
+                    });
+                }
+                if r.context == Context::None {
+                    for (i, g) in groups.iter_mut().enumerate() {
+                        g.weight = Some(if units[i] > 0.0 {
+                            target[i] * total / units[i]
+                        } else {
+                            0.0
+                        });
+                    }
+                    buckets.clear();
+                }
+            }
+        }
+        RebalancePlan {
+            action: action.name.clone(),
+            axis: axis.name.clone(),
+            strategy: match r.strategy {
+                Strategy::Downsample => "downsample",
+                Strategy::Upsample => "upsample",
+                Strategy::Reweight => "reweight",
+            },
+            unit: match r.unit {
+                Unit::Documents => "documents",
+                Unit::Tokens => "tokens",
+            },
+            target: r.target_kind.clone(),
+            groups,
+            buckets,
+            ungrouped_rows: counts.ungrouped,
+            multi_group_rows_kept: counts.multi_kept,
+            warnings,
+        }
+    }
+
+    fn weight(&self, group: &str, bucket: &str) -> f64 {
+        if let Some(b) = self
+            .buckets
+            .iter()
+            .find(|b| b.group == group && b.bucket == bucket)
+        {
+            return b.weight;
+        }
+        self.groups
+            .iter()
+            .find(|g| g.group == group)
+            .and_then(|g| g.weight)
+            .unwrap_or(1.0)
+    }
+}
+
+/// The compiled actions of a run, shared by every thread.
+#[derive(Debug)]
+pub struct Actions {
+    pub list: Vec<Action>,
+    pub seed: u64,
+    pub detector: Arc<Detector>,
+    /// Set for the writing pass of a run with a rebalance action.
+    pub plan: Option<RebalancePlan>,
+    /// The counting pass stops before this action (the rebalance); `None` runs them all.
+    pub stop_at: Option<usize>,
+}
+
+impl Actions {
+    /// The index of the rebalance action, if any.
+    pub fn rebalance_index(list: &[Action]) -> Option<usize> {
+        list.iter()
+            .position(|a| matches!(a.kind, ActionKind::Rebalance(_)))
+    }
+
+    /// Runs the actions over one document; returns its output rows and records what happened.
+    pub fn process(&self, doc: &Doc<'_>, stats: &mut PassStats) -> Vec<OutRow> {
+        let tax = self.detector.taxonomy();
+        let mut rows = vec![OutRow {
+            id: doc.id.to_owned(),
+            source_id: None,
+            text: None,
+            augmented: false,
+            rule: None,
+            edits: Vec::new(),
+            weight: 1.0,
+            hits: doc.hits.clone(),
+            origin: Origin::Original,
+        }];
+        let end = self.stop_at.unwrap_or(self.list.len());
+        for (k, action) in self.list.iter().enumerate().take(end) {
+            let in_scope = |r: &OutRow| {
+                doc.scope_sql[k]
+                    && (action.scope.groups.is_empty()
+                        || r.hits
+                            .groups(tax)
+                            .iter()
+                            .any(|(g, _)| action.scope.groups.contains(g)))
+            };
+            match &action.kind {
+                ActionKind::Drop(d) => {
+                    let audit = stats.audits.entry(k).or_default();
+                    rows.retain(|r| {
+                        if !in_scope(r) {
+                            return true;
+                        }
+                        let drop = doc.drop_sql[k] && drop_matches(d, r, doc.text, tax);
+                        audit.reached += 1;
+                        audit.removed += drop as u64;
+                        for (g, _) in r.hits.groups(tax) {
+                            if tax.is_demographic(g) {
+                                let e = audit.groups.entry(g).or_default();
+                                e.0 += 1;
+                                e.1 += drop as u64;
+                            }
+                        }
+                        if drop {
+                            let map = match r.origin {
+                                Origin::Original => &mut stats.account.dropped,
+                                _ => &mut stats.account.derived_dropped,
+                            };
+                            *map.entry(action.name.clone()).or_default() += 1;
+                        }
+                        !drop
+                    });
+                }
+                ActionKind::Augment(a) => {
+                    let mut copies = Vec::new();
+                    for r in rows.iter_mut() {
+                        if !in_scope(r) || unit(self.seed, &action.name, &r.id) >= a.probability {
+                            continue;
+                        }
+                        let mapping = a.swapper.mapping(
+                            stable_hash(self.seed, action.name.as_bytes()),
+                            &r.id,
+                            &a.from,
+                            &a.to,
+                        );
+                        let Some((text, edits)) = a.swapper.rewrite(r.text(doc.text), &mapping)
+                        else {
+                            continue;
+                        };
+                        let hits = self.detector.hits(&text);
+                        match a.mode {
+                            AugmentMode::Append => copies.push(OutRow {
+                                id: format!("{}#{}", r.id, action.name),
+                                source_id: Some(
+                                    r.source_id.clone().unwrap_or_else(|| r.id.clone()),
+                                ),
+                                text: Some(text),
+                                augmented: true,
+                                rule: Some(action.name.clone()),
+                                edits,
+                                weight: r.weight,
+                                hits,
+                                origin: Origin::Augmented(k),
+                            }),
+                            AugmentMode::Replace => {
+                                if r.origin == Origin::Original {
+                                    *stats
+                                        .account
+                                        .rewritten
+                                        .entry(action.name.clone())
+                                        .or_default() += 1;
+                                }
+                                r.text = Some(text);
+                                r.augmented = true;
+                                r.rule = Some(action.name.clone());
+                                r.edits = edits;
+                                r.hits = hits;
+                            }
+                        }
+                    }
+                    rows.extend(copies);
+                }
+                ActionKind::Rebalance(rb) => {
+                    let mut extra = Vec::new();
+                    let mut dropped = Vec::new();
+                    for (i, r) in rows.iter_mut().enumerate() {
+                        if !in_scope(r) {
+                            continue;
+                        }
+                        let Some(g) = assign(rb, &r.hits, tax, &mut stats.counts) else {
+                            continue;
+                        };
+                        let units = match rb.unit {
+                            Unit::Documents => 1.0,
+                            Unit::Tokens => r.text(doc.text).split_whitespace().count() as f64,
+                        };
+                        let bucket = match &rb.context {
+                            Context::None => String::new(),
+                            Context::Source => doc.source.unwrap_or("(none)").to_owned(),
+                            Context::Attribute(a) => primary_group(&r.hits, tax, *a).map_or_else(
+                                || "(none)".to_owned(),
+                                |g| tax.groups[g as usize].key.clone(),
+                            ),
+                        };
+                        let Some(plan) = &self.plan else {
+                            *stats.counts.groups.entry(g).or_default() += units;
+                            *stats.counts.buckets.entry((g, bucket)).or_default() += units;
+                            continue;
+                        };
+                        let key = &tax.groups[g as usize].key;
+                        let gp = plan.groups.iter().find(|p| &p.group == key);
+                        let u = unit(self.seed, &action.name, &r.id);
+                        match rb.strategy {
+                            Strategy::Downsample => {
+                                let p = gp.and_then(|p| p.keep_probability).unwrap_or(1.0);
+                                if u >= p {
+                                    dropped.push(i);
+                                }
+                            }
+                            Strategy::Upsample => {
+                                let f = gp.and_then(|p| p.copies).unwrap_or(1.0);
+                                let n = f.floor() as u32 + (u < f.fract()) as u32;
+                                for j in 1..n.max(1) {
+                                    let mut d = r.clone();
+                                    d.id = format!("{}#{}-dup{j}", r.id, action.name);
+                                    d.source_id =
+                                        Some(r.source_id.clone().unwrap_or_else(|| r.id.clone()));
+                                    d.rule = Some(action.name.clone());
+                                    d.origin = Origin::Duplicated(k);
+                                    extra.push(d);
+                                }
+                            }
+                            Strategy::Reweight => {
+                                r.weight *= plan.weight(key, &bucket);
+                            }
+                        }
+                    }
+                    for &i in dropped.iter().rev() {
+                        let r = rows.remove(i);
+                        let map = match r.origin {
+                            Origin::Original => &mut stats.account.dropped,
+                            _ => &mut stats.account.derived_dropped,
+                        };
+                        *map.entry(action.name.clone()).or_default() += 1;
+                    }
+                    rows.extend(extra);
+                }
+            }
+        }
+        rows
+    }
+}
+
+/// Whether a drop action's lexicon, terms and regex conditions hold for a row.
+fn drop_matches(d: &DropRule, r: &OutRow, original: &str, tax: &Taxonomy) -> bool {
+    let text = r.text(original);
+    let min = d.min_count as u64;
+    if !d.lexicon_groups.is_empty() {
+        let n: u64 = r
+            .hits
+            .terms
+            .iter()
+            .filter(|(t, _)| d.lexicon_groups.contains(&tax.group_of(*t)))
+            .map(|(_, n)| *n as u64)
+            .sum();
+        if n < min {
+            return false;
+        }
+    }
+    if let Some(m) = &d.terms {
+        let mut n = 0u64;
+        m.for_each_hit(text, |_| n += 1);
+        if n < min {
+            return false;
+        }
+    }
+    if let Some(re) = &d.regex
+        && (re.find_iter(text).take(min as usize).count() as u64) < min
+    {
+        return false;
+    }
+    true
+}
+
+/// The group of the rebalanced axis a row counts for, per the multi-group policy.
+fn assign(
+    rb: &RebalanceRule,
+    hits: &DocHits,
+    tax: &Taxonomy,
+    counts: &mut RebalanceCounts,
+) -> Option<GroupId> {
+    let groups: Vec<(GroupId, u32)> = hits
+        .groups(tax)
+        .into_iter()
+        .filter(|(g, _)| tax.groups[*g as usize].axis == rb.axis)
+        .collect();
+    match groups.len() {
+        0 => {
+            counts.ungrouped += 1;
+            None
+        }
+        1 => Some(groups[0].0),
+        _ if rb.multi_group == MultiGroup::Keep => {
+            counts.multi_kept += 1;
+            None
+        }
+        // The most mentioned; ties go to the first group of the axis (groups are sorted).
+        _ => groups
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|g| g.0),
+    }
+}
+
+/// The group of axis `a` a row mentions most (ties: the first), if any.
+fn primary_group(hits: &DocHits, tax: &Taxonomy, a: usize) -> Option<GroupId> {
+    hits.groups(tax)
+        .into_iter()
+        .filter(|(g, _)| tax.groups[*g as usize].axis == a)
+        .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
+        .map(|g| g.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_is_uniform_enough_and_stable() {
+        let n = 20_000;
+        let below = (0..n)
+            .filter(|i| unit(7, "r", &format!("doc-{i}")) < 0.3)
+            .count();
+        assert!((below as f64 / n as f64 - 0.3).abs() < 0.02, "{below}");
+        assert_eq!(unit(7, "r", "a"), unit(7, "r", "a"));
+        assert_ne!(unit(7, "r", "a"), unit(7, "s", "a"));
+    }
+
+    #[test]
+    fn account_balances() {
+        let mut a = Account {
+            read: 10,
+            kept: 7,
+            written: 9,
+            ..Default::default()
+        };
+        a.dropped.insert("x".into(), 3);
+        a.augmented.insert("cda".into(), 2);
+        assert_eq!(a.check(), Ok(()));
+        a.kept = 6;
+        assert!(a.check().is_err());
+    }
+}

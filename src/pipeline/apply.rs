@@ -1,0 +1,855 @@
+//! `debias apply` on DataFusion: read each file in order, evaluate the rules' SQL predicates
+//! and the detection UDF per row, run the actions ([`crate::apply`]) and write Parquet.
+//!
+//! Per file, the plan is the scan's (see the parent module) plus every input column and one
+//! boolean column per SQL predicate of the actions:
+//!
+//! ```sql
+//! SELECT *, <the scan's columns>,
+//!        coalesce(<scope.where of action k>, false) AS __debias_scope_k,
+//!        coalesce(<where of drop action k>, false)  AS __debias_drop_k
+//! FROM <file>
+//! ```
+//!
+//! Files are read one after the other, each as one ordered stream, and rows are written in
+//! input order, so the output does not depend on `--threads`; the actions of a batch's rows
+//! run in parallel on rayon's pool. With a `rebalance` action the input is read twice (count,
+//! then write). Everything is written into a temporary directory beside the output, which is
+//! renamed into place only when the run has succeeded.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Builder, ListBuilder, RecordBatch,
+    StringArray, StringBuilder, StructBuilder, UInt32Array,
+};
+use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, UInt32Type};
+use datafusion::functions::core::expr_fn::coalesce;
+use datafusion::logical_expr::{Expr, cast as cast_expr, ident, lit};
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::attributes::{replace_dir, temp_sibling};
+use super::input::InputFile;
+use super::output::Sink;
+use super::{
+    Progress, ScanOptions, ScanOutcome, base_exprs, check_columns, cols, column_list, diagnose,
+    open, resolve_inputs, runtime, session, udf,
+};
+use crate::apply::manifest::{
+    self, ActionEntry, FilterAuditEntry, GroupImpact, InputEntry, Manifest, OutputEntry, RulesEntry,
+};
+use crate::apply::{Actions, Doc, OutRow, PassStats, RebalancePlan};
+use crate::detect::{DocHits, GroupId};
+use crate::error::{Error, InputError, Result};
+use crate::report::Report;
+use crate::report::stats::{ScanStats, Scratch};
+use crate::rules::RuleSet;
+use crate::rules::actions::{ActionKind, Codec};
+
+/// The provenance columns `apply` adds to every row (documented in rules/README.md).
+pub const PROVENANCE: &[&str] = &[
+    "debias_id",
+    "debias_source_id",
+    "debias_augmented",
+    "debias_rule",
+    "debias_groups",
+    "debias_weight",
+    "debias_edits",
+];
+
+/// Options of `apply` that are not in the rules.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub output: PathBuf,
+    /// Replace an existing output directory.
+    pub overwrite: bool,
+    /// Overrides the rules' `seed`.
+    pub seed: Option<u64>,
+    pub threads: usize,
+    pub memory_limit: Option<usize>,
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// What `apply` did; everything here is also written to the output directory.
+#[derive(Debug)]
+pub struct ApplyOutcome {
+    pub manifest: Manifest,
+    pub before: Report,
+    pub after: Report,
+    pub elapsed: std::time::Duration,
+    pub passes: usize,
+}
+
+/// The edits column: a list of (start, end, original, replacement), byte offsets.
+pub fn edits_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(edit_fields()),
+        true,
+    )))
+}
+
+fn edit_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("start", DataType::Int64, false),
+        Field::new("end", DataType::Int64, false),
+        Field::new("original", DataType::Utf8, false),
+        Field::new("replacement", DataType::Utf8, false),
+    ])
+}
+
+fn provenance_fields() -> Vec<Field> {
+    vec![
+        Field::new("debias_id", DataType::Utf8, false),
+        Field::new("debias_source_id", DataType::Utf8, true),
+        Field::new("debias_augmented", DataType::Boolean, false),
+        Field::new("debias_rule", DataType::Utf8, true),
+        Field::new("debias_groups", udf::group_list_type(), true),
+        Field::new("debias_weight", DataType::Float64, false),
+        Field::new("debias_edits", edits_type(), true),
+    ]
+}
+
+/// Deletes the temporary output directory unless the run got to rename it.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Runs the rules' actions over the corpus and writes the output directory:
+/// `data/part-NNNNN.parquet`, `manifest.json`, `report/before.{json,md}`, `report/after.{json,md}`.
+pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<ApplyOutcome> {
+    let started = Instant::now();
+    if opts.output.exists() && !opts.overwrite {
+        return Err(Error::Usage(format!(
+            "{} already exists; pass --overwrite to replace it, or choose another --output",
+            opts.output.display()
+        )));
+    }
+    let threads = opts.threads.max(1);
+    let (files, empty_files) = resolve_inputs(rules, inputs)?;
+    if let Some(inside) = files.iter().find(|f| f.path.starts_with(&opts.output)) {
+        return Err(Error::Usage(format!(
+            "the input {} is inside the output directory {}; write the output elsewhere",
+            inside.path.display(),
+            opts.output.display()
+        )));
+    }
+    let rt = runtime(threads)?;
+    let scan_opts = ScanOptions {
+        threads,
+        memory_limit: opts.memory_limit,
+        ..ScanOptions::default()
+    };
+    let ctx = session(rules.detector.clone(), &scan_opts, true)?;
+    let seed = opts.seed.unwrap_or(rules.apply.seed);
+    let list = rules.apply.actions.clone();
+
+    // The output schema: the union of the files' columns, then the provenance columns.
+    let schemas = rt.block_on(async {
+        let mut v = Vec::new();
+        for f in &files {
+            let df = open(&ctx, f).await?;
+            let schema = df.schema().as_arrow().clone();
+            check_columns(f, &schema, &rules.input)?;
+            v.push(schema);
+        }
+        Ok::<_, Error>(v)
+    })?;
+    let input_schema = Schema::try_merge(schemas.iter().cloned()).map_err(|e| {
+        Error::Input(InputError {
+            path: None,
+            line: None,
+            message: format!("the input files' columns do not agree: {e}"),
+            help: Some(
+                "give a column the same type in every file, or apply the files separately".into(),
+            ),
+        })
+    })?;
+    let replaced: Vec<String> = input_schema
+        .fields()
+        .iter()
+        .filter(|f| PROVENANCE.contains(&f.name().as_str()))
+        .map(|f| f.name().clone())
+        .collect();
+    let mut fields: Vec<Field> = input_schema
+        .fields()
+        .iter()
+        .filter(|f| !PROVENANCE.contains(&f.name().as_str()))
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    fields.extend(provenance_fields());
+    let out_schema: SchemaRef = Arc::new(Schema::new(fields));
+    for c in &rules.apply.output.partition_by {
+        if input_schema.field_with_name(c).is_err() || c == &rules.input.text_column {
+            return Err(Error::Usage(format!(
+                "output.partition_by: no column `{c}` to partition by; the input's columns are {}",
+                column_list(&input_schema)
+            )));
+        }
+    }
+
+    // First pass (with a rebalance action): count what reaches it.
+    let mut before = ScanStats::new(&rules.detector);
+    let rebalance = Actions::rebalance_index(&list);
+    let mut passes = 1;
+    let plan = match rebalance {
+        Some(k) => {
+            passes = 2;
+            let actions = Actions {
+                list: list.clone(),
+                seed,
+                detector: rules.detector.clone(),
+                plan: None,
+                stop_at: Some(k + 1),
+            };
+            if let Some(p) = &opts.progress {
+                p.start(files.len(), files.iter().map(|f| f.size).sum());
+            }
+            let mut sinks = Sinks {
+                before: Some(&mut before),
+                after: None,
+                out: None,
+            };
+            let pass = rt.block_on(run_pass(&ctx, rules, &files, &actions, &mut sinks, opts))?;
+            if let Some(p) = &opts.progress {
+                p.finish();
+            }
+            let ActionKind::Rebalance(rb) = &list[k].kind else {
+                unreachable!("rebalance_index points at a rebalance action")
+            };
+            Some(RebalancePlan::new(
+                &list[k],
+                rb,
+                &pass.counts,
+                rules.taxonomy(),
+            ))
+        }
+        None => None,
+    };
+
+    // The writing pass, into a temporary directory.
+    let tmp = TempDir(temp_sibling(&opts.output));
+    if tmp.0.exists() {
+        std::fs::remove_dir_all(&tmp.0).map_err(|e| Error::output(&tmp.0, e))?;
+    }
+    std::fs::create_dir_all(&tmp.0).map_err(|e| Error::output(&tmp.0, e))?;
+    let actions = Actions {
+        list: list.clone(),
+        seed,
+        detector: rules.detector.clone(),
+        plan: plan.clone(),
+        stop_at: None,
+    };
+    let mut after = ScanStats::new(&rules.detector);
+    let mut sink = Sink::new(&tmp.0, out_schema.clone(), &rules.apply.output)?;
+    let mut weighted: BTreeMap<GroupId, f64> = BTreeMap::new();
+    if let Some(p) = &opts.progress {
+        p.start(files.len(), files.iter().map(|f| f.size).sum());
+    }
+    let pass = {
+        let mut sinks = Sinks {
+            before: (passes == 1).then_some(&mut before),
+            after: Some(&mut after),
+            out: Some(Output {
+                sink: &mut sink,
+                schema: out_schema.clone(),
+                weighted: &mut weighted,
+            }),
+        };
+        let r = rt.block_on(run_pass(&ctx, rules, &files, &actions, &mut sinks, opts));
+        if let Some(p) = &opts.progress {
+            p.finish();
+        }
+        r?
+    };
+    let written = sink.finish()?;
+    let mut account = pass.account.clone();
+    account.read = pass.account.read;
+    let balanced = account.check();
+    if let Err(e) = &balanced {
+        return Err(Error::Internal(format!(
+            "the row account does not balance: {e}"
+        )));
+    }
+    let written_rows: u64 = written.iter().map(|f| f.rows).sum();
+    if written_rows != account.written {
+        return Err(Error::Internal(format!(
+            "{} rows in the Parquet files, {} in the account",
+            written_rows, account.written
+        )));
+    }
+    after.rows_read = account.written;
+
+    // Reports and manifest.
+    let outcome = |stats: ScanStats| ScanOutcome {
+        stats,
+        files: files.clone(),
+        empty_files: empty_files.clone(),
+        elapsed: started.elapsed(),
+        threads,
+        partitions: files.len(),
+    };
+    // The reports compare the rebalanced axis with the rebalance action's target.
+    let mut report_rules = rules.clone();
+    if let Some(k) = rebalance
+        && let ActionKind::Rebalance(rb) = &list[k].kind
+    {
+        report_rules.targets[rb.axis] = Some(crate::rules::Target::Shares(rb.target.clone()));
+    }
+    let before_report = Report::build(&report_rules, &outcome(before));
+    let after_report = Report::build(&report_rules, &outcome(after));
+    let tax = rules.taxonomy();
+    let mut warnings: Vec<String> = empty_files
+        .iter()
+        .map(|f| format!("skipped empty file {}", f.path.display()))
+        .collect();
+    let filter_audit: Vec<FilterAuditEntry> = pass
+        .audits
+        .iter()
+        .map(|(k, a)| audit_entry(&list[*k].name, a, rules))
+        .collect();
+    for a in &filter_audit {
+        warnings.extend(a.warnings.iter().cloned());
+    }
+    if let Some(p) = &plan {
+        warnings.extend(p.warnings.iter().map(|w| format!("{}: {w}", p.action)));
+    }
+    let manifest = Manifest {
+        schema: "debias-manifest",
+        version: manifest::SCHEMA_VERSION,
+        tool: crate::report::Tool {
+            name: "debias",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        inputs: files
+            .iter()
+            .map(|f| {
+                Ok(InputEntry {
+                    path: f.path.display().to_string(),
+                    bytes: f.size,
+                    sha256: sha256_file(&f.path)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?,
+        rules: RulesEntry {
+            path: rules.origin.path.clone(),
+            sha256: rules.origin.sha256.clone(),
+        },
+        seed,
+        actions: list
+            .iter()
+            .map(|a| ActionEntry {
+                name: a.name.clone(),
+                kind: a.kind.name(),
+            })
+            .collect(),
+        rows: manifest::Rows {
+            account,
+            balanced: true,
+        },
+        replaced_columns: replaced,
+        output: OutputEntry {
+            compression: Codec::NAMES[rules.apply.output.compression as usize].to_owned(),
+            row_group_size: rules.apply.output.row_group_size,
+            target_file_size: rules.apply.output.target_file_size,
+            partition_by: rules.apply.output.partition_by.clone(),
+            files: written,
+        },
+        filter_audit,
+        rebalance: plan,
+        weighted_groups: weighted
+            .iter()
+            .map(|(g, w)| (tax.groups[*g as usize].key.clone(), *w))
+            .collect(),
+        warnings,
+    };
+    let write = |rel: &str, text: &str| -> Result<()> {
+        let p = tmp.0.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|e| Error::output(d, e))?;
+        }
+        std::fs::write(&p, text).map_err(|e| Error::output(&p, e))
+    };
+    write("manifest.json", &manifest.to_json())?;
+    write("report/before.json", &before_report.to_json())?;
+    write("report/before.md", &before_report.to_markdown())?;
+    write("report/after.json", &after_report.to_json())?;
+    write("report/after.md", &after_report.to_markdown())?;
+    replace_dir(&tmp.0, &opts.output)?;
+    Ok(ApplyOutcome {
+        manifest,
+        before: before_report,
+        after: after_report,
+        elapsed: started.elapsed(),
+        passes,
+    })
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::output(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::output(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(crate::rules::hex(&h.finalize()))
+}
+
+fn audit_entry(name: &str, a: &crate::apply::FilterAudit, rules: &RuleSet) -> FilterAuditEntry {
+    let tax = rules.taxonomy();
+    let groups: Vec<GroupImpact> = a
+        .groups
+        .iter()
+        .map(|(g, (reached, removed))| GroupImpact {
+            group: tax.groups[*g as usize].key.clone(),
+            reached: *reached,
+            removed: *removed,
+            removed_share: if *reached > 0 {
+                *removed as f64 / *reached as f64
+            } else {
+                0.0
+            },
+        })
+        .collect();
+    let mut retention_ratio = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for (ai, axis) in tax.demographic_axes() {
+        let rates: Vec<(&str, f64)> = a
+            .groups
+            .iter()
+            .filter(|(g, (reached, _))| {
+                tax.groups[**g as usize].axis == ai && *reached >= manifest::AUDIT_MIN_ROWS
+            })
+            .map(|(g, (reached, removed))| {
+                (
+                    tax.groups[*g as usize].key.as_str(),
+                    1.0 - *removed as f64 / *reached as f64,
+                )
+            })
+            .collect();
+        if rates.len() < 2 {
+            continue;
+        }
+        let (lo, hi) = rates.iter().fold((rates[0], rates[0]), |(lo, hi), &r| {
+            (
+                if r.1 < lo.1 { r } else { lo },
+                if r.1 > hi.1 { r } else { hi },
+            )
+        });
+        let ratio = if hi.1 > 0.0 { lo.1 / hi.1 } else { 1.0 };
+        retention_ratio.insert(axis.name.clone(), ratio);
+        if ratio < manifest::AUDIT_RATIO {
+            warnings.push(format!(
+                "{name}: removes {:.1}% of {} but {:.1}% of {} (retention ratio {:.2} < {}); check that the filter does not erase a group",
+                100.0 * (1.0 - lo.1),
+                lo.0,
+                100.0 * (1.0 - hi.1),
+                hi.0,
+                ratio,
+                manifest::AUDIT_RATIO
+            ));
+        }
+    }
+    FilterAuditEntry {
+        action: name.to_owned(),
+        reached: a.reached,
+        removed: a.removed,
+        groups,
+        retention_ratio,
+        warnings,
+    }
+}
+
+/// Where a pass puts what it sees.
+struct Sinks<'a> {
+    /// Statistics of the documents as read.
+    before: Option<&'a mut ScanStats>,
+    /// Statistics of the rows written.
+    after: Option<&'a mut ScanStats>,
+    out: Option<Output<'a>>,
+}
+
+struct Output<'a> {
+    sink: &'a mut Sink,
+    schema: SchemaRef,
+    weighted: &'a mut BTreeMap<GroupId, f64>,
+}
+
+/// The names of the predicate columns of action `k`.
+fn scope_col(k: usize) -> String {
+    format!("__debias_scope_{k}")
+}
+fn drop_col(k: usize) -> String {
+    format!("__debias_drop_{k}")
+}
+
+async fn run_pass(
+    ctx: &SessionContext,
+    rules: &RuleSet,
+    files: &[InputFile],
+    actions: &Actions,
+    sinks: &mut Sinks<'_>,
+    opts: &ApplyOptions,
+) -> Result<PassStats> {
+    let mut total = PassStats::default();
+    let mut scratch = Scratch::default();
+    for f in files {
+        let df = open(ctx, f).await?;
+        let schema = df.schema().as_arrow().clone();
+        let has_id = check_columns(f, &schema, &rules.input)?;
+        let mut exprs: Vec<Expr> = schema.fields().iter().map(|c| ident(c.name())).collect();
+        exprs.extend(base_exprs(ctx, &df, f, &rules.input, has_id)?);
+        for (k, a) in actions.list.iter().enumerate() {
+            let mut predicate = |sql: &str, what: &str, name: String| -> Result<()> {
+                let e = df.parse_sql_expr(sql).map_err(|e| {
+                    predicate_error(f, &a.name, what, sql, &e.to_string(), &column_list(&schema))
+                })?;
+                exprs.push(coalesce(vec![cast_expr(e, DataType::Boolean), lit(false)]).alias(name));
+                Ok(())
+            };
+            if let Some(sql) = &a.scope.where_sql {
+                predicate(sql, "scope.where", scope_col(k))?;
+            }
+            if let ActionKind::Drop(d) = &a.kind
+                && let Some(sql) = &d.where_sql
+            {
+                predicate(sql, "where", drop_col(k))?;
+            }
+        }
+        let df = df.select(exprs).map_err(|e| {
+            Error::Input(
+                InputError {
+                    path: Some(f.path.clone()),
+                    line: None,
+                    message: format!("cannot plan the rules on this file: {e}"),
+                    help: None,
+                }
+                .with_help(format!("the columns are {}", column_list(&schema))),
+            )
+        })?;
+        let mut stream = df.execute_stream().await.map_err(|e| diagnose(f, e))?;
+        let mut row = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| diagnose(f, e))?;
+            let (docs, bytes) = process_batch(
+                &batch,
+                rules,
+                f,
+                actions,
+                &mut row,
+                &mut total,
+                sinks,
+                &mut scratch,
+            )?;
+            if let Some(p) = &opts.progress {
+                p.batch(docs, bytes);
+            }
+        }
+    }
+    Ok(total)
+}
+
+fn predicate_error(
+    f: &InputFile,
+    action: &str,
+    what: &str,
+    sql: &str,
+    e: &str,
+    columns: &str,
+) -> Error {
+    let msg = e
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("Schema error: ")
+        .trim_start_matches("Error during planning: ");
+    Error::Input(
+        InputError {
+            path: Some(f.path.clone()),
+            line: None,
+            message: format!(
+                "action `{action}`: `{what}: {sql}` cannot be evaluated on this file: {msg}"
+            ),
+            help: None,
+        }
+        .with_help(format!("the columns are {columns}")),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process_batch(
+    batch: &RecordBatch,
+    rules: &RuleSet,
+    f: &InputFile,
+    actions: &Actions,
+    row: &mut u64,
+    total: &mut PassStats,
+    sinks: &mut Sinks<'_>,
+    scratch: &mut Scratch,
+) -> Result<(u64, u64)> {
+    let internal = |e: datafusion::error::DataFusionError| Error::Internal(e.to_string());
+    let lost = |what: &str| Error::Internal(format!("apply plan lost its {what} column"));
+    let texts = udf::string_values(
+        batch
+            .column_by_name(cols::TEXT)
+            .ok_or_else(|| lost("text"))?,
+    )
+    .map_err(internal)?;
+    let ids = match batch.column_by_name(cols::ID) {
+        Some(a) => Some(udf::string_values(a).map_err(internal)?),
+        None => None,
+    };
+    let sources = match batch.column_by_name(cols::SOURCE) {
+        Some(a) => Some(udf::string_values(a).map_err(internal)?),
+        None => None,
+    };
+    let selected: Option<&BooleanArray> =
+        batch.column_by_name(cols::SELECTED).map(|a| a.as_boolean());
+    let hits = batch
+        .column_by_name(cols::HITS)
+        .ok_or_else(|| lost("hits"))?
+        .as_list::<i32>();
+    let hit_values = hits.values().as_struct();
+    let terms = hit_values.column(0).as_primitive::<UInt32Type>();
+    let counts = hit_values.column(1).as_primitive::<UInt32Type>();
+    let offsets = hits.value_offsets();
+    let n_actions = actions.list.len();
+    let bools = |name: String| batch.column_by_name(&name).map(|a| a.as_boolean().clone());
+    let scope: Vec<Option<BooleanArray>> = (0..n_actions).map(|k| bools(scope_col(k))).collect();
+    let drops: Vec<Option<BooleanArray>> = (0..n_actions).map(|k| bools(drop_col(k))).collect();
+    let first_row = *row;
+    *row += batch.num_rows() as u64;
+
+    // The rows of the batch, in parallel.
+    let results: Vec<(Option<String>, Vec<OutRow>, PassStats, Option<DocHits>)> = (0..batch
+        .num_rows())
+        .into_par_iter()
+        .map(|i| {
+            let mut stats = PassStats::default();
+            if selected.is_some_and(|s| !s.value(i)) {
+                *stats
+                    .account
+                    .dropped
+                    .entry("input.where".into())
+                    .or_default() += 1;
+                return (None, Vec::new(), stats, None);
+            }
+            let Some(text) = texts[i] else {
+                *stats.account.dropped.entry("null_text".into()).or_default() += 1;
+                return (None, Vec::new(), stats, None);
+            };
+            let id: String = match ids.as_ref().and_then(|ids| ids[i]) {
+                Some(id) => id.to_owned(),
+                None => format!("{}#{}", f.id_prefix, first_row + i as u64),
+            };
+            let mut doc_hits = DocHits::default();
+            for k in offsets[i] as usize..offsets[i + 1] as usize {
+                doc_hits.terms.push((terms.value(k), counts.value(k)));
+            }
+            let doc = Doc {
+                id: &id,
+                text,
+                source: sources.as_ref().and_then(|s| s[i]),
+                hits: doc_hits,
+                scope_sql: scope
+                    .iter()
+                    .map(|c| c.as_ref().is_none_or(|c| c.value(i)))
+                    .collect(),
+                drop_sql: drops
+                    .iter()
+                    .map(|c| c.as_ref().is_none_or(|c| c.value(i)))
+                    .collect(),
+            };
+            let rows = actions.process(&doc, &mut stats);
+            let hits = doc.hits;
+            (Some(id), rows, stats, Some(hits))
+        })
+        .collect();
+
+    let report = &rules.report;
+    let detector = &rules.detector;
+    let tax = detector.taxonomy();
+    let mut indices: Vec<u32> = Vec::new();
+    let mut out_rows: Vec<OutRow> = Vec::new();
+    let (mut docs, mut bytes) = (0u64, 0u64);
+    for (i, (id, rows, mut stats, hits)) in results.into_iter().enumerate() {
+        stats.account.read += 1;
+        stats.account.record(&actions.list, &rows);
+        total.merge(&stats);
+        let (Some(id), Some(hits)) = (id, hits) else {
+            continue;
+        };
+        let text = texts[i].expect("rows with a text have an id");
+        let source = sources.as_ref().map(|s| s[i]);
+        docs += 1;
+        bytes += text.len() as u64;
+        if let Some(b) = sinks.before.as_deref_mut() {
+            b.add(
+                detector,
+                &id,
+                text,
+                &hits,
+                source,
+                report.examples,
+                report.snippet_chars,
+                scratch,
+            );
+        }
+        if let Some(a) = sinks.after.as_deref_mut() {
+            for r in &rows {
+                a.add(
+                    detector,
+                    &r.id,
+                    r.text(text),
+                    &r.hits,
+                    source,
+                    report.examples,
+                    report.snippet_chars,
+                    scratch,
+                );
+            }
+        }
+        if let Some(out) = sinks.out.as_mut() {
+            for r in rows {
+                for (g, _) in r.hits.groups(tax) {
+                    if tax.is_demographic(g) {
+                        *out.weighted.entry(g).or_default() += r.weight;
+                    }
+                }
+                indices.push(i as u32);
+                out_rows.push(r);
+            }
+        }
+    }
+    if let Some(out) = sinks.out.as_mut()
+        && !out_rows.is_empty()
+    {
+        let b = output_batch(
+            batch,
+            &out.schema,
+            &rules.input.text_column,
+            &texts,
+            &indices,
+            &out_rows,
+            rules,
+        )?;
+        out.sink.write(&b)?;
+    }
+    Ok((docs, bytes))
+}
+
+/// The output rows of a batch in the output schema.
+fn output_batch(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    text_column: &str,
+    texts: &[Option<&str>],
+    indices: &[u32],
+    rows: &[OutRow],
+    rules: &RuleSet,
+) -> Result<RecordBatch> {
+    let err = |e: datafusion::arrow::error::ArrowError| Error::Internal(e.to_string());
+    let idx = UInt32Array::from(indices.to_vec());
+    let n = rows.len();
+    let tax = rules.taxonomy();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let name = field.name().as_str();
+        let col: ArrayRef = match name {
+            "debias_id" => Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.id.as_str()),
+            )),
+            "debias_source_id" => Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| r.source_id.as_deref()),
+            )),
+            "debias_augmented" => Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.augmented)),
+            )),
+            "debias_rule" => Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| r.rule.as_deref()),
+            )),
+            "debias_weight" => Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.weight),
+            )),
+            "debias_groups" => {
+                let mut b = ListBuilder::new(StringBuilder::new())
+                    .with_field(Arc::new(Field::new("item", DataType::Utf8, false)));
+                for r in rows {
+                    for (g, _) in r.hits.groups(tax) {
+                        if tax.is_demographic(g) {
+                            b.values().append_value(&tax.groups[g as usize].key);
+                        }
+                    }
+                    b.append(true);
+                }
+                Arc::new(b.finish())
+            }
+            "debias_edits" => edits_array(rows),
+            _ if name == text_column => {
+                let s = StringArray::from_iter(
+                    rows.iter()
+                        .zip(indices)
+                        .map(|(r, &i)| Some(r.text(texts[i as usize].unwrap_or_default()))),
+                );
+                cast(&s, field.data_type()).map_err(err)?
+            }
+            _ => match batch.column_by_name(name) {
+                Some(c) => {
+                    let c = take(c.as_ref(), &idx, None).map_err(err)?;
+                    if c.data_type() == field.data_type() {
+                        c
+                    } else {
+                        cast(&c, field.data_type()).map_err(err)?
+                    }
+                }
+                None => datafusion::arrow::array::new_null_array(field.data_type(), n),
+            },
+        };
+        columns.push(col);
+    }
+    RecordBatch::try_new(schema.clone(), columns).map_err(err)
+}
+
+fn edits_array(rows: &[OutRow]) -> ArrayRef {
+    let fields = edit_fields();
+    let mut b = ListBuilder::new(StructBuilder::from_fields(fields.clone(), 0))
+        .with_field(Arc::new(Field::new("item", DataType::Struct(fields), true)));
+    for r in rows {
+        let s = b.values();
+        for e in &r.edits {
+            s.field_builder::<Int64Builder>(0)
+                .expect("start")
+                .append_value(e.start as i64);
+            s.field_builder::<Int64Builder>(1)
+                .expect("end")
+                .append_value(e.end as i64);
+            s.field_builder::<StringBuilder>(2)
+                .expect("original")
+                .append_value(&e.original);
+            s.field_builder::<StringBuilder>(3)
+                .expect("replacement")
+                .append_value(&e.replacement);
+            s.append(true);
+        }
+        b.append(true);
+    }
+    Arc::new(b.finish())
+}

@@ -1,0 +1,605 @@
+//! `debias apply`: real rule files, real DataFusion sessions, Parquet read back with SQL.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use debias::pipeline::apply::{ApplyOptions, ApplyOutcome, apply};
+use debias::rules::{self, RuleSet};
+use serde_json::Value;
+
+use super::common::{bold, debias, repo, rules_text, stderr};
+
+fn sample() -> PathBuf {
+    repo().join("examples/news_sample.jsonl")
+}
+
+fn opts(out: &Path) -> ApplyOptions {
+    ApplyOptions {
+        output: out.to_path_buf(),
+        overwrite: false,
+        seed: None,
+        threads: 2,
+        memory_limit: None,
+        progress: None,
+    }
+}
+
+fn run(rules: &RuleSet, inputs: &[&Path], o: &ApplyOptions) -> ApplyOutcome {
+    let inputs: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    apply(rules, &inputs, o).unwrap_or_else(|e| panic!("apply failed: {e}"))
+}
+
+/// Runs SQL over the output's Parquet files (`t`).
+fn sql(out: &Path, query: &str) -> Vec<RecordBatch> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ctx = SessionContext::new();
+        let data = out.join("data");
+        ctx.register_parquet("t", data.to_str().unwrap(), ParquetReadOptions::default())
+            .await
+            .unwrap();
+        ctx.sql(query).await.unwrap().collect().await.unwrap()
+    })
+}
+
+fn int(batches: &[RecordBatch], query_col: usize) -> i64 {
+    let c = batches[0].column(query_col);
+    c.as_primitive::<Int64Type>().value(0)
+}
+
+fn manifest(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// Every byte of every file under `dir`, by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+const CDA_RULES: &str = r#"
+version: 1
+input:
+  id_column: id
+  source_url_column: url
+  where: "lang = 'en'"
+axes:
+  gender: {}
+  religion: {}
+seed: 7
+actions:
+  - drop:
+      name: short
+      where: "length(text) < 120"
+  - augment:
+      name: gender_cda
+      swap: gender
+      mode: append
+output:
+  row_group_size: 16
+"#;
+
+#[test]
+fn output_has_the_documented_schema_and_the_account_balances() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_text(dir.path(), CDA_RULES);
+    let out = dir.path().join("out");
+    let outcome = run(&rules, &[&sample()], &opts(&out));
+    let m = manifest(&out);
+    let rows = &m["rows"];
+    let n = |v: &Value| v.as_u64().unwrap();
+    let sum = |v: &Value| v.as_object().unwrap().values().map(n).sum::<u64>();
+    // 60 rows: 5 French rows outside `input.where`, one English item shorter than 120 chars.
+    assert_eq!(n(&rows["read"]), 60);
+    assert_eq!(n(&rows["dropped"]["input.where"]), 5);
+    assert_eq!(n(&rows["dropped"]["short"]), 1);
+    assert_eq!(n(&rows["kept"]), 54);
+    assert_eq!(n(&rows["read"]), n(&rows["kept"]) + sum(&rows["dropped"]));
+    let augmented = n(&rows["augmented"]["gender_cda"]);
+    assert!(augmented > 20, "{augmented}");
+    assert_eq!(
+        n(&rows["written"]),
+        n(&rows["kept"]) + augmented + sum(&rows["duplicated"])
+    );
+    assert_eq!(rows["balanced"], true);
+    assert_eq!(outcome.manifest.rows.account.written, n(&rows["written"]));
+
+    // The Parquet files hold exactly the rows of the account, in the documented schema.
+    let b = sql(&out, "SELECT count(*) FROM t");
+    assert_eq!(int(&b, 0) as u64, n(&rows["written"]));
+    let schema = sql(&out, "SELECT * FROM t LIMIT 1")[0].schema();
+    for (name, ty) in [
+        ("id", DataType::Utf8View),
+        ("url", DataType::Utf8View),
+        ("lang", DataType::Utf8View),
+        ("text", DataType::Utf8View),
+        ("debias_id", DataType::Utf8View),
+        ("debias_source_id", DataType::Utf8View),
+        ("debias_augmented", DataType::Boolean),
+        ("debias_rule", DataType::Utf8View),
+        ("debias_weight", DataType::Float64),
+    ] {
+        assert_eq!(
+            schema.field_with_name(name).unwrap().data_type(),
+            &ty,
+            "{name}"
+        );
+    }
+    assert!(matches!(
+        schema.field_with_name("debias_groups").unwrap().data_type(),
+        DataType::List(_)
+    ));
+    let DataType::List(edit) = schema.field_with_name("debias_edits").unwrap().data_type() else {
+        panic!("debias_edits is a list")
+    };
+    let DataType::Struct(fields) = edit.data_type() else {
+        panic!("of structs")
+    };
+    let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["start", "end", "original", "replacement"]);
+
+    // Each counterfactual copy points at its original, carries its edits, and differs from it
+    // exactly by them.
+    let b = sql(
+        &out,
+        "SELECT c.text, o.text, c.debias_edits, c.debias_id, o.debias_id FROM t c JOIN t o \
+         ON c.debias_source_id = o.debias_id WHERE c.debias_augmented ORDER BY c.debias_id",
+    );
+    let copies: usize = b.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(copies as u64, augmented);
+    for batch in &b {
+        for i in 0..batch.num_rows() {
+            let copy = batch.column(0).as_string_view().value(i);
+            let original = batch.column(1).as_string_view().value(i);
+            let edits = batch.column(2).as_list::<i32>().value(i);
+            let edits = edits.as_struct();
+            assert!(!edits.is_empty());
+            let mut rebuilt = String::new();
+            let mut last = 0;
+            for k in 0..edits.len() {
+                let s = edits.column(0).as_primitive::<Int64Type>().value(k) as usize;
+                let e = edits.column(1).as_primitive::<Int64Type>().value(k) as usize;
+                assert_eq!(&original[s..e], edits.column(2).as_string::<i32>().value(k));
+                rebuilt.push_str(&original[last..s]);
+                rebuilt.push_str(edits.column(3).as_string::<i32>().value(k));
+                last = e;
+            }
+            rebuilt.push_str(&original[last..]);
+            assert_eq!(rebuilt, copy);
+            assert_eq!(
+                batch.column(3).as_string_view().value(i),
+                format!("{}#gender_cda", batch.column(4).as_string_view().value(i))
+            );
+        }
+    }
+    // The reports before and after are written, and the counterfactual copies even out gender.
+    let after: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report/after.json")).unwrap())
+            .unwrap();
+    let before: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report/before.json")).unwrap())
+            .unwrap();
+    let docs = |r: &Value, g: &str| {
+        r["axes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "gender")
+            .unwrap()["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == g)
+            .unwrap()["documents"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(before["rows"]["scanned"], 55);
+    let (f0, m0, f1, m1) = (
+        docs(&before, "female"),
+        docs(&before, "male"),
+        docs(&after, "female"),
+        docs(&after, "male"),
+    );
+    assert!(f1 > f0 && m1 > m0, "{f0} {m0} {f1} {m1}");
+    assert!(f1.abs_diff(m1) <= f0.abs_diff(m0), "{f0} {m0} {f1} {m1}");
+    assert!(out.join("report/before.md").exists() && out.join("report/after.md").exists());
+}
+
+#[test]
+fn output_is_byte_identical_across_runs_threads_and_file_splits() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_text(
+        dir.path(),
+        &CDA_RULES.replace(
+            "output:",
+            "  - rebalance: {axis: gender, strategy: downsample}\noutput:",
+        ),
+    );
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    let c = dir.path().join("c");
+    run(&rules, &[&sample()], &opts(&a));
+    run(&rules, &[&sample()], &opts(&b));
+    let mut four = opts(&c);
+    four.threads = 4;
+    run(&rules, &[&sample()], &four);
+    let (ta, tb, tc) = (tree(&a), tree(&b), tree(&c));
+    assert!(ta.keys().any(|k| k.ends_with(".parquet")));
+    assert_eq!(ta, tb, "two runs differ");
+    assert_eq!(ta, tc, "1 and 4 threads differ");
+
+    // The same rows split over three files select the same rows into the same bytes.
+    let text = std::fs::read_to_string(sample()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    for (i, chunk) in lines.chunks(25).enumerate() {
+        std::fs::write(parts.join(format!("p{i}.jsonl")), chunk.join("\n") + "\n").unwrap();
+    }
+    let d = dir.path().join("d");
+    run(&rules, &[&parts], &opts(&d));
+    let td = tree(&d);
+    let data = |t: &BTreeMap<String, Vec<u8>>| -> Vec<Vec<u8>> {
+        t.iter()
+            .filter(|(k, _)| k.starts_with("data"))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    assert_eq!(
+        data(&ta),
+        data(&td),
+        "splitting the input into files changed the output"
+    );
+    assert_eq!(manifest(&a)["rows"], manifest(&d)["rows"]);
+    // A different seed selects differently.
+    let e = dir.path().join("e");
+    let mut seeded = opts(&e);
+    seeded.seed = Some(8);
+    run(&rules, &[&sample()], &seeded);
+    assert_ne!(data(&ta), data(&tree(&e)));
+}
+
+#[test]
+fn downsample_upsample_and_reweight_reach_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    // BOLD's gender domain: Wikipedia sentences about actors and actresses.
+    let src = std::fs::read_to_string(bold()).unwrap();
+    let gender: Vec<&str> = src
+        .lines()
+        .filter(|l| l.contains("\"domain\": \"gender\"") || l.contains("\"domain\":\"gender\""))
+        .collect();
+    assert!(gender.len() > 3000, "{}", gender.len());
+    let input = dir.path().join("gender.jsonl");
+    std::fs::write(&input, gender.join("\n")).unwrap();
+    let shares = |out: &Path| -> (f64, f64, f64, f64) {
+        // Documents whose groups are exactly one of female / male, and their weights.
+        let b = sql(
+            out,
+            "SELECT \
+               sum(CASE WHEN array_has(debias_groups, 'gender/female') AND NOT array_has(debias_groups, 'gender/male') THEN 1 ELSE 0 END), \
+               sum(CASE WHEN array_has(debias_groups, 'gender/male') AND NOT array_has(debias_groups, 'gender/female') THEN 1 ELSE 0 END), \
+               sum(CASE WHEN array_has(debias_groups, 'gender/female') AND NOT array_has(debias_groups, 'gender/male') THEN debias_weight ELSE 0 END), \
+               sum(CASE WHEN array_has(debias_groups, 'gender/male') AND NOT array_has(debias_groups, 'gender/female') THEN debias_weight ELSE 0 END) \
+             FROM t",
+        );
+        let r = &b[0];
+        (
+            r.column(0).as_primitive::<Int64Type>().value(0) as f64,
+            r.column(1).as_primitive::<Int64Type>().value(0) as f64,
+            r.column(2).as_primitive::<Float64Type>().value(0),
+            r.column(3).as_primitive::<Float64Type>().value(0),
+        )
+    };
+    let rules_for = |strategy: &str| {
+        rules_text(
+            dir.path(),
+            &format!(
+                "version: 1\naxes: {{gender: {{}}}}\nactions:\n  - rebalance:\n      name: balance\n      axis: gender\n      strategy: {strategy}\n      target: {{female: 0.5, male: 0.5, non_binary: 0.0}}\n      multi_group: keep\n{}",
+                if strategy == "upsample" {
+                    "      max_copies: 4\n"
+                } else {
+                    ""
+                }
+            ),
+        )
+    };
+    let out = |name: &str| dir.path().join(name);
+
+    let before = run(&rules_for("reweight"), &[&input], &opts(&out("w")));
+    let (f, m, wf, wm) = shares(&out("w"));
+    // Sentences about actors outnumber those about actresses.
+    assert!(m > 1.3 * f, "{f} {m}");
+    // Reweight: every document kept, weights even the groups out exactly.
+    assert_eq!(
+        before.manifest.rows.account.written,
+        before.manifest.rows.account.read
+    );
+    assert!((wf - wm).abs() < 1e-6 * wf, "{wf} {wm}");
+
+    run(&rules_for("downsample"), &[&input], &opts(&out("d")));
+    let (f, m, _, _) = shares(&out("d"));
+    assert!((f / (f + m) - 0.5).abs() < 0.03, "downsample: {f} {m}");
+    let md = manifest(&out("d"));
+    assert!(md["rows"]["dropped"]["balance"].as_u64().unwrap() > 500);
+
+    run(&rules_for("upsample"), &[&input], &opts(&out("u")));
+    let (f, m, _, _) = shares(&out("u"));
+    assert!((f / (f + m) - 0.5).abs() < 0.03, "upsample: {f} {m}");
+    let mu = manifest(&out("u"));
+    let dups = mu["rows"]["duplicated"]["balance"].as_u64().unwrap();
+    assert!(dups > 500, "{dups}");
+    // Duplicates point at their original and are not counterfactuals.
+    let b = sql(
+        &out("u"),
+        "SELECT count(*) FROM t WHERE debias_source_id IS NOT NULL AND NOT debias_augmented AND debias_rule = 'balance'",
+    );
+    assert_eq!(int(&b, 0) as u64, dups);
+}
+
+#[test]
+fn filter_audit_flags_a_filter_that_removes_one_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_text(
+        dir.path(),
+        r#"
+version: 1
+axes: {gender: {}}
+actions:
+  - drop:
+      name: no_actresses
+      terms: [actress, actresses]
+  - drop:
+      name: long
+      regex: "(?s)^.{400,}$"
+"#,
+    );
+    let src = std::fs::read_to_string(bold()).unwrap();
+    let input = dir.path().join("bold.jsonl");
+    std::fs::write(
+        &input,
+        src.lines().take(4000).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    run(&rules, &[&input], &opts(&out));
+    let m = manifest(&out);
+    let audit = m["filter_audit"].as_array().unwrap();
+    let blocklist = audit
+        .iter()
+        .find(|a| a["action"] == "no_actresses")
+        .unwrap();
+    assert!(blocklist["retention_ratio"]["gender"].as_f64().unwrap() < 0.8);
+    assert!(
+        blocklist["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("gender/female")
+    );
+    assert!(
+        m["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("no_actresses"))
+    );
+    let long = audit.iter().find(|a| a["action"] == "long").unwrap();
+    assert!(long["warnings"].as_array().unwrap().is_empty(), "{long}");
+    // No row with the blocked terms is left.
+    let b = sql(
+        &out,
+        "SELECT count(*) FROM t WHERE lower(text) LIKE '%actress%'",
+    );
+    assert_eq!(int(&b, 0), 0);
+    assert_eq!(
+        m["rows"]["read"].as_u64().unwrap(),
+        m["rows"]["kept"].as_u64().unwrap()
+            + m["rows"]["dropped"]["no_actresses"].as_u64().unwrap()
+            + m["rows"]["dropped"]
+                .get("long")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+    );
+}
+
+#[test]
+fn replace_mode_probability_scope_and_direction() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_text(
+        dir.path(),
+        r#"
+version: 1
+input: {id_column: id, where: "lang = 'en'"}
+axes: {gender: {}}
+seed: 3
+actions:
+  - augment:
+      name: flip
+      swap: gender
+      mode: replace
+      probability: 0.5
+      from: [male]
+      scope: {groups: [gender/male]}
+output:
+  partition_by: [lang]
+"#,
+    );
+    let out = dir.path().join("out");
+    run(&rules, &[&sample()], &opts(&out));
+    let m = manifest(&out);
+    let rewritten = m["rows"]["rewritten"]["flip"].as_u64().unwrap();
+    // About half of the documents that mention men (30 or so) are rewritten, in place.
+    assert!((8..=24).contains(&rewritten), "{rewritten}");
+    assert_eq!(m["rows"]["written"], m["rows"]["kept"]);
+    // Only male terms were swapped: no edit replaced a female term.
+    let b = sql(&out, "SELECT count(*) FROM t WHERE debias_augmented");
+    assert_eq!(int(&b, 0) as u64, rewritten);
+    let b = sql(
+        &out,
+        "SELECT count(*) FROM (SELECT unnest(debias_edits) AS e FROM t) WHERE lower(e['original']) IN ('she', 'her', 'woman', 'women', 'mother')",
+    );
+    assert_eq!(int(&b, 0), 0);
+    // Partitioned by language: only `lang=en` exists (French rows are outside `input.where`).
+    assert!(out.join("data/lang=en/part-00000.parquet").exists());
+    assert!(!out.join("data/lang=fr").exists());
+}
+
+#[test]
+fn an_existing_output_is_refused_and_an_interrupted_run_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = debias(&[
+        "apply",
+        "examples/news_sample.jsonl",
+        "-q",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
+    std::fs::remove_dir(&out).unwrap();
+
+    // A corpus big enough that the write takes a while in a debug build.
+    let src = std::fs::read_to_string(bold()).unwrap();
+    let input = dir.path().join("big.jsonl");
+    std::fs::write(&input, src.repeat(4)).unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "version: 1\nactions:\n  - augment: {swap: gender}\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_debias"))
+        .args([
+            "apply",
+            input.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "-q",
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    // Kill it as soon as its temporary directory exists: the write has started.
+    let started = Instant::now();
+    let tmp_prefix = ".out.tmp-";
+    loop {
+        let writing = std::fs::read_dir(dir.path()).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(tmp_prefix)
+        });
+        if writing {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "debias apply ended before it was interrupted"
+        );
+        assert!(started.elapsed() < Duration::from_secs(120));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(!out.exists(), "an interrupted run left {}", out.display());
+}
+
+#[test]
+fn invalid_actions_are_reported_before_any_data_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.yaml");
+    std::fs::write(
+        &p,
+        r#"version: 1
+actions:
+  - dropp: {where: "x > 1"}
+  - drop: {}
+  - drop: {regex: "(unclosed"}
+  - augment: {swap: gender, from: [mal], probability: 2}
+  - augment: {groups: {christian: [church]}}
+  - rebalance: {axis: gendr, strategy: downsample}
+  - rebalance: {axis: gender, strategy: upsample, target: {female: 0.6, male: 0.6, non_binary: 0}}
+output: {compression: brotli, partition_by: lang}
+"#,
+    )
+    .unwrap();
+    let e = rules::load(&p).unwrap_err().to_string();
+    for (line, needle) in [
+        (3, "unknown action `dropp`"),
+        (4, "a drop action without a condition"),
+        (5, "invalid regex"),
+        (6, "no group `mal` in this swap"),
+        (6, "probability 2 is not between 0 and 1"),
+        (7, "a swap needs at least two groups"),
+        (8, "no axis `gendr`"),
+        (9, "a second rebalance action"),
+        (10, "unknown value `brotli`"),
+    ] {
+        let located = format!("bad.yaml:{line}:");
+        assert!(
+            e.lines()
+                .any(|l| l.contains(&located) && l.contains(needle)),
+            "missing `{needle}` at line {line} in:\n{e}"
+        );
+    }
+    assert!(e.contains("did you mean `drop`"), "{e}");
+    assert!(e.contains("did you mean `male`"), "{e}");
+    // Shares that do not sum to 1 are caught (the first rebalance is the one checked).
+    std::fs::write(&p, "version: 1\nactions:\n  - rebalance: {axis: gender, strategy: upsample, target: {female: 0.6, male: 0.6, non_binary: 0}}\n").unwrap();
+    let e = rules::load(&p).unwrap_err().to_string();
+    assert!(e.contains("shares sum to 1.2"), "{e}");
+    // The command line exits 2 and writes nothing.
+    let out = dir.path().join("out");
+    let o = debias(&[
+        "apply",
+        "examples/news_sample.jsonl",
+        "--rules",
+        p.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
+    // A predicate on a column the input lacks names the action and the columns.
+    std::fs::write(
+        &p,
+        "version: 1\nactions:\n  - drop: {name: nope, where: \"nosuch > 1\"}\n",
+    )
+    .unwrap();
+    let o = debias(&[
+        "apply",
+        "examples/news_sample.jsonl",
+        "--rules",
+        p.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("action `nope`") && stderr(&o).contains("`text`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+}
