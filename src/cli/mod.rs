@@ -190,12 +190,13 @@ fn check(files: &[PathBuf]) -> ExitCode {
             Ok(rs) => {
                 let tax = rs.taxonomy();
                 println!(
-                    "{}: ok ({} axes, {} attribute lexicons, {} groups, {} terms)",
+                    "{}: ok ({} axes, {} attribute lexicons, {} groups, {} terms; {} actions)",
                     f.display(),
                     tax.demographic_axes().count(),
                     tax.attribute_axes().count(),
                     tax.groups.len(),
-                    tax.terms.len()
+                    tax.terms.len(),
+                    rs.apply.actions.len()
                 );
             }
             Err(e) => {

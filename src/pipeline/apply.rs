@@ -277,8 +277,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         r?
     };
     let written = sink.finish()?;
-    let mut account = pass.account.clone();
-    account.read = pass.account.read;
+    let account = pass.account.clone();
     let balanced = account.check();
     if let Err(e) = &balanced {
         return Err(Error::Internal(format!(
@@ -292,6 +291,10 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
             written_rows, account.written
         )));
     }
+    // The reports' row counts: the input's rows, and the rows written.
+    before.rows_read = account.read;
+    before.excluded_by_where = account.dropped.get("input.where").copied().unwrap_or(0);
+    before.null_text = account.dropped.get("null_text").copied().unwrap_or(0);
     after.rows_read = account.written;
 
     // Reports and manifest.

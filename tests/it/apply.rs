@@ -211,7 +211,10 @@ fn output_has_the_documented_schema_and_the_account_balances() {
             .as_u64()
             .unwrap()
     };
+    assert_eq!(before["rows"]["read"], 60);
+    assert_eq!(before["rows"]["excluded_by_where"], 5);
     assert_eq!(before["rows"]["scanned"], 55);
+    assert_eq!(after["rows"]["scanned"], rows["written"]);
     let (f0, m0, f1, m1) = (
         docs(&before, "female"),
         docs(&before, "male"),
