@@ -276,8 +276,11 @@ struct FirstWords {
     /// american`, `mr` of `mr.`): those need the walk.
     longer: Box<[u64]>,
     /// Forms that are a single ASCII word, by key, verified byte by byte.
-    single: HashMap<u64, Vec<(Box<[u8]>, u32)>, BuildKeyHasher>,
+    single: HashMap<u64, Vec<SingleForm>, BuildKeyHasher>,
 }
+
+/// A one-word form (its bytes) and its pattern id.
+type SingleForm = (Box<[u8]>, u32);
 
 const FILTER_BITS: u32 = 18;
 

@@ -597,6 +597,10 @@ fn predicate_error(
     )
 }
 
+/// One input row processed: its id, its output rows, what happened, its hits (`None` for a
+/// row outside `input.where` or without text).
+type RowResult = (Option<String>, Vec<OutRow>, PassStats, Option<DocHits>);
+
 #[allow(clippy::too_many_arguments)]
 fn process_batch(
     batch: &RecordBatch,
@@ -642,8 +646,7 @@ fn process_batch(
     *row += batch.num_rows() as u64;
 
     // The rows of the batch, in parallel.
-    let results: Vec<(Option<String>, Vec<OutRow>, PassStats, Option<DocHits>)> = (0..batch
-        .num_rows())
+    let results: Vec<RowResult> = (0..batch.num_rows())
         .into_par_iter()
         .map(|i| {
             let mut stats = PassStats::default();

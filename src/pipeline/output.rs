@@ -246,7 +246,7 @@ fn write_chunk(
     }
     let (w, rel, rows) = part.writer.as_mut().expect("opened above");
     w.write(chunk)
-        .map_err(|e| Error::output(&root.join(&*rel), e))?;
+        .map_err(|e| Error::output(root.join(&*rel), e))?;
     *rows += chunk.num_rows() as u64;
     if (w.bytes_written() + w.in_progress_size()) as u64 >= target {
         close(root, part, files)?;

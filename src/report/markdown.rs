@@ -21,7 +21,7 @@ fn num(x: u64) -> String {
     let s = x.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -241,7 +241,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(w, "|---|---:|---:|---|");
         for a in &r.attributes {
             let mut cats: Vec<_> = a.categories.iter().filter(|c| c.documents > 0).collect();
-            cats.sort_by(|x, y| y.documents.cmp(&x.documents));
+            cats.sort_by_key(|c| std::cmp::Reverse(c.documents));
             let list: Vec<String> = cats
                 .iter()
                 .take(5)

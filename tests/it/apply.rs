@@ -606,3 +606,103 @@ output: {compression: brotli, partition_by: lang}
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn reference_targets_tokens_context_buckets_and_lexicon_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    // A reference report: the scan of the sample, whose gender shares become the target.
+    let reference = dir.path().join("reference.json");
+    let o = debias(&[
+        "scan",
+        "examples/news_sample.jsonl",
+        "-q",
+        "--report",
+        reference.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rules = rules_text(
+        dir.path(),
+        r#"
+version: 1
+input: {id_column: id, source_url_column: url}
+axes: {gender: {}, religion: {}}
+actions:
+  - drop: {name: religious, lexicon: religion, min_count: 1}
+  - rebalance:
+      axis: gender
+      strategy: reweight
+      unit: tokens
+      target: {reference: reference.json}
+      context: source
+output:
+  compression: snappy
+"#,
+    );
+    let out = dir.path().join("out");
+    run(&rules, &[&sample()], &opts(&out));
+    let m = manifest(&out);
+    // Every document that names a religion is dropped by the lexicon condition.
+    let dropped = m["rows"]["dropped"]["religious"].as_u64().unwrap();
+    assert!(dropped >= 3, "{dropped}");
+    let b = sql(
+        &out,
+        "SELECT count(*) FROM t WHERE array_any_value(debias_groups) LIKE 'religion/%' OR array_to_string(debias_groups, ',') LIKE '%religion/%'",
+    );
+    assert_eq!(int(&b, 0), 0);
+    // The reference's document shares are the target; weights are per (group, source).
+    let plan = &m["rebalance"];
+    assert_eq!(plan["target"], "reference:reference.json");
+    assert_eq!(plan["unit"], "tokens");
+    let buckets = plan["buckets"].as_array().unwrap();
+    assert!(
+        buckets.iter().any(|b| b["bucket"] == "example-news.com"),
+        "{plan}"
+    );
+    let targets: Vec<f64> = plan["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["target"].as_f64().unwrap())
+        .collect();
+    assert!((targets.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    // Within each source, the weighted tokens of the groups follow the target.
+    let b = sql(
+        &out,
+        "SELECT sum(debias_weight * (length(text) - length(replace(text, ' ', '')) + 1)) FROM t \
+         WHERE array_has(debias_groups, 'gender/female') AND NOT array_has(debias_groups, 'gender/male') AND url LIKE '%example-news.com%'",
+    );
+    assert!(b[0].column(0).as_primitive::<Float64Type>().value(0) > 0.0);
+    assert_eq!(m["output"]["compression"], "snappy");
+}
+
+#[test]
+fn files_roll_over_at_the_target_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(bold()).unwrap();
+    let input = dir.path().join("bold.jsonl");
+    std::fs::write(
+        &input,
+        src.lines().take(5000).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let rules = rules_text(
+        dir.path(),
+        "version: 1\naxes: {gender: {}}\noutput: {row_group_size: 500, target_file_size: 50KB, compression: gzip, level: 9}\n",
+    );
+    let out = dir.path().join("out");
+    run(&rules, &[&input], &opts(&out));
+    let m = manifest(&out);
+    // The size is checked after every 1,024 rows: five chunks, five files.
+    let files = m["output"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 5, "{files:?}");
+    let rows: u64 = files.iter().map(|f| f["rows"].as_u64().unwrap()).sum();
+    assert_eq!(rows, 5000);
+    for f in files {
+        let p = out.join(f["path"].as_str().unwrap());
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().len(),
+            f["bytes"].as_u64().unwrap()
+        );
+    }
+    assert_eq!(int(&sql(&out, "SELECT count(*) FROM t"), 0), 5000);
+}
