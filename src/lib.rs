@@ -10,6 +10,7 @@ pub mod apply;
 pub mod augment;
 pub mod cli;
 pub mod detect;
+pub mod embed;
 pub mod error;
 pub mod hash;
 pub mod lexicon;

@@ -8,6 +8,7 @@ mod it {
     pub mod bold;
     pub mod cli;
     pub mod common;
+    pub mod embed;
     pub mod formats;
     pub mod scan;
 }

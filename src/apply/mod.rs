@@ -31,6 +31,16 @@ use crate::rules::actions::{
     Action, ActionKind, AugmentMode, Context, DropRule, MultiGroup, RebalanceRule, Strategy, Unit,
 };
 
+/// Adds one to `map[key]`, allocating the key only the first time.
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_owned(), 1);
+        }
+    }
+}
+
 /// A uniform number in [0, 1) from the seed, a salt (the action's name) and a document id.
 pub fn unit(seed: u64, salt: &str, id: &str) -> f64 {
     let mut key = Vec::with_capacity(salt.len() + id.len() + 1);
@@ -125,7 +135,12 @@ impl Account {
             (&mut self.derived_dropped, &o.derived_dropped),
         ] {
             for (k, v) in b {
-                *a.entry(k.clone()).or_default() += v;
+                match a.get_mut(k) {
+                    Some(n) => *n += v,
+                    None => {
+                        a.insert(k.clone(), *v);
+                    }
+                }
             }
         }
     }
@@ -136,12 +151,8 @@ impl Account {
             self.written += 1;
             match r.origin {
                 Origin::Original => self.kept += 1,
-                Origin::Augmented(k) => {
-                    *self.augmented.entry(actions[k].name.clone()).or_default() += 1
-                }
-                Origin::Duplicated(k) => {
-                    *self.duplicated.entry(actions[k].name.clone()).or_default() += 1
-                }
+                Origin::Augmented(k) => bump(&mut self.augmented, &actions[k].name),
+                Origin::Duplicated(k) => bump(&mut self.duplicated, &actions[k].name),
             }
         }
     }
@@ -511,7 +522,7 @@ impl Actions {
                                 Origin::Original => &mut stats.account.dropped,
                                 _ => &mut stats.account.derived_dropped,
                             };
-                            *map.entry(action.name.clone()).or_default() += 1;
+                            bump(map, &action.name);
                         }
                         !drop
                     });
@@ -549,11 +560,7 @@ impl Actions {
                             }),
                             AugmentMode::Replace => {
                                 if r.origin == Origin::Original {
-                                    *stats
-                                        .account
-                                        .rewritten
-                                        .entry(action.name.clone())
-                                        .or_default() += 1;
+                                    bump(&mut stats.account.rewritten, &action.name);
                                 }
                                 r.text = Some(text);
                                 r.augmented = true;
@@ -626,7 +633,7 @@ impl Actions {
                             Origin::Original => &mut stats.account.dropped,
                             _ => &mut stats.account.derived_dropped,
                         };
-                        *map.entry(action.name.clone()).or_default() += 1;
+                        bump(map, &action.name);
                     }
                     rows.extend(extra);
                 }

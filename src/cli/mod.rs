@@ -38,6 +38,8 @@ pub enum Command {
     /// Run the rule file's actions (drop, augment, rebalance) and write the corpus as Parquet,
     /// with a manifest and the skew report before and after.
     Apply(ApplyArgs),
+    /// Write a sentence embedding per document (Parquet: debias_id, embedding).
+    Embed(EmbedArgs),
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -117,6 +119,41 @@ pub struct ApplyArgs {
     pub quiet: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Input files, directories or globs.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// A sentence-transformers model directory, a Hugging Face cache entry, or a model id found
+    /// in the Hugging Face cache.
+    #[arg(long, short, value_name = "DIR|ID", default_value = crate::embed::DEFAULT_MODEL)]
+    pub model: String,
+    /// Output directory: data/part-NNNNN.parquet with `debias_id` and `embedding`.
+    #[arg(long, short, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Rule file, for its `input:` section (text and id columns, `where`).
+    #[arg(long, short, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Weights' precision: f32, f16 or bf16.
+    #[arg(long, default_value = "f32", value_parser = crate::embed::parse_dtype)]
+    pub dtype: candle_core::DType,
+    /// cpu, cuda, cuda:N, or auto (a GPU when there is one).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Tokens per batch (longest text of the batch times texts).
+    #[arg(long, default_value_t = 16384, value_name = "N")]
+    pub batch_tokens: usize,
+    /// Replace an existing output directory.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Worker threads. Default: the number of cores.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 /// Parses `512MiB`, `2GiB`, `1.5GB`, `1000000`.
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -168,6 +205,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Scan(args) => scan(args).map(|()| ExitCode::SUCCESS),
         Command::Apply(args) => apply(args).map(|()| ExitCode::SUCCESS),
+        Command::Embed(args) => embed(args).map(|()| ExitCode::SUCCESS),
         Command::Rules(RulesCommand::Check { files }) => Ok(check(&files)),
         Command::Rules(RulesCommand::Default) => {
             print_stdout(rules::DEFAULT_RULES);
@@ -324,7 +362,25 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
         p.finish();
     }
     let outcome = outcome?;
-    let report = Report::build(&rules, &outcome);
+    let mut report = Report::build(&rules, &outcome);
+    if let Some(er) = &rules.embedding {
+        if !args.quiet {
+            eprintln!(
+                "embedding {} documents with {} ({}, {}) for the `embedding:` section...",
+                outcome.stats.documents.min(er.max_documents),
+                er.model,
+                er.dtype,
+                er.device
+            );
+        }
+        report.embedding = Some(pipeline::embed::analyze(
+            &rules,
+            er,
+            &args.inputs,
+            opts.threads,
+            outcome.stats.documents,
+        )?);
+    }
     match &dest {
         ReportDest::Stdout => print_stdout(&report.to_markdown()),
         ReportDest::Json(f) => report::write_atomic(f, &report.to_json())?,
@@ -418,6 +474,53 @@ fn apply(args: ApplyArgs) -> Result<(), Error> {
             "output: {} (data/, manifest.json, report/before.md, report/after.md)",
             args.output.display()
         );
+    }
+    Ok(())
+}
+
+fn embed(args: EmbedArgs) -> Result<(), Error> {
+    let rules: RuleSet = match &args.rules {
+        Some(p) => rules::load(p)?,
+        None => rules::default_rules()?,
+    };
+    if args.threads == Some(0) || args.batch_tokens == 0 {
+        return Err(Error::Usage(
+            "--threads and --batch-tokens must be at least 1".into(),
+        ));
+    }
+    let files = crate::embed::ModelFiles::locate(&args.model)?;
+    let device = crate::embed::device(&args.device)?;
+    let encoder = crate::embed::Encoder::load(
+        files,
+        crate::embed::EncoderOptions {
+            dtype: args.dtype,
+            device,
+            batch_tokens: args.batch_tokens,
+        },
+    )?;
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let opts = pipeline::embed::EmbedOptions {
+        output: args.output.clone(),
+        overwrite: args.overwrite,
+        threads: args.threads.unwrap_or_else(pipeline::default_threads),
+        progress: show_progress.then(|| Arc::new(Bar::new()) as Arc<dyn Progress>),
+    };
+    let o = pipeline::embed::embed(&rules, &encoder, &args.inputs, &opts)?;
+    if !args.quiet {
+        let secs = o.elapsed.as_secs_f64();
+        eprintln!(
+            "embedded {} documents ({} tokens, {:?}, {}) in {:.2} s, {:.0} documents/s; {} rows read, {} excluded by `where`, {} null texts",
+            o.embedded,
+            o.tokens,
+            args.dtype,
+            args.device,
+            secs,
+            o.embedded as f64 / secs.max(1e-9),
+            o.rows_read,
+            o.excluded_by_where,
+            o.null_text
+        );
+        eprintln!("output: {}/data/", args.output.display());
     }
     Ok(())
 }

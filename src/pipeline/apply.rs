@@ -255,7 +255,12 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         stop_at: None,
     };
     let mut after = ScanStats::new(&rules.detector);
-    let mut sink = Sink::new(&tmp.0, out_schema.clone(), &rules.apply.output)?;
+    let mut sink = Sink::new(
+        &tmp.0,
+        out_schema.clone(),
+        &rules.apply.output,
+        &rules.input.text_column,
+    )?;
     let mut weighted: BTreeMap<GroupId, f64> = BTreeMap::new();
     if let Some(p) = &opts.progress {
         p.start(files.len(), files.iter().map(|f| f.size).sum());

@@ -21,6 +21,7 @@
 
 pub mod apply;
 pub mod attributes;
+pub mod embed;
 pub mod input;
 pub mod output;
 pub mod udf;

@@ -15,6 +15,7 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
 use crate::apply::manifest::FileEntry;
@@ -50,7 +51,13 @@ struct Part {
 
 impl Sink {
     /// `schema` is the full output schema; the `partition_by` columns are taken out of it.
-    pub fn new(root: &Path, schema: SchemaRef, rules: &OutputRules) -> Result<Self> {
+    /// `text_column` is written without a dictionary (as are columns ending in `id`).
+    pub fn new(
+        root: &Path,
+        schema: SchemaRef,
+        rules: &OutputRules,
+        text_column: &str,
+    ) -> Result<Self> {
         let compression = match rules.compression {
             Codec::Zstd => Compression::ZSTD(
                 ZstdLevel::try_new(rules.level.unwrap_or(3))
@@ -64,7 +71,20 @@ impl Sink {
             Codec::Lz4 => Compression::LZ4_RAW,
             Codec::None => Compression::UNCOMPRESSED,
         };
-        let props = WriterProperties::builder()
+        // Dictionaries only pay off for repeated values: not for texts and ids.
+        let mut props = WriterProperties::builder();
+        for f in schema.fields() {
+            if matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) && !rules.partition_by.contains(f.name())
+                && (f.name() == text_column || f.name().ends_with("id"))
+            {
+                props =
+                    props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false);
+            }
+        }
+        let props = props
             .set_compression(compression)
             .set_max_row_group_row_count(Some(rules.row_group_size))
             .set_write_batch_size(CHUNK_ROWS)
@@ -159,15 +179,23 @@ impl Sink {
             writer: None,
             next_file: 0,
         });
-        part.pending_rows += batch.num_rows();
-        part.pending.push(batch);
-        while part.pending_rows >= CHUNK_ROWS {
-            let all = concat_batches(&self.schema, &part.pending)
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let chunk = all.slice(0, CHUNK_ROWS);
-            let rest = all.slice(CHUNK_ROWS, all.num_rows() - CHUNK_ROWS);
-            part.pending_rows = rest.num_rows();
-            part.pending = vec![rest];
+        // Fill the pending chunk up to CHUNK_ROWS from the new batch, write it, and write whole
+        // chunks straight from the batch (slices share its buffers: nothing is copied twice).
+        let mut batch = batch;
+        while part.pending_rows + batch.num_rows() >= CHUNK_ROWS {
+            let take = CHUNK_ROWS - part.pending_rows;
+            let head = batch.slice(0, take);
+            batch = batch.slice(take, batch.num_rows() - take);
+            let chunk = if part.pending.is_empty() {
+                head
+            } else {
+                part.pending.push(head);
+                let c = concat_batches(&self.schema, &part.pending)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                part.pending.clear();
+                c
+            };
+            part.pending_rows = 0;
             write_chunk(
                 &self.root,
                 &self.schema,
@@ -177,6 +205,10 @@ impl Sink {
                 &chunk,
                 &mut self.files,
             )?;
+        }
+        if batch.num_rows() > 0 {
+            part.pending_rows += batch.num_rows();
+            part.pending.push(batch);
         }
         Ok(())
     }

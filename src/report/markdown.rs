@@ -289,5 +289,8 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(w);
     }
+    if let Some(e) = &r.embedding {
+        super::embedding::render(w, e);
+    }
     o
 }

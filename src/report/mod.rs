@@ -18,6 +18,7 @@
 //!   term over documents; pairs seen in fewer than `min_count` documents are left out, and so
 //!   are attribute terms that are also terms of the axis (`actress` for gender).
 
+pub mod embedding;
 pub mod markdown;
 pub mod stats;
 
@@ -56,6 +57,9 @@ pub struct Report {
     pub associations: Vec<GroupAssociations>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<SourcesReport>,
+    /// Set by the scan when the rules have an `embedding:` section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<embedding::EmbeddingReport>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -434,6 +438,7 @@ impl Report {
             intersections: intersections(tax, s),
             associations: associations(rules, s),
             sources: sources(rules, s),
+            embedding: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! for users, in `rules/README.md`.
 
 pub mod actions;
+pub mod embedding;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -178,6 +179,8 @@ pub struct RuleSet {
     pub detector: Arc<Detector>,
     /// What `debias apply` does (`seed`, `actions`, `output`).
     pub apply: actions::ApplyRules,
+    /// Sentence embeddings in the scan (`embedding:`).
+    pub embedding: Option<embedding::EmbeddingRules>,
 }
 
 impl RuleSet {
@@ -257,6 +260,7 @@ const TOP_KEYS: &[&str] = &[
     "seed",
     "actions",
     "output",
+    "embedding",
 ];
 const INPUT_KEYS: &[&str] = &[
     "text_column",
@@ -351,6 +355,9 @@ fn compile(
         &targets,
         base_dir,
     );
+    let embedding = f
+        .get("embedding")
+        .and_then(|n| embedding::read(&mut r, n, detector.taxonomy(), apply.seed, base_dir));
     Some(RuleSet {
         origin: RulesOrigin {
             path: display.to_owned(),
@@ -361,6 +368,7 @@ fn compile(
         report,
         detector: Arc::new(detector),
         apply,
+        embedding,
     })
 }
 

