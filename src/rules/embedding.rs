@@ -123,9 +123,7 @@ pub fn read(
         }
     }
     if let Some(n) = f.get("implicit") {
-        let Some(fi) = r.fields(n, "embedding.implicit", IMPLICIT_KEYS) else {
-            return None;
-        };
+        let fi = r.fields(n, "embedding.implicit", IMPLICIT_KEYS)?;
         let mut imp = Implicit {
             threshold: 0.5,
             prototypes: Vec::new(),
