@@ -353,7 +353,13 @@ pub(crate) fn read_context(
 ) -> Option<(String, ContextRule)> {
     let f = r.fields(node, key, CONTEXT_KEYS)?;
     let term = match f.get("term") {
-        Some(n) => normalize_term(&r.string(n, &format!("{key}.term"))?).ok()?,
+        Some(n) => match normalize_term(&r.string(n, &format!("{key}.term"))?) {
+            Ok(t) => t,
+            Err(e) => {
+                r.error(n, &format!("{key}.term"), e);
+                return None;
+            }
+        },
         None => {
             r.error(node, key, "missing key `term`");
             return None;

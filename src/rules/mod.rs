@@ -307,8 +307,14 @@ fn compile(
     let f = r.fields(&root, "", TOP_KEYS)?;
 
     if let Some(v) = f.get("version") {
-        match v.kind {
+        match &v.kind {
             Kind::Int(RULES_VERSION) => {}
+            Kind::Str(s) if s.trim() == RULES_VERSION.to_string() => r.error_help(
+                v,
+                "version",
+                format!("the version is the string \"{s}\""),
+                Some(format!("write it as a number: `version: {RULES_VERSION}`")),
+            ),
             _ => r.error_help(
                 v,
                 "version",
@@ -795,6 +801,7 @@ fn read_axis(
                 &[]
             }
         };
+        let mut seen: Vec<String> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let ik = format!("{ckey}[{i}]");
             if let Some((term, rule)) = read_context_rule(r, item, &ik) {
@@ -802,7 +809,17 @@ fn read_axis(
                     .groups
                     .values()
                     .any(|(_, ts)| ts.iter().any(|t| t.text == term));
-                if known {
+                if seen.contains(&term) {
+                    // (A rule here replacing the built-in lexicon's rule is the point of the
+                    // key; two rules for one term in this file are a mistake.)
+                    r.error_help(
+                        item,
+                        &ik,
+                        format!("a second context rule for `{term}`"),
+                        Some("merge the two rules into one"),
+                    );
+                } else if known {
+                    seen.push(term.clone());
                     spec.context.insert(term, rule);
                 } else {
                     r.error(
@@ -835,14 +852,22 @@ fn read_axis(
         }
     }
     if spec.groups.is_empty() {
+        let builtins = lexicon::builtin_names(kind);
+        // A new axis without groups is most often a misspelt built-in (`gendr: {}`).
+        let help = match yaml::nearest(&spec.name, &builtins) {
+            Some(n) => format!(
+                "did you mean the built-in `{n}`? Otherwise name a lexicon with `lexicons: [...]` or give the groups with `groups:`"
+            ),
+            None => format!(
+                "name a lexicon with `lexicons: [...]` (built-in: {}) or give the groups with `groups:`",
+                builtins.join(", ")
+            ),
+        };
         r.error_help(
             key_node,
             key,
             format!("`{}` has no groups", spec.name),
-            Some(format!(
-                "name a lexicon with `lexicons: [...]` (built-in: {}) or give the groups with `groups:`",
-                lexicon::builtin_names(kind).join(", ")
-            )),
+            Some(help),
         );
     }
 }
@@ -1141,6 +1166,25 @@ mod tests {
             assert!(names.contains(&b.name), "{} missing", b.name);
         }
         assert!(!names.contains(&"gender_first_names"));
+    }
+
+    #[test]
+    fn small_mistakes_get_specific_messages() {
+        let e = errors("version: \"1\"\n");
+        assert!(
+            e.contains("r.yaml:1:10") && e.contains("`version: 1`"),
+            "{e}"
+        );
+        let e = errors("axes:\n  gendr: {}\n");
+        assert!(e.contains("did you mean the built-in `gender`"), "{e}");
+        let e = errors(
+            "axes:\n  gender:\n    context:\n      - {term: \"  \", capitalized: true}\n      - {term: she, capitalized: true}\n      - {term: she, next_word: [said]}\n",
+        );
+        assert!(e.contains("r.yaml:4:") && e.contains("empty term"), "{e}");
+        assert!(
+            e.contains("r.yaml:6:") && e.contains("a second context rule for `she`"),
+            "{e}"
+        );
     }
 
     #[test]
