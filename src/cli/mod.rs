@@ -548,6 +548,9 @@ impl Bar {
 
 impl Progress for Bar {
     fn start(&self, files: usize, bytes: u64) {
+        // `apply` with a rebalance reads the input twice: each pass starts the bar again.
+        self.bar.reset();
+        self.docs.store(0, std::sync::atomic::Ordering::Relaxed);
         self.bar.set_length(bytes);
         self.bar.set_message(format!("0 docs, {files} file(s)"));
         self.bar
