@@ -79,6 +79,13 @@ pub struct ScanArgs {
     /// Replace existing outputs.
     #[arg(long)]
     pub overwrite: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Resources and verbosity, shared by `scan` and `apply`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Worker threads. Default: the number of cores.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -108,15 +115,8 @@ pub struct ApplyArgs {
     /// Replace an existing output directory.
     #[arg(long)]
     pub overwrite: bool,
-    /// Worker threads. Default: the number of cores.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    /// Memory limit for DataFusion's operators, e.g. 2GiB, 512MiB.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub memory_limit: Option<usize>,
-    /// No progress bar and no summary on standard error.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Args)]
@@ -341,14 +341,14 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
         None => rules::default_rules()?,
     };
     let dest = report_dest(args.report.as_deref(), args.overwrite)?;
-    if args.threads == Some(0) {
+    if args.run.threads == Some(0) {
         return Err(Error::Usage("--threads must be at least 1".into()));
     }
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let show_progress = !args.run.quiet && std::io::stderr().is_terminal();
     let progress = show_progress.then(|| Arc::new(Bar::new()) as Arc<dyn Progress>);
     let opts = ScanOptions {
-        threads: args.threads.unwrap_or_else(pipeline::default_threads),
-        memory_limit: args.memory_limit,
+        threads: args.run.threads.unwrap_or_else(pipeline::default_threads),
+        memory_limit: args.run.memory_limit,
         attributes: args.attributes.as_ref().map(|dir| AttributesOutput {
             dir: dir.clone(),
             overwrite: args.overwrite,
@@ -364,7 +364,7 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
     let outcome = outcome?;
     let mut report = Report::build(&rules, &outcome);
     if let Some(er) = &rules.embedding {
-        if !args.quiet {
+        if !args.run.quiet {
             eprintln!(
                 "embedding {} documents with {} ({}, {}) for the `embedding:` section...",
                 outcome.stats.documents.min(er.max_documents),
@@ -391,7 +391,7 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
             report::write_atomic(&d.join("report.md"), &report.to_markdown())?;
         }
     }
-    if !args.quiet {
+    if !args.run.quiet {
         let s = &outcome.stats;
         let secs = outcome.elapsed.as_secs_f64();
         eprintln!(
@@ -429,25 +429,25 @@ fn apply(args: ApplyArgs) -> Result<(), Error> {
         Some(p) => rules::load(p)?,
         None => rules::default_rules()?,
     };
-    if args.threads == Some(0) {
+    if args.run.threads == Some(0) {
         return Err(Error::Usage("--threads must be at least 1".into()));
     }
-    if rules.apply.actions.is_empty() && !args.quiet {
+    if rules.apply.actions.is_empty() && !args.run.quiet {
         eprintln!(
             "note: the rules have no `actions:`; the corpus is copied with provenance columns (see rules/README.md, `actions`)"
         );
     }
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let show_progress = !args.run.quiet && std::io::stderr().is_terminal();
     let opts = ApplyOptions {
         output: args.output.clone(),
         overwrite: args.overwrite,
         seed: args.seed,
-        threads: args.threads.unwrap_or_else(pipeline::default_threads),
-        memory_limit: args.memory_limit,
+        threads: args.run.threads.unwrap_or_else(pipeline::default_threads),
+        memory_limit: args.run.memory_limit,
         progress: show_progress.then(|| Arc::new(Bar::new()) as Arc<dyn Progress>),
     };
     let outcome = pipeline::apply::apply(&rules, &args.inputs, &opts)?;
-    if !args.quiet {
+    if !args.run.quiet {
         let m = &outcome.manifest;
         let a = &m.rows.account;
         let sum = |x: &std::collections::BTreeMap<String, u64>| x.values().sum::<u64>();

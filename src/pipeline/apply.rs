@@ -36,7 +36,7 @@ use futures::StreamExt;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::attributes::{replace_dir, temp_sibling};
+use super::attributes::TempDir;
 use super::input::InputFile;
 use super::output::Sink;
 use super::{
@@ -116,17 +116,6 @@ fn provenance_fields() -> Vec<Field> {
         Field::new("debias_weight", DataType::Float64, false),
         Field::new("debias_edits", edits_type(), true),
     ]
-}
-
-/// Deletes the temporary output directory unless the run got to rename it.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if self.0.exists() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 /// Runs the rules' actions over the corpus and writes the output directory:
@@ -242,11 +231,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     };
 
     // The writing pass, into a temporary directory.
-    let tmp = TempDir(temp_sibling(&opts.output));
-    if tmp.0.exists() {
-        std::fs::remove_dir_all(&tmp.0).map_err(|e| Error::output(&tmp.0, e))?;
-    }
-    std::fs::create_dir_all(&tmp.0).map_err(|e| Error::output(&tmp.0, e))?;
+    let tmp = TempDir::create(&opts.output)?;
     let actions = Actions {
         list: list.clone(),
         seed,
@@ -256,7 +241,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     };
     let mut after = ScanStats::new(&rules.detector);
     let mut sink = Sink::new(
-        &tmp.0,
+        tmp.path(),
         out_schema.clone(),
         &rules.apply.output,
         &rules.input.text_column,
@@ -386,7 +371,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         warnings,
     };
     let write = |rel: &str, text: &str| -> Result<()> {
-        let p = tmp.0.join(rel);
+        let p = tmp.path().join(rel);
         if let Some(d) = p.parent() {
             std::fs::create_dir_all(d).map_err(|e| Error::output(d, e))?;
         }
@@ -397,7 +382,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     write("report/before.md", &before_report.to_markdown())?;
     write("report/after.json", &after_report.to_json())?;
     write("report/after.md", &after_report.to_markdown())?;
-    replace_dir(&tmp.0, &opts.output)?;
+    tmp.commit(&opts.output)?;
     Ok(ApplyOutcome {
         manifest,
         before: before_report,

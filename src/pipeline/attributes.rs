@@ -49,13 +49,8 @@ impl AttributesOutput {
                 self.dir.display()
             )));
         }
-        let tmp = temp_sibling(&self.dir);
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
         Ok(Writer {
-            tmp,
+            tmp: TempDir::create(&self.dir)?,
             detector: self.detector.clone(),
             schema: schema(),
         })
@@ -63,7 +58,7 @@ impl AttributesOutput {
 
     /// Moves the finished files into place.
     pub fn finish(&self, w: Writer) -> Result<()> {
-        replace_dir(&w.tmp, &self.dir)
+        w.tmp.commit(&self.dir)
     }
 }
 
@@ -75,6 +70,40 @@ pub fn schema() -> SchemaRef {
         Field::new("debias_mentions", udf::mentions_type(), false),
         Field::new("debias_attributes", udf::group_list_type(), false),
     ]))
+}
+
+/// A temporary directory beside an output, filled and then renamed into place by
+/// [`TempDir::commit`]; removed when dropped before that (a failed run leaves nothing behind).
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `.DEST.tmp-PID` beside `dest` (removing a stale one).
+    pub fn create(dest: &Path) -> Result<TempDir> {
+        let tmp = temp_sibling(dest);
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
+        Ok(TempDir(tmp))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Moves the finished directory to `dest` (see [`replace_dir`]).
+    pub fn commit(&self, dest: &Path) -> Result<()> {
+        replace_dir(&self.0, dest)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// `DIR` → `.DIR.tmp-PID` beside it.
@@ -119,25 +148,18 @@ pub fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
 /// The temporary directory being filled.
 #[derive(Debug)]
 pub struct Writer {
-    tmp: PathBuf,
+    tmp: TempDir,
     detector: Arc<Detector>,
     schema: SchemaRef,
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        // After a successful finish the directory has been renamed away; otherwise the scan
-        // failed and its partial output must not stay behind.
-        if self.tmp.exists() {
-            let _ = std::fs::remove_dir_all(&self.tmp);
-        }
-    }
 }
 
 impl Writer {
     /// A writer for partition `part` of input file `file`.
     pub fn part(&self, file: usize, part: usize) -> Result<PartWriter> {
-        let path = self.tmp.join(format!("part-{file:05}-{part:03}.parquet"));
+        let path = self
+            .tmp
+            .path()
+            .join(format!("part-{file:05}-{part:03}.parquet"));
         let out = File::create(&path).map_err(|e| Error::output(&path, e))?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(

@@ -16,7 +16,13 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::Expr;
 use futures::StreamExt;
 
-use super::attributes::{replace_dir, temp_sibling};
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::UInt32Type;
+use datafusion::prelude::SessionContext;
+
+use super::attributes::TempDir;
+use super::input::InputFile;
+use super::output::Sink;
 use super::{
     Progress, ScanOptions, base_exprs, check_columns, cols, diagnose, open, resolve_inputs,
     runtime, session, udf,
@@ -67,14 +73,111 @@ pub fn schema(dim: usize) -> SchemaRef {
     ]))
 }
 
-struct TempDir(PathBuf);
+/// The selected documents of one batch, in input order.
+struct DocBatch<'a> {
+    ids: Vec<String>,
+    texts: Vec<&'a str>,
+    /// Demographic groups of each document (when asked for).
+    groups: Vec<Vec<GroupId>>,
+}
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if self.0.exists() {
-            let _ = std::fs::remove_dir_all(&self.0);
+/// Reads `files` in order with the scan's columns and calls `f` with the documents of each
+/// batch that `input.where` selects and that have a text; counts the rest in `counts`.
+async fn read_docs(
+    ctx: &SessionContext,
+    rules: &RuleSet,
+    files: &[InputFile],
+    with_groups: bool,
+    counts: &mut EmbedOutcome,
+    mut f: impl FnMut(DocBatch<'_>) -> Result<()>,
+) -> Result<()> {
+    let tax = rules.taxonomy();
+    for file in files {
+        let df = open(ctx, file).await?;
+        let file_schema = df.schema().as_arrow().clone();
+        let has_id = check_columns(file, &file_schema, &rules.input)?;
+        let exprs: Vec<Expr> = base_exprs(ctx, &df, file, &rules.input, has_id)?
+            .into_iter()
+            .filter(|e| with_groups || e.schema_name().to_string() != cols::HITS)
+            .collect();
+        let df = df.select(exprs).map_err(|e| {
+            Error::Internal(format!(
+                "planning the embedding of {}: {e}",
+                file.path.display()
+            ))
+        })?;
+        let mut stream = df.execute_stream().await.map_err(|e| diagnose(file, e))?;
+        let mut row = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| diagnose(file, e))?;
+            let internal = |e: datafusion::error::DataFusionError| Error::Internal(e.to_string());
+            let lost = |c: &str| Error::Internal(format!("the embedding plan lost its {c} column"));
+            let texts = udf::string_values(
+                batch
+                    .column_by_name(cols::TEXT)
+                    .ok_or_else(|| lost("text"))?,
+            )
+            .map_err(internal)?;
+            let ids = match batch.column_by_name(cols::ID) {
+                Some(a) => Some(udf::string_values(a).map_err(internal)?),
+                None => None,
+            };
+            let selected = batch
+                .column_by_name(cols::SELECTED)
+                .map(|a| a.as_boolean().clone());
+            let hits = match with_groups {
+                true => Some(
+                    batch
+                        .column_by_name(cols::HITS)
+                        .ok_or_else(|| lost("hits"))?
+                        .as_list::<i32>()
+                        .clone(),
+                ),
+                false => None,
+            };
+            let mut docs = DocBatch {
+                ids: Vec::new(),
+                texts: Vec::new(),
+                groups: Vec::new(),
+            };
+            for (i, text) in texts.iter().enumerate() {
+                counts.rows_read += 1;
+                if selected.as_ref().is_some_and(|s| !s.value(i)) {
+                    counts.excluded_by_where += 1;
+                    continue;
+                }
+                let Some(text) = *text else {
+                    counts.null_text += 1;
+                    continue;
+                };
+                docs.ids.push(match ids.as_ref().and_then(|ids| ids[i]) {
+                    Some(id) => id.to_owned(),
+                    None => format!("{}#{}", file.id_prefix, row + i as u64),
+                });
+                docs.texts.push(text);
+                if let Some(h) = &hits {
+                    let terms = h.value(i);
+                    let mut groups: Vec<GroupId> = terms
+                        .as_struct()
+                        .column(0)
+                        .as_primitive::<UInt32Type>()
+                        .values()
+                        .iter()
+                        .map(|t| tax.group_of(*t))
+                        .filter(|g| tax.is_demographic(*g))
+                        .collect();
+                    groups.sort_unstable();
+                    groups.dedup();
+                    docs.groups.push(groups);
+                }
+            }
+            row += batch.num_rows() as u64;
+            if !docs.texts.is_empty() {
+                f(docs)?;
+            }
         }
     }
+    Ok(())
 }
 
 /// Embeds every selected document of `inputs` into `opts.output` (`data/part-NNNNN.parquet`).
@@ -93,114 +196,62 @@ pub fn embed(
     }
     let (files, _) = resolve_inputs(rules, inputs)?;
     let rt = runtime(opts.threads.max(1))?;
-    let scan_opts = ScanOptions {
-        threads: opts.threads.max(1),
-        ..ScanOptions::default()
-    };
-    let ctx = session(rules.detector.clone(), &scan_opts, true)?;
-    let tmp = TempDir(temp_sibling(&opts.output));
-    if tmp.0.exists() {
-        std::fs::remove_dir_all(&tmp.0).map_err(|e| Error::output(&tmp.0, e))?;
-    }
-    std::fs::create_dir_all(&tmp.0).map_err(|e| Error::output(&tmp.0, e))?;
+    let ctx = ordered_session(rules, opts.threads)?;
+    let tmp = TempDir::create(&opts.output)?;
     let schema = schema(encoder.dim);
-    let mut sink =
-        super::output::Sink::new(&tmp.0, schema.clone(), &OutputRules::default(), "debias_id")?;
+    let mut sink = Sink::new(
+        tmp.path(),
+        schema.clone(),
+        &OutputRules::default(),
+        "debias_id",
+    )?;
     if let Some(p) = &opts.progress {
         p.start(files.len(), files.iter().map(|f| f.size).sum());
     }
     let mut out = EmbedOutcome::default();
-    let result = rt.block_on(async {
-        for f in &files {
-            let df = open(&ctx, f).await?;
-            let file_schema = df.schema().as_arrow().clone();
-            let has_id = check_columns(f, &file_schema, &rules.input)?;
-            let exprs: Vec<Expr> = base_exprs(&ctx, &df, f, &rules.input, has_id)?
-                .into_iter()
-                .filter(|e| e.schema_name().to_string() != cols::HITS)
-                .collect();
-            let df = df.select(exprs).map_err(|e| {
-                Error::Internal(format!(
-                    "planning the embedding of {}: {e}",
-                    f.path.display()
-                ))
-            })?;
-            let mut stream = df.execute_stream().await.map_err(|e| diagnose(f, e))?;
-            let mut row = 0u64;
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(|e| diagnose(f, e))?;
-                let internal =
-                    |e: datafusion::error::DataFusionError| Error::Internal(e.to_string());
-                let texts = udf::string_values(
-                    batch
-                        .column_by_name(cols::TEXT)
-                        .ok_or_else(|| Error::Internal("embed plan lost its text".into()))?,
-                )
-                .map_err(internal)?;
-                let ids = match batch.column_by_name(cols::ID) {
-                    Some(a) => Some(udf::string_values(a).map_err(internal)?),
-                    None => None,
-                };
-                let selected = batch
-                    .column_by_name(cols::SELECTED)
-                    .map(|a| datafusion::arrow::array::AsArray::as_boolean(a.as_ref()).clone());
-                let mut keep_ids = Vec::new();
-                let mut keep_texts = Vec::new();
-                let mut bytes = 0u64;
-                for i in 0..batch.num_rows() {
-                    let n = row + i as u64;
-                    out.rows_read += 1;
-                    if selected.as_ref().is_some_and(|s| !s.value(i)) {
-                        out.excluded_by_where += 1;
-                        continue;
-                    }
-                    let Some(t) = texts[i] else {
-                        out.null_text += 1;
-                        continue;
-                    };
-                    keep_ids.push(match ids.as_ref().and_then(|ids| ids[i]) {
-                        Some(id) => id.to_owned(),
-                        None => format!("{}#{n}", f.id_prefix),
-                    });
-                    keep_texts.push(t);
-                    bytes += t.len() as u64;
-                }
-                row += batch.num_rows() as u64;
-                if keep_texts.is_empty() {
-                    continue;
-                }
-                let tokens = encoder.tokenize(&keep_texts)?;
-                out.tokens += tokens.iter().map(|t| t.len() as u64).sum::<u64>();
-                let vectors = encoder.encode_ids(&tokens)?;
-                out.embedded += vectors.len() as u64;
-                let values = Float32Array::from_iter_values(vectors.into_iter().flatten());
-                let list = FixedSizeListArray::try_new(
-                    Arc::new(Field::new("item", DataType::Float32, false)),
-                    encoder.dim as i32,
-                    Arc::new(values),
-                    None,
-                )
-                .map_err(|e| Error::Internal(e.to_string()))?;
-                let cols: Vec<ArrayRef> =
-                    vec![Arc::new(StringArray::from(keep_ids)), Arc::new(list)];
-                let b = RecordBatch::try_new(schema.clone(), cols)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
-                sink.write(&b)?;
-                if let Some(p) = &opts.progress {
-                    p.batch(keep_texts.len() as u64, bytes);
-                }
-            }
+    let (mut embedded, mut tokens) = (0u64, 0u64);
+    let result = rt.block_on(read_docs(&ctx, rules, &files, false, &mut out, |docs| {
+        let ids = encoder.tokenize(&docs.texts)?;
+        tokens += ids.iter().map(|t| t.len() as u64).sum::<u64>();
+        let vectors = encoder.encode_ids(&ids)?;
+        embedded += vectors.len() as u64;
+        let values = Float32Array::from_iter_values(vectors.into_iter().flatten());
+        let list = FixedSizeListArray::try_new(
+            Arc::new(Field::new("item", DataType::Float32, false)),
+            encoder.dim as i32,
+            Arc::new(values),
+            None,
+        )
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        let n = docs.ids.len() as u64;
+        let bytes = docs.texts.iter().map(|t| t.len() as u64).sum();
+        let cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(docs.ids)), Arc::new(list)];
+        let b = RecordBatch::try_new(schema.clone(), cols)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        sink.write(&b)?;
+        if let Some(p) = &opts.progress {
+            p.batch(n, bytes);
         }
-        Ok::<_, Error>(())
-    });
+        Ok(())
+    }));
     if let Some(p) = &opts.progress {
         p.finish();
     }
     result?;
     sink.finish()?;
-    replace_dir(&tmp.0, &opts.output)?;
+    tmp.commit(&opts.output)?;
+    out.embedded = embedded;
+    out.tokens = tokens;
     out.elapsed = started.elapsed();
     Ok(out)
+}
+
+fn ordered_session(rules: &RuleSet, threads: usize) -> Result<SessionContext> {
+    let scan_opts = ScanOptions {
+        threads: threads.max(1),
+        ..ScanOptions::default()
+    };
+    session(rules.detector.clone(), &scan_opts, true)
 }
 
 /// One embedded document of the analysis.
@@ -315,111 +366,45 @@ pub fn analyze(
     let rate = (er.max_documents as f64 / documents.max(1) as f64).min(1.0);
     let (files, _) = resolve_inputs(rules, inputs)?;
     let rt = runtime(threads.max(1))?;
-    let scan_opts = ScanOptions {
-        threads: threads.max(1),
-        ..ScanOptions::default()
-    };
-    let ctx = session(rules.detector.clone(), &scan_opts, true)?;
+    let ctx = ordered_session(rules, threads)?;
     let mut vocab: HashMap<String, u32> = HashMap::new();
     let mut words_of: Vec<String> = Vec::new();
     let mut docs: Vec<DocVec> = Vec::new();
-    rt.block_on(async {
-        for f in &files {
-            let df = open(&ctx, f).await?;
-            let file_schema = df.schema().as_arrow().clone();
-            let has_id = check_columns(f, &file_schema, &rules.input)?;
-            let exprs = base_exprs(&ctx, &df, f, &rules.input, has_id)?;
-            let df = df
-                .select(exprs)
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let mut stream = df.execute_stream().await.map_err(|e| diagnose(f, e))?;
-            let mut row = 0u64;
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(|e| diagnose(f, e))?;
-                let internal =
-                    |e: datafusion::error::DataFusionError| Error::Internal(e.to_string());
-                let texts = udf::string_values(
-                    batch
-                        .column_by_name(cols::TEXT)
-                        .ok_or_else(|| Error::Internal("text".into()))?,
-                )
-                .map_err(internal)?;
-                let ids = match batch.column_by_name(cols::ID) {
-                    Some(a) => Some(udf::string_values(a).map_err(internal)?),
-                    None => None,
-                };
-                let selected = batch
-                    .column_by_name(cols::SELECTED)
-                    .map(|a| datafusion::arrow::array::AsArray::as_boolean(a.as_ref()).clone());
-                let hits = datafusion::arrow::array::AsArray::as_list::<i32>(
-                    batch
-                        .column_by_name(cols::HITS)
-                        .ok_or_else(|| Error::Internal("hits".into()))?
-                        .as_ref(),
-                );
-                let mut keep: Vec<(&str, Vec<GroupId>)> = Vec::new();
-                for i in 0..batch.num_rows() {
-                    let n = row + i as u64;
-                    if selected.as_ref().is_some_and(|s| !s.value(i)) {
-                        continue;
-                    }
-                    let Some(text) = texts[i] else { continue };
-                    let id = match ids.as_ref().and_then(|ids| ids[i]) {
-                        Some(id) => id.to_owned(),
-                        None => format!("{}#{n}", f.id_prefix),
-                    };
-                    if rate < 1.0 && crate::apply::unit(er.seed, "embedding", &id) >= rate {
-                        continue;
-                    }
-                    let terms = hits.value(i);
-                    let terms = datafusion::arrow::array::AsArray::as_struct(terms.as_ref());
-                    let term_ids = datafusion::arrow::array::AsArray::as_primitive::<
-                        datafusion::arrow::datatypes::UInt32Type,
-                    >(terms.column(0).as_ref());
-                    let mut groups: Vec<GroupId> = term_ids
-                        .values()
-                        .iter()
-                        .map(|t| tax.group_of(*t))
-                        .filter(|g| tax.is_demographic(*g))
-                        .collect();
-                    groups.sort_unstable();
-                    groups.dedup();
-                    keep.push((text, groups));
-                }
-                row += batch.num_rows() as u64;
-                if keep.is_empty() {
+    let mut counts = EmbedOutcome::default();
+    rt.block_on(read_docs(&ctx, rules, &files, true, &mut counts, |batch| {
+        let keep: Vec<usize> = (0..batch.ids.len())
+            .filter(|&i| {
+                rate >= 1.0 || crate::apply::unit(er.seed, "embedding", &batch.ids[i]) < rate
+            })
+            .collect();
+        let texts: Vec<&str> = keep.iter().map(|&i| batch.texts[i]).collect();
+        let vectors = encoder.encode(&texts)?;
+        for (&i, vector) in keep.iter().zip(vectors) {
+            let mut words: Vec<u32> = Vec::new();
+            for w in batch.texts[i].split(|c: char| !c.is_alphabetic()) {
+                if w.len() < 3 || words.len() >= 200 {
                     continue;
                 }
-                let refs: Vec<&str> = keep.iter().map(|k| k.0).collect();
-                let vectors = encoder.encode(&refs)?;
-                for ((text, groups), vector) in keep.into_iter().zip(vectors) {
-                    let mut words: Vec<u32> = Vec::new();
-                    for w in text.split(|c: char| !c.is_alphabetic()) {
-                        if w.len() < 3 || words.len() >= 200 {
-                            continue;
-                        }
-                        let w = w.to_lowercase();
-                        if STOPWORDS.contains(&w.as_str()) {
-                            continue;
-                        }
-                        let id = *vocab.entry(w.clone()).or_insert_with(|| {
-                            words_of.push(w);
-                            (words_of.len() - 1) as u32
-                        });
-                        words.push(id);
-                    }
-                    words.sort_unstable();
-                    words.dedup();
-                    docs.push(DocVec {
-                        groups,
-                        words,
-                        vector,
-                    });
+                let w = w.to_lowercase();
+                if STOPWORDS.contains(&w.as_str()) {
+                    continue;
                 }
+                let id = *vocab.entry(w.clone()).or_insert_with(|| {
+                    words_of.push(w);
+                    (words_of.len() - 1) as u32
+                });
+                words.push(id);
             }
+            words.sort_unstable();
+            words.dedup();
+            docs.push(DocVec {
+                groups: batch.groups[i].clone(),
+                words,
+                vector,
+            });
         }
-        Ok::<_, Error>(())
-    })?;
+        Ok(())
+    }))?;
 
     let mut report = EmbeddingReport {
         model: encoder.files.dir.display().to_string(),
