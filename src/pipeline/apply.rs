@@ -32,13 +32,12 @@ use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, U
 use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::logical_expr::{Expr, cast as cast_expr, ident, lit};
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::attributes::TempDir;
 use super::input::InputFile;
-use super::output::Sink;
+use super::output::{Sink, SinkThread};
 use super::{
     Progress, ScanOptions, ScanOutcome, base_exprs, check_columns, cols, column_list, diagnose,
     open, resolve_inputs, runtime, session, udf,
@@ -240,12 +239,12 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         stop_at: None,
     };
     let mut after = ScanStats::new(&rules.detector);
-    let mut sink = Sink::new(
+    let mut sink = SinkThread::spawn(Sink::new(
         tmp.path(),
         out_schema.clone(),
         &rules.apply.output,
         &rules.input.text_column,
-    )?;
+    )?)?;
     let mut weighted: BTreeMap<GroupId, f64> = BTreeMap::new();
     if let Some(p) = &opts.progress {
         p.start(files.len(), files.iter().map(|f| f.size).sum());
@@ -481,7 +480,7 @@ struct Sinks<'a> {
 }
 
 struct Output<'a> {
-    sink: &'a mut Sink,
+    sink: &'a mut SinkThread,
     schema: SchemaRef,
     weighted: &'a mut BTreeMap<GroupId, f64>,
 }
@@ -538,9 +537,10 @@ async fn run_pass(
                 .with_help(format!("the columns are {}", column_list(&schema))),
             )
         })?;
-        let mut stream = df.execute_stream().await.map_err(|e| diagnose(f, e))?;
+        let stream = df.execute_stream().await.map_err(|e| diagnose(f, e))?;
+        let mut batches = super::prefetch(stream);
         let mut row = 0u64;
-        while let Some(batch) = stream.next().await {
+        while let Some(batch) = batches.recv().await {
             let batch = batch.map_err(|e| diagnose(f, e))?;
             let (docs, bytes) = process_batch(
                 &batch,
@@ -747,7 +747,7 @@ fn process_batch(
             &out_rows,
             rules,
         )?;
-        out.sink.write(&b)?;
+        out.sink.write(b)?;
     }
     Ok((docs, bytes))
 }

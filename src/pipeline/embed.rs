@@ -14,7 +14,6 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::Expr;
-use futures::StreamExt;
 
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::UInt32Type;
@@ -106,9 +105,10 @@ async fn read_docs(
                 file.path.display()
             ))
         })?;
-        let mut stream = df.execute_stream().await.map_err(|e| diagnose(file, e))?;
+        let stream = df.execute_stream().await.map_err(|e| diagnose(file, e))?;
+        let mut batches = super::prefetch(stream);
         let mut row = 0u64;
-        while let Some(batch) = stream.next().await {
+        while let Some(batch) = batches.recv().await {
             let batch = batch.map_err(|e| diagnose(file, e))?;
             let internal = |e: datafusion::error::DataFusionError| Error::Internal(e.to_string());
             let lost = |c: &str| Error::Internal(format!("the embedding plan lost its {c} column"));

@@ -182,6 +182,23 @@ fn resolve_inputs(rules: &RuleSet, inputs: &[String]) -> Result<(Vec<InputFile>,
     Ok((files, empty_files))
 }
 
+/// Polls `stream` in a task of the runtime (so that decoding runs on a worker thread) and hands
+/// its batches over a small channel: reading overlaps with what the caller does with them.
+fn prefetch(
+    stream: datafusion::execution::SendableRecordBatchStream,
+) -> tokio::sync::mpsc::Receiver<datafusion::error::Result<RecordBatch>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        let mut stream = stream;
+        while let Some(b) = stream.next().await {
+            if tx.send(b).await.is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// The tokio runtime DataFusion runs on (and rayon's pool, sized once per process).
 fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
     init_rayon(threads);

@@ -250,6 +250,73 @@ impl Sink {
     }
 }
 
+/// A [`Sink`] on its own thread, so that Parquet encoding and compression overlap with the
+/// work that produces the rows. Batches are handed over a small bounded channel.
+pub struct SinkThread {
+    tx: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
+    handle: Option<std::thread::JoinHandle<Result<Vec<FileEntry>>>>,
+}
+
+impl SinkThread {
+    pub fn spawn(sink: Sink) -> Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+        let handle = std::thread::Builder::new()
+            .name("debias-write".into())
+            .spawn(move || {
+                let mut sink = sink;
+                for b in rx {
+                    sink.write(&b)?;
+                }
+                sink.finish()
+            })
+            .map_err(|e| Error::Internal(format!("starting the writer thread: {e}")))?;
+        Ok(SinkThread {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    /// Queues a batch; when the writer has stopped, returns its error.
+    pub fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        let tx = self.tx.as_ref().expect("not finished");
+        if tx.send(batch).is_err() {
+            self.tx = None;
+            return match self.join() {
+                Err(e) => Err(e),
+                Ok(_) => Err(Error::Internal("the Parquet writer stopped early".into())),
+            };
+        }
+        Ok(())
+    }
+
+    /// Writes what is queued, closes every file; returns the files, sorted by path.
+    pub fn finish(mut self) -> Result<Vec<FileEntry>> {
+        self.tx = None;
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<Vec<FileEntry>> {
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| Error::Internal("the Parquet writer thread panicked".into()))?,
+            None => Err(Error::Internal(
+                "the Parquet writer was already joined".into(),
+            )),
+        }
+    }
+}
+
+impl Drop for SinkThread {
+    fn drop(&mut self) {
+        // On an error elsewhere: let the thread end before the temporary directory goes.
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 fn open(root: &Path, schema: &SchemaRef, props: &WriterProperties, part: &mut Part) -> Result<()> {
     let rel = format!("{}/part-{:05}.parquet", part.dir, part.next_file);
     part.next_file += 1;
