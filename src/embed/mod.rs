@@ -336,17 +336,41 @@ impl Encoder {
     pub fn encode_ids(&self, ids: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
-        let mut out = vec![Vec::new(); ids.len()];
+        // (first, count, longest) of each batch.
+        let mut batches = Vec::new();
         let mut start = 0;
+        // On the CPU, at least one batch per thread.
+        let cap = match self.opts.device.is_cpu() {
+            true => order
+                .len()
+                .div_ceil(rayon::current_num_threads().max(1))
+                .max(1),
+            false => usize::MAX,
+        };
         while start < order.len() {
             let longest = ids[order[start]].len().max(1);
-            let n = (self.opts.batch_tokens / longest).clamp(1, order.len() - start);
-            let batch = &order[start..start + n];
-            let vectors = self.forward(batch.iter().map(|&i| ids[i].as_slice()), longest, n)?;
-            for (k, &i) in batch.iter().enumerate() {
-                out[i] = vectors[k].clone();
-            }
+            let n = (self.opts.batch_tokens / longest)
+                .min(cap)
+                .clamp(1, order.len() - start);
+            batches.push((start, n, longest));
             start += n;
+        }
+        let run = |&(s, n, len): &(usize, usize, usize)| {
+            self.forward(order[s..s + n].iter().map(|&i| ids[i].as_slice()), len, n)
+        };
+        // candle's CPU matrix products run on one core: batches run side by side instead. A
+        // GPU takes them one after the other.
+        let results: Vec<Result<Vec<Vec<f32>>>> = if self.opts.device.is_cpu() {
+            batches.par_iter().map(run).collect()
+        } else {
+            batches.iter().map(run).collect()
+        };
+        let mut out = vec![Vec::new(); ids.len()];
+        for (&(s, n, _), vectors) in batches.iter().zip(results) {
+            for (k, v) in vectors?.into_iter().enumerate() {
+                out[order[s + k]] = v;
+            }
+            debug_assert!(n > 0);
         }
         Ok(out)
     }
