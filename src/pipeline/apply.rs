@@ -39,8 +39,8 @@ use super::attributes::TempDir;
 use super::input::InputFile;
 use super::output::{Sink, SinkThread};
 use super::{
-    Progress, ScanOptions, ScanOutcome, base_exprs, check_columns, cols, column_list, diagnose,
-    open, resolve_inputs, runtime, session, udf,
+    PlanColumns, Progress, ScanOptions, ScanOutcome, base_exprs, check_columns, column_list,
+    diagnose, open, resolve_inputs, runtime, session, udf,
 };
 use crate::apply::manifest::{
     self, ActionEntry, FilterAuditEntry, GroupImpact, InputEntry, Manifest, OutputEntry, RulesEntry,
@@ -568,22 +568,11 @@ fn predicate_error(
     e: &str,
     columns: &str,
 ) -> Error {
-    let msg = e
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("Schema error: ")
-        .trim_start_matches("Error during planning: ");
-    Error::Input(
-        InputError {
-            path: Some(f.path.clone()),
-            line: None,
-            message: format!(
-                "action `{action}`: `{what}: {sql}` cannot be evaluated on this file: {msg}"
-            ),
-            help: None,
-        }
-        .with_help(format!("the columns are {columns}")),
+    super::sql_error(
+        f,
+        &format!("action `{action}`: `{what}: {sql}`"),
+        e,
+        columns,
     )
 }
 
@@ -602,28 +591,14 @@ fn process_batch(
     sinks: &mut Sinks<'_>,
     scratch: &mut Scratch,
 ) -> Result<(u64, u64)> {
-    let internal = |e: datafusion::error::DataFusionError| Error::Internal(e.to_string());
-    let lost = |what: &str| Error::Internal(format!("apply plan lost its {what} column"));
-    let texts = udf::string_values(
-        batch
-            .column_by_name(cols::TEXT)
-            .ok_or_else(|| lost("text"))?,
-    )
-    .map_err(internal)?;
-    let ids = match batch.column_by_name(cols::ID) {
-        Some(a) => Some(udf::string_values(a).map_err(internal)?),
-        None => None,
-    };
-    let sources = match batch.column_by_name(cols::SOURCE) {
-        Some(a) => Some(udf::string_values(a).map_err(internal)?),
-        None => None,
-    };
-    let selected: Option<&BooleanArray> =
-        batch.column_by_name(cols::SELECTED).map(|a| a.as_boolean());
-    let hits = batch
-        .column_by_name(cols::HITS)
-        .ok_or_else(|| lost("hits"))?
-        .as_list::<i32>();
+    let PlanColumns {
+        texts,
+        ids,
+        sources,
+        selected,
+        hits,
+    } = PlanColumns::of(batch)?;
+    let hits = hits.ok_or_else(|| Error::Internal("the apply plan lost its hits column".into()))?;
     let hit_values = hits.values().as_struct();
     let terms = hit_values.column(0).as_primitive::<UInt32Type>();
     let counts = hit_values.column(1).as_primitive::<UInt32Type>();

@@ -23,8 +23,8 @@ use super::attributes::TempDir;
 use super::input::InputFile;
 use super::output::Sink;
 use super::{
-    Progress, ScanOptions, base_exprs, check_columns, cols, diagnose, open, resolve_inputs,
-    runtime, session, udf,
+    PlanColumns, Progress, ScanOptions, base_exprs, check_columns, cols, diagnose, open,
+    resolve_inputs, runtime, session,
 };
 use std::collections::HashMap;
 
@@ -110,31 +110,18 @@ async fn read_docs(
         let mut row = 0u64;
         while let Some(batch) = batches.recv().await {
             let batch = batch.map_err(|e| diagnose(file, e))?;
-            let internal = |e: datafusion::error::DataFusionError| Error::Internal(e.to_string());
-            let lost = |c: &str| Error::Internal(format!("the embedding plan lost its {c} column"));
-            let texts = udf::string_values(
-                batch
-                    .column_by_name(cols::TEXT)
-                    .ok_or_else(|| lost("text"))?,
-            )
-            .map_err(internal)?;
-            let ids = match batch.column_by_name(cols::ID) {
-                Some(a) => Some(udf::string_values(a).map_err(internal)?),
-                None => None,
-            };
-            let selected = batch
-                .column_by_name(cols::SELECTED)
-                .map(|a| a.as_boolean().clone());
-            let hits = match with_groups {
-                true => Some(
-                    batch
-                        .column_by_name(cols::HITS)
-                        .ok_or_else(|| lost("hits"))?
-                        .as_list::<i32>()
-                        .clone(),
-                ),
-                false => None,
-            };
+            let PlanColumns {
+                texts,
+                ids,
+                selected,
+                hits,
+                ..
+            } = PlanColumns::of(&batch)?;
+            if with_groups && hits.is_none() {
+                return Err(Error::Internal(
+                    "the embedding plan lost its hits column".into(),
+                ));
+            }
             let mut docs = DocBatch {
                 ids: Vec::new(),
                 texts: Vec::new(),

@@ -510,6 +510,38 @@ fn base_exprs(
     Ok(exprs)
 }
 
+/// The scan's columns of one batch of a per-file plan (see the module documentation).
+pub(crate) struct PlanColumns<'a> {
+    pub texts: Vec<Option<&'a str>>,
+    /// `None` when the file has no id column (ids are then `FILE#ROW`).
+    pub ids: Option<Vec<Option<&'a str>>>,
+    pub sources: Option<Vec<Option<&'a str>>>,
+    /// `input.where`, when the rules have one.
+    pub selected: Option<&'a BooleanArray>,
+    /// The detection hits, when the plan computes them.
+    pub hits: Option<&'a ListArray>,
+}
+
+impl<'a> PlanColumns<'a> {
+    pub fn of(batch: &'a RecordBatch) -> Result<Self> {
+        let internal = |e: DataFusionError| Error::Internal(e.to_string());
+        let strings = |name: &str| -> Result<Option<Vec<Option<&'a str>>>> {
+            match batch.column_by_name(name) {
+                Some(a) => Ok(Some(udf::string_values(a.as_ref()).map_err(internal)?)),
+                None => Ok(None),
+            }
+        };
+        Ok(PlanColumns {
+            texts: strings(cols::TEXT)?
+                .ok_or_else(|| Error::Internal("the plan lost its text column".into()))?,
+            ids: strings(cols::ID)?,
+            sources: strings(cols::SOURCE)?,
+            selected: batch.column_by_name(cols::SELECTED).map(|a| a.as_boolean()),
+            hits: batch.column_by_name(cols::HITS).map(|a| a.as_list::<i32>()),
+        })
+    }
+}
+
 /// Folds one batch of the per-file plan into `stats`; returns (documents, text bytes).
 fn fold_batch(
     batch: &RecordBatch,
@@ -520,27 +552,14 @@ fn fold_batch(
     scratch: &mut Scratch,
     mut writer: Option<&mut attributes::PartWriter>,
 ) -> Result<(u64, u64)> {
-    let internal = |what: &str| Error::Internal(format!("scan plan lost its {what} column"));
-    let texts = udf::string_values(
-        batch
-            .column_by_name(cols::TEXT)
-            .ok_or_else(|| internal("text"))?,
-    )
-    .map_err(|e| Error::Internal(e.to_string()))?;
-    let ids = match batch.column_by_name(cols::ID) {
-        Some(a) => Some(udf::string_values(a).map_err(|e| Error::Internal(e.to_string()))?),
-        None => None,
-    };
-    let sources = match batch.column_by_name(cols::SOURCE) {
-        Some(a) => Some(udf::string_values(a).map_err(|e| Error::Internal(e.to_string()))?),
-        None => None,
-    };
-    let selected: Option<&BooleanArray> =
-        batch.column_by_name(cols::SELECTED).map(|a| a.as_boolean());
-    let hits: &ListArray = batch
-        .column_by_name(cols::HITS)
-        .ok_or_else(|| internal("hits"))?
-        .as_list::<i32>();
+    let PlanColumns {
+        texts,
+        ids,
+        sources,
+        selected,
+        hits,
+    } = PlanColumns::of(batch)?;
+    let hits = hits.ok_or_else(|| Error::Internal("the scan plan lost its hits column".into()))?;
     let hit_values = hits.values().as_struct();
     let terms = hit_values.column(0).as_primitive::<UInt32Type>();
     let counts = hit_values.column(1).as_primitive::<UInt32Type>();
@@ -601,8 +620,12 @@ fn fold_batch(
 }
 
 fn where_error(f: &InputFile, sql: &str, e: &DataFusionError, columns: &str) -> Error {
-    let msg = e.to_string();
-    let msg = msg
+    sql_error(f, &format!("`input.where: {sql}`"), &e.to_string(), columns)
+}
+
+/// A SQL predicate of the rules (`what`) that cannot be planned on file `f`.
+fn sql_error(f: &InputFile, what: &str, e: &str, columns: &str) -> Error {
+    let msg = e
         .lines()
         .next()
         .unwrap_or_default()
@@ -612,7 +635,7 @@ fn where_error(f: &InputFile, sql: &str, e: &DataFusionError, columns: &str) -> 
         InputError {
             path: Some(f.path.clone()),
             line: None,
-            message: format!("`input.where: {sql}` cannot be evaluated on this file: {msg}"),
+            message: format!("{what} cannot be evaluated on this file: {msg}"),
             help: None,
         }
         .with_help(format!("the columns are {columns}")),
