@@ -341,6 +341,11 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
         None => rules::default_rules()?,
     };
     let dest = report_dest(args.report.as_deref(), args.overwrite)?;
+    // A missing or incomplete model is reported before the corpus is read.
+    if let Some(er) = &rules.embedding {
+        crate::embed::ModelFiles::locate(&er.model)?;
+        crate::embed::device(&er.device)?;
+    }
     if args.run.threads == Some(0) {
         return Err(Error::Usage("--threads must be at least 1".into()));
     }

@@ -166,6 +166,27 @@ fn models_are_found_in_directories_and_the_hugging_face_cache_and_missing_files_
         "{}",
         stderr(&o)
     );
+    // In a scan, before the corpus is read (this corpus does not exist: its error would come
+    // first otherwise).
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "version: 1\nembedding: {model: /nonexistent/model}\n",
+    )
+    .unwrap();
+    let o = debias(&[
+        "scan",
+        "tests/fixtures/tiny.jsonl",
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no model `/nonexistent/model`")
+            && !stderr(&o).contains("missing.jsonl"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
