@@ -28,7 +28,7 @@ use datafusion::arrow::array::{
     StringArray, StringBuilder, StructBuilder, UInt32Array,
 };
 use datafusion::arrow::compute::{cast, take};
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, UInt32Type};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::logical_expr::{Expr, cast as cast_expr, ident, lit};
 use datafusion::prelude::SessionContext;
@@ -591,18 +591,19 @@ fn process_batch(
     sinks: &mut Sinks<'_>,
     scratch: &mut Scratch,
 ) -> Result<(u64, u64)> {
+    let cols = PlanColumns::of(batch)?;
+    if cols.hits.is_none() {
+        return Err(Error::Internal(
+            "the apply plan lost its hits column".into(),
+        ));
+    }
     let PlanColumns {
         texts,
         ids,
         sources,
         selected,
-        hits,
-    } = PlanColumns::of(batch)?;
-    let hits = hits.ok_or_else(|| Error::Internal("the apply plan lost its hits column".into()))?;
-    let hit_values = hits.values().as_struct();
-    let terms = hit_values.column(0).as_primitive::<UInt32Type>();
-    let counts = hit_values.column(1).as_primitive::<UInt32Type>();
-    let offsets = hits.value_offsets();
+        ..
+    } = &cols;
     let n_actions = actions.list.len();
     let bools = |name: String| batch.column_by_name(&name).map(|a| a.as_boolean().clone());
     let scope: Vec<Option<BooleanArray>> = (0..n_actions).map(|k| bools(scope_col(k))).collect();
@@ -632,9 +633,7 @@ fn process_batch(
                 None => format!("{}#{}", f.id_prefix, first_row + i as u64),
             };
             let mut doc_hits = DocHits::default();
-            for k in offsets[i] as usize..offsets[i + 1] as usize {
-                doc_hits.terms.push((terms.value(k), counts.value(k)));
-            }
+            cols.hits_into(i, &mut doc_hits);
             let doc = Doc {
                 id: &id,
                 text,

@@ -540,6 +540,19 @@ impl<'a> PlanColumns<'a> {
             hits: batch.column_by_name(cols::HITS).map(|a| a.as_list::<i32>()),
         })
     }
+
+    /// The detection hits of row `i` into `out` (empty when the plan computes none).
+    pub fn hits_into(&self, i: usize, out: &mut DocHits) {
+        out.terms.clear();
+        let Some(h) = self.hits else { return };
+        let values = h.values().as_struct();
+        let terms = values.column(0).as_primitive::<UInt32Type>();
+        let counts = values.column(1).as_primitive::<UInt32Type>();
+        let offsets = h.value_offsets();
+        for k in offsets[i] as usize..offsets[i + 1] as usize {
+            out.terms.push((terms.value(k), counts.value(k)));
+        }
+    }
 }
 
 /// Folds one batch of the per-file plan into `stats`; returns (documents, text bytes).
@@ -552,18 +565,17 @@ fn fold_batch(
     scratch: &mut Scratch,
     mut writer: Option<&mut attributes::PartWriter>,
 ) -> Result<(u64, u64)> {
+    let cols = PlanColumns::of(batch)?;
+    if cols.hits.is_none() {
+        return Err(Error::Internal("the scan plan lost its hits column".into()));
+    }
     let PlanColumns {
         texts,
         ids,
         sources,
         selected,
-        hits,
-    } = PlanColumns::of(batch)?;
-    let hits = hits.ok_or_else(|| Error::Internal("the scan plan lost its hits column".into()))?;
-    let hit_values = hits.values().as_struct();
-    let terms = hit_values.column(0).as_primitive::<UInt32Type>();
-    let counts = hit_values.column(1).as_primitive::<UInt32Type>();
-    let offsets = hits.value_offsets();
+        ..
+    } = &cols;
     let report = &rules.report;
     let detector = &rules.detector;
     let mut doc = DocHits::default();
@@ -591,11 +603,7 @@ fn fold_batch(
                 &id_buf
             }
         };
-        doc.terms.clear();
-        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
-        for k in a..b {
-            doc.terms.push((terms.value(k), counts.value(k)));
-        }
+        cols.hits_into(i, &mut doc);
         let source = sources.as_ref().map(|s| s[i]);
         stats.add(
             detector,
