@@ -716,7 +716,7 @@ fn process_batch(
             batch,
             &out.schema,
             &rules.input.text_column,
-            &texts,
+            texts,
             &indices,
             &out_rows,
             rules,
