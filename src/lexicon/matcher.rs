@@ -270,11 +270,11 @@ struct WordStarts {
 /// case) and its length.
 #[derive(Debug)]
 struct FirstWords {
-    /// Two bits per hashed key, packed 32 to a word (16 KB, so that it stays in the L1 cache):
-    /// [`FIRST`] for the first word of any (ASCII) form, [`LONGER`] for a first word that
-    /// longer forms continue (`african` of `african american`, `mr` of `mr.`): those need the
-    /// walk.
-    flags: Box<[u64]>,
+    /// A bit per hashed key of every form's first word (ASCII forms).
+    any: Box<[u64]>,
+    /// A bit per hashed key of first words that longer forms continue (`african` of `african
+    /// american`, `mr` of `mr.`): those need the walk.
+    longer: Box<[u64]>,
     /// Forms that are a single ASCII word, by key, verified byte by byte.
     single: HashMap<u64, Vec<SingleForm>, BuildKeyHasher>,
 }
@@ -282,15 +282,14 @@ struct FirstWords {
 /// A one-word form (its bytes) and its pattern id.
 type SingleForm = (Box<[u8]>, u32);
 
-const FILTER_BITS: u32 = 16;
-const FIRST: u64 = 1;
-const LONGER: u64 = 2;
+const FILTER_BITS: u32 = 18;
 
 impl FirstWords {
     fn new(patterns: &[String]) -> Self {
-        let words = 1usize << (FILTER_BITS - 5);
+        let words = 1usize << (FILTER_BITS - 6);
         let mut fw = FirstWords {
-            flags: vec![0; words].into_boxed_slice(),
+            any: vec![0; words].into_boxed_slice(),
+            longer: vec![0; words].into_boxed_slice(),
             single: HashMap::default(),
         };
         for (p, form) in patterns.iter().enumerate() {
@@ -302,7 +301,7 @@ impl FirstWords {
                 continue; // reached by the exact path only (non-ASCII first word)
             };
             let b = bucket(key);
-            let mut flag = FIRST;
+            fw.any[b >> 6] |= 1 << (b & 63);
             if first == form.len() {
                 let forms = fw.single.entry(key).or_default();
                 if !forms
@@ -312,20 +311,14 @@ impl FirstWords {
                     forms.push((form.as_bytes().into(), p as u32));
                 }
             } else {
-                flag |= LONGER;
+                fw.longer[b >> 6] |= 1 << (b & 63);
             }
-            fw.flags[b >> 5] |= flag << ((b & 31) * 2);
         }
         fw
     }
 
-    #[inline]
-    fn flags(&self, b: usize) -> u64 {
-        (self.flags[b >> 5] >> ((b & 31) * 2)) & 3
-    }
-
     fn memory_usage(&self) -> usize {
-        self.flags.len() * 8
+        (self.any.len() + self.longer.len()) * 8
             + self.single.capacity() * 40
             + self
                 .single
@@ -369,6 +362,11 @@ fn word_key(bytes: &[u8], s: usize, e: usize) -> Option<u64> {
 #[inline]
 fn bucket(key: u64) -> usize {
     (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FILTER_BITS)) as usize
+}
+
+#[inline]
+fn test_bit(bits: &[u64], b: usize) -> bool {
+    bits[b >> 6] >> (b & 63) & 1 == 1
 }
 
 /// Hashes the `u64` keys of [`FirstWords::single`] by one multiplication.
@@ -530,11 +528,11 @@ impl Matcher {
         let Some(key) = word_key(bytes, s, e) else {
             return self.exact(w, text, s, e, resume, f);
         };
-        let flags = w.first.flags(bucket(key));
-        if flags == 0 {
+        let bucket = bucket(key);
+        if !test_bit(&w.first.any, bucket) {
             return;
         }
-        if flags & LONGER != 0 {
+        if test_bit(&w.first.longer, bucket) {
             if let Some((p, end)) = self.walk(w, text, s) {
                 self.emit(text, s, end, p, f);
                 *resume = end;
