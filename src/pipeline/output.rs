@@ -190,12 +190,8 @@ impl Sink {
                 head
             } else {
                 part.pending.push(head);
-                let c = concat_batches(&self.schema, &part.pending)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
-                part.pending.clear();
-                c
+                take_pending(&self.schema, part)?
             };
-            part.pending_rows = 0;
             write_chunk(
                 &self.root,
                 &self.schema,
@@ -217,10 +213,7 @@ impl Sink {
     pub fn finish(mut self) -> Result<Vec<FileEntry>> {
         for part in self.parts.values_mut() {
             if part.pending_rows > 0 {
-                let all = concat_batches(&self.schema, &part.pending)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
-                part.pending.clear();
-                part.pending_rows = 0;
+                let all = take_pending(&self.schema, part)?;
                 write_chunk(
                     &self.root,
                     &self.schema,
@@ -315,6 +308,14 @@ impl Drop for SinkThread {
             let _ = h.join();
         }
     }
+}
+
+/// The part's pending rows as one batch, leaving nothing pending.
+fn take_pending(schema: &SchemaRef, part: &mut Part) -> Result<RecordBatch> {
+    let all = concat_batches(schema, &part.pending).map_err(|e| Error::Internal(e.to_string()))?;
+    part.pending.clear();
+    part.pending_rows = 0;
+    Ok(all)
 }
 
 fn open(root: &Path, schema: &SchemaRef, props: &WriterProperties, part: &mut Part) -> Result<()> {
