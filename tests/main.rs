@@ -10,5 +10,6 @@ mod it {
     pub mod common;
     pub mod embed;
     pub mod formats;
+    pub mod report;
     pub mod scan;
 }

@@ -4,15 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Account, RebalancePlan};
 
+/// Identifies the JSON format of the manifest.
+pub const SCHEMA: &str = "debias-manifest";
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
-    pub schema: &'static str,
+    pub schema: String,
     pub version: u32,
     pub tool: crate::report::Tool,
     pub inputs: Vec<InputEntry>,
@@ -21,11 +23,11 @@ pub struct Manifest {
     pub actions: Vec<ActionEntry>,
     pub rows: Rows,
     /// Input columns replaced by the provenance columns of the same name.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replaced_columns: Vec<String>,
     pub output: OutputEntry,
     pub filter_audit: Vec<FilterAuditEntry>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebalance: Option<RebalancePlan>,
     /// Sum of `debias_weight` per demographic group over the rows written (a row counts for
     /// every group it mentions).
@@ -33,44 +35,44 @@ pub struct Manifest {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputEntry {
     pub path: String,
     pub bytes: u64,
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RulesEntry {
     pub path: String,
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActionEntry {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: String,
 }
 
 /// `read = kept + Σ dropped`; `written = kept + Σ augmented + Σ duplicated`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rows {
     #[serde(flatten)]
     pub account: Account,
     pub balanced: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutputEntry {
     pub compression: String,
     pub row_group_size: usize,
     pub target_file_size: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partition_by: Vec<String>,
     pub files: Vec<FileEntry>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileEntry {
     /// Relative to the output directory.
     pub path: String,
@@ -80,7 +82,7 @@ pub struct FileEntry {
 }
 
 /// What one drop action removed from each demographic group.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FilterAuditEntry {
     pub action: String,
     pub reached: u64,
@@ -92,7 +94,7 @@ pub struct FilterAuditEntry {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupImpact {
     pub group: String,
     pub reached: u64,
@@ -107,6 +109,16 @@ pub const AUDIT_MIN_ROWS: u64 = 20;
 pub const AUDIT_RATIO: f64 = 0.8;
 
 impl Manifest {
+    /// Reads the `manifest.json` of an `apply` output.
+    pub fn load(path: &std::path::Path) -> crate::error::Result<Manifest> {
+        crate::report::load_versioned(
+            path,
+            SCHEMA,
+            SCHEMA_VERSION,
+            "the manifest.json of a `debias apply` output",
+        )
+    }
+
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("the manifest serialises");
         s.push('\n');

@@ -22,7 +22,7 @@ pub mod manifest;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::augment::Edit;
 use crate::detect::{Detector, DocHits, GroupId, Taxonomy};
@@ -103,7 +103,7 @@ pub struct Doc<'a> {
 
 /// Every row accounted for. Invariants (checked by [`Account::check`]):
 /// `read = kept + Σ dropped`, and `written = kept + augmented + duplicated`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub read: u64,
     /// Originals written (possibly rewritten in place).
@@ -244,23 +244,23 @@ impl PassStats {
 }
 
 /// The rebalance decisions, from the counts of the first pass.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RebalancePlan {
     pub action: String,
     pub axis: String,
-    pub strategy: &'static str,
-    pub unit: &'static str,
+    pub strategy: String,
+    pub unit: String,
     pub target: String,
     pub groups: Vec<GroupPlan>,
     /// Reweight: the weight of each group in each context bucket.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buckets: Vec<BucketWeight>,
     pub ungrouped_rows: u64,
     pub multi_group_rows_kept: u64,
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupPlan {
     pub group: String,
     /// Units (documents or tokens) reaching the action.
@@ -268,17 +268,17 @@ pub struct GroupPlan {
     pub share: f64,
     pub target: f64,
     /// Downsample: the probability that a document is kept.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_probability: Option<f64>,
     /// Upsample: the expected number of rows per document (original included), capped.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copies: Option<f64>,
     /// Reweight without context: the weight of the group's documents.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BucketWeight {
     pub group: String,
     pub bucket: String,
@@ -427,11 +427,13 @@ impl RebalancePlan {
                 Strategy::Downsample => "downsample",
                 Strategy::Upsample => "upsample",
                 Strategy::Reweight => "reweight",
-            },
+            }
+            .into(),
             unit: match r.unit {
                 Unit::Documents => "documents",
                 Unit::Tokens => "tokens",
-            },
+            }
+            .into(),
             target: r.target_kind.clone(),
             groups,
             buckets,

@@ -11,11 +11,13 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::apply::manifest::Manifest;
 use crate::error::Error;
 use crate::lexicon::{self, LexiconKind};
 use crate::pipeline::apply::ApplyOptions;
 use crate::pipeline::{self, Progress, ScanOptions, attributes::AttributesOutput};
-use crate::report::{self, Report};
+use crate::report::diff::ReportDiff;
+use crate::report::{self, Report, ReportFormat};
 use crate::rules::{self, RuleSet};
 
 #[derive(Debug, Parser)]
@@ -40,6 +42,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Write a sentence embedding per document (Parquet: debias_id, embedding).
     Embed(EmbedArgs),
+    /// Render a saved report, or compare two.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -61,6 +66,42 @@ pub enum RulesCommand {
     Default,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Render a saved report.json (from `scan --report` or an `apply` output's report/), or an
+    /// `apply` output directory (its before/after page), as HTML, Markdown or JSON.
+    Render {
+        /// A report.json, or an `apply` output directory.
+        #[arg(value_name = "REPORT.json|DIR")]
+        path: PathBuf,
+        #[arg(long, short, value_enum, default_value = "html")]
+        format: ReportFormat,
+        /// Where to write it; `-` for standard output. Default: beside the JSON with the
+        /// format's extension (DIR/report/report.html for an `apply` output).
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Replace an existing output file.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Show what changed between two reports (e.g. an `apply` output's report/before.json and
+    /// report/after.json, or the scans of two versions of a corpus).
+    Diff {
+        #[arg(value_name = "BEFORE.json")]
+        before: PathBuf,
+        #[arg(value_name = "AFTER.json")]
+        after: PathBuf,
+        #[arg(long, short, value_enum, default_value = "md")]
+        format: ReportFormat,
+        /// Where to write it. Default: standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Replace an existing output file.
+        #[arg(long)]
+        overwrite: bool,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Input files, directories or globs (Parquet, JSONL/JSON, CSV; JSONL and CSV may be .gz or .zst).
@@ -69,10 +110,14 @@ pub struct ScanArgs {
     /// Rule file (YAML). Default: the built-in rules (every axis, parity targets).
     #[arg(long, short, value_name = "FILE")]
     pub rules: Option<PathBuf>,
-    /// Where to write the report: a directory (report.json and report.md), or a file ending in
-    /// .json or .md. Default: Markdown on standard output.
+    /// Where to write the report: a directory (report.json, report.md and report.html), or a
+    /// file ending in .json, .md or .html. Default: standard output.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// Report formats, comma-separated (json, md, html). Default: all three in a --report
+    /// directory, the extension's for a file, md on standard output.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMATS")]
+    pub format: Vec<ReportFormat>,
     /// Also write per-document groups and mention counts as Parquet into this directory.
     #[arg(long, value_name = "DIR")]
     pub attributes: Option<PathBuf>,
@@ -106,9 +151,13 @@ pub struct ApplyArgs {
     /// the corpus is copied with its provenance columns and reports).
     #[arg(long, short, value_name = "FILE")]
     pub rules: Option<PathBuf>,
-    /// Output directory: data/*.parquet, manifest.json, report/{before,after}.{json,md}.
+    /// Output directory: data/*.parquet, manifest.json, report/{before,after}.{json,md,html} and
+    /// report/report.html (before vs after, what each action changed).
     #[arg(long, short, value_name = "DIR")]
     pub output: PathBuf,
+    /// Formats of the reports under report/, comma-separated (json, md, html). Default: all.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMATS")]
+    pub format: Vec<ReportFormat>,
     /// Seed of every random choice (overrides the rules' `seed`).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -206,6 +255,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Scan(args) => scan(args).map(|()| ExitCode::SUCCESS),
         Command::Apply(args) => apply(args).map(|()| ExitCode::SUCCESS),
         Command::Embed(args) => embed(args).map(|()| ExitCode::SUCCESS),
+        Command::Report(cmd) => report_command(cmd).map(|()| ExitCode::SUCCESS),
         Command::Rules(RulesCommand::Check { files }) => Ok(check(&files)),
         Command::Rules(RulesCommand::Default) => {
             print_stdout(rules::DEFAULT_RULES);
@@ -291,47 +341,194 @@ fn lexicons(name: Option<&str>) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where the report goes.
+/// Where the report goes: one format on standard output, or files.
 enum ReportDest {
-    Stdout,
-    Json(PathBuf),
-    Markdown(PathBuf),
-    Dir(PathBuf),
+    Stdout(ReportFormat),
+    Files {
+        /// A directory to create first.
+        dir: Option<PathBuf>,
+        files: Vec<(PathBuf, ReportFormat)>,
+    },
 }
 
-fn report_dest(p: Option<&Path>, overwrite: bool) -> Result<ReportDest, Error> {
+impl ReportDest {
+    fn write(&self, report: &Report) -> Result<(), Error> {
+        match self {
+            ReportDest::Stdout(f) => print_stdout(&f.render(report)),
+            ReportDest::Files { dir, files } => {
+                if let Some(d) = dir {
+                    std::fs::create_dir_all(d).map_err(|e| Error::output(d, e))?;
+                }
+                for (path, f) in files {
+                    report::write_atomic(path, &f.render(report))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn report_dest(
+    p: Option<&Path>,
+    formats: &[ReportFormat],
+    overwrite: bool,
+) -> Result<ReportDest, Error> {
+    let mut formats = formats.to_vec();
+    formats.dedup();
     let Some(p) = p else {
-        return Ok(ReportDest::Stdout);
+        return match formats[..] {
+            [] => Ok(ReportDest::Stdout(ReportFormat::Md)),
+            [f] => Ok(ReportDest::Stdout(f)),
+            _ => Err(Error::Usage(
+                "standard output takes one report format; give --report DIR to write several"
+                    .into(),
+            )),
+        };
     };
-    let ext = p
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let dest = match ext.as_deref() {
-        Some("json") => ReportDest::Json(p.to_path_buf()),
-        Some("md" | "markdown") => ReportDest::Markdown(p.to_path_buf()),
-        _ => ReportDest::Dir(p.to_path_buf()),
+    let dest = match ReportFormat::of_path(p) {
+        Some(ext) => {
+            if let Some(other) = formats.iter().find(|f| **f != ext) {
+                return Err(Error::Usage(format!(
+                    "--report {} is a .{} file but --format asks for {}; give a directory for several formats",
+                    p.display(),
+                    ext.ext(),
+                    other.ext()
+                )));
+            }
+            ReportDest::Files {
+                dir: None,
+                files: vec![(p.to_path_buf(), ext)],
+            }
+        }
+        None => {
+            if p.is_file() {
+                return Err(Error::Usage(format!(
+                    "--report {}: a file without a .json, .md or .html extension; give a directory, or a file with one of those extensions",
+                    p.display()
+                )));
+            }
+            if formats.is_empty() {
+                formats = ReportFormat::ALL.to_vec();
+            }
+            ReportDest::Files {
+                dir: Some(p.to_path_buf()),
+                files: formats
+                    .iter()
+                    .map(|f| (p.join(format!("report.{}", f.ext())), *f))
+                    .collect(),
+            }
+        }
     };
-    let existing: Vec<PathBuf> = match &dest {
-        ReportDest::Json(f) | ReportDest::Markdown(f) => vec![f.clone()],
-        ReportDest::Dir(d) => vec![d.join("report.json"), d.join("report.md")],
-        ReportDest::Stdout => vec![],
-    };
-    if !overwrite && let Some(e) = existing.iter().find(|e| e.exists()) {
+    if let ReportDest::Files { files, .. } = &dest
+        && !overwrite
+        && let Some((e, _)) = files.iter().find(|(e, _)| e.exists())
+    {
         return Err(Error::Usage(format!(
             "{} already exists; pass --overwrite to replace it",
             e.display()
         )));
     }
-    if let ReportDest::Dir(d) = &dest
-        && d.is_file()
-    {
+    Ok(dest)
+}
+
+fn report_command(cmd: ReportCommand) -> Result<(), Error> {
+    match cmd {
+        ReportCommand::Render {
+            path,
+            format,
+            output,
+            overwrite,
+        } => {
+            let (text, default_out) = if path.is_dir() {
+                let manifest = path.join("manifest.json");
+                if !manifest.is_file() {
+                    return Err(Error::Usage(format!(
+                        "{} is a directory without manifest.json; give a report.json, or the output directory of `debias apply`",
+                        path.display()
+                    )));
+                }
+                if format != ReportFormat::Html {
+                    return Err(Error::Usage(format!(
+                        "an `apply` output renders as one HTML page; for {} give {}",
+                        format.ext(),
+                        path.join("report/after.json").display()
+                    )));
+                }
+                let m = Manifest::load(&manifest)?;
+                let before = Report::load(&path.join("report/before.json"))?;
+                let after = Report::load(&path.join("report/after.json"))?;
+                (
+                    report::html::render_apply(&m, &before, &after),
+                    path.join("report/report.html"),
+                )
+            } else {
+                let r = Report::load(&path)?;
+                (format.render(&r), path.with_extension(format.ext()))
+            };
+            write_output(
+                &text,
+                output.as_deref(),
+                Some(&default_out),
+                Some(&path),
+                overwrite,
+            )
+        }
+        ReportCommand::Diff {
+            before,
+            after,
+            format,
+            output,
+            overwrite,
+        } => {
+            let b = Report::load(&before)?;
+            let a = Report::load(&after)?;
+            let d = ReportDiff::between(
+                [&before.display().to_string(), &after.display().to_string()],
+                &b,
+                &a,
+            );
+            let text = match format {
+                ReportFormat::Json => d.to_json(),
+                ReportFormat::Md => d.to_markdown(),
+                ReportFormat::Html => report::html::render_diff(&d),
+            };
+            write_output(&text, output.as_deref(), None, None, overwrite)
+        }
+    }
+}
+
+/// Writes `text` to `output` (`-`: standard output), or to `default` when no output is given
+/// (standard output when there is no default). Never replaces `input`.
+fn write_output(
+    text: &str,
+    output: Option<&Path>,
+    default: Option<&Path>,
+    input: Option<&Path>,
+    overwrite: bool,
+) -> Result<(), Error> {
+    let Some(path) = output.or(default) else {
+        print_stdout(text);
+        return Ok(());
+    };
+    if path == Path::new("-") {
+        print_stdout(text);
+        return Ok(());
+    }
+    if input.is_some_and(|i| i == path) {
         return Err(Error::Usage(format!(
-            "--report {}: a file without a .json or .md extension; give a directory, or a file ending in .json or .md",
-            d.display()
+            "the output {} would replace the input; give --output",
+            path.display()
         )));
     }
-    Ok(dest)
+    if path.exists() && !overwrite {
+        return Err(Error::Usage(format!(
+            "{} already exists; pass --overwrite to replace it, or --output - for standard output",
+            path.display()
+        )));
+    }
+    report::write_atomic(path, text)?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 fn scan(args: ScanArgs) -> Result<(), Error> {
@@ -340,7 +537,7 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
         Some(p) => rules::load(p)?,
         None => rules::default_rules()?,
     };
-    let dest = report_dest(args.report.as_deref(), args.overwrite)?;
+    let dest = report_dest(args.report.as_deref(), &args.format, args.overwrite)?;
     // A missing or incomplete model is reported before the corpus is read.
     if let Some(er) = &rules.embedding {
         crate::embed::ModelFiles::locate(&er.model)?;
@@ -386,16 +583,7 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
             outcome.stats.documents,
         )?);
     }
-    match &dest {
-        ReportDest::Stdout => print_stdout(&report.to_markdown()),
-        ReportDest::Json(f) => report::write_atomic(f, &report.to_json())?,
-        ReportDest::Markdown(f) => report::write_atomic(f, &report.to_markdown())?,
-        ReportDest::Dir(d) => {
-            std::fs::create_dir_all(d).map_err(|e| Error::output(d, e))?;
-            report::write_atomic(&d.join("report.json"), &report.to_json())?;
-            report::write_atomic(&d.join("report.md"), &report.to_markdown())?;
-        }
-    }
+    dest.write(&report)?;
     if !args.run.quiet {
         let s = &outcome.stats;
         let secs = outcome.elapsed.as_secs_f64();
@@ -413,14 +601,9 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
         for f in &outcome.empty_files {
             eprintln!("warning: skipped empty file {}", f.path.display());
         }
-        match &dest {
-            ReportDest::Stdout => {}
-            ReportDest::Json(f) | ReportDest::Markdown(f) => eprintln!("report: {}", f.display()),
-            ReportDest::Dir(d) => eprintln!(
-                "report: {}/report.json, {}/report.md",
-                d.display(),
-                d.display()
-            ),
+        if let ReportDest::Files { files, .. } = &dest {
+            let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+            eprintln!("report: {}", names.join(", "));
         }
         if let Some(a) = &args.attributes {
             eprintln!("attributes: {}", a.display());
@@ -450,6 +633,7 @@ fn apply(args: ApplyArgs) -> Result<(), Error> {
         threads: args.run.threads.unwrap_or_else(pipeline::default_threads),
         memory_limit: args.run.memory_limit,
         progress: show_progress.then(|| Arc::new(Bar::new()) as Arc<dyn Progress>),
+        formats: args.format.clone(),
     };
     let outcome = pipeline::apply::apply(&rules, &args.inputs, &opts)?;
     if !args.run.quiet {
@@ -476,8 +660,13 @@ fn apply(args: ApplyArgs) -> Result<(), Error> {
             eprintln!("warning: {w}");
         }
         eprintln!(
-            "output: {} (data/, manifest.json, report/before.md, report/after.md)",
-            args.output.display()
+            "output: {} (data/, manifest.json, report/{})",
+            args.output.display(),
+            if args.format.is_empty() || args.format.contains(&ReportFormat::Html) {
+                "report.html: before vs after; before.* and after.*"
+            } else {
+                "before.* and after.*"
+            }
         );
     }
     Ok(())

@@ -48,8 +48,8 @@ use crate::apply::manifest::{
 use crate::apply::{Actions, Doc, OutRow, PassStats, RebalancePlan};
 use crate::detect::{DocHits, GroupId};
 use crate::error::{Error, InputError, Result};
-use crate::report::Report;
 use crate::report::stats::{ScanStats, Scratch};
+use crate::report::{Report, ReportFormat};
 use crate::rules::RuleSet;
 use crate::rules::actions::{ActionKind, Codec};
 
@@ -75,6 +75,8 @@ pub struct ApplyOptions {
     pub threads: usize,
     pub memory_limit: Option<usize>,
     pub progress: Option<Arc<dyn Progress>>,
+    /// The formats of the reports under `report/` (all when empty).
+    pub formats: Vec<ReportFormat>,
 }
 
 /// What `apply` did; everything here is also written to the output directory.
@@ -118,7 +120,8 @@ fn provenance_fields() -> Vec<Field> {
 }
 
 /// Runs the rules' actions over the corpus and writes the output directory:
-/// `data/part-NNNNN.parquet`, `manifest.json`, `report/before.{json,md}`, `report/after.{json,md}`.
+/// `data/part-NNNNN.parquet`, `manifest.json`, `report/{before,after}.{json,md,html}` and
+/// `report/report.html` (the before/after page).
 pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<ApplyOutcome> {
     let started = Instant::now();
     if opts.output.exists() && !opts.overwrite {
@@ -297,6 +300,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     };
     // The reports compare the rebalanced axis with the rebalance action's target.
     let mut report_rules = rules.clone();
+    report_rules.apply.seed = seed;
     if let Some(k) = rebalance
         && let ActionKind::Rebalance(rb) = &list[k].kind
     {
@@ -321,12 +325,9 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         warnings.extend(p.warnings.iter().map(|w| format!("{}: {w}", p.action)));
     }
     let manifest = Manifest {
-        schema: "debias-manifest",
+        schema: manifest::SCHEMA.into(),
         version: manifest::SCHEMA_VERSION,
-        tool: crate::report::Tool {
-            name: "debias",
-            version: env!("CARGO_PKG_VERSION"),
-        },
+        tool: crate::report::Tool::current(),
         inputs: files
             .iter()
             .map(|f| {
@@ -346,7 +347,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
             .iter()
             .map(|a| ActionEntry {
                 name: a.name.clone(),
-                kind: a.kind.name(),
+                kind: a.kind.name().into(),
             })
             .collect(),
         rows: manifest::Rows {
@@ -377,10 +378,27 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         std::fs::write(&p, text).map_err(|e| Error::output(&p, e))
     };
     write("manifest.json", &manifest.to_json())?;
-    write("report/before.json", &before_report.to_json())?;
-    write("report/before.md", &before_report.to_markdown())?;
-    write("report/after.json", &after_report.to_json())?;
-    write("report/after.md", &after_report.to_markdown())?;
+    let formats = if opts.formats.is_empty() {
+        &ReportFormat::ALL[..]
+    } else {
+        &opts.formats[..]
+    };
+    for f in formats {
+        write(
+            &format!("report/before.{}", f.ext()),
+            &f.render(&before_report),
+        )?;
+        write(
+            &format!("report/after.{}", f.ext()),
+            &f.render(&after_report),
+        )?;
+        if *f == ReportFormat::Html {
+            write(
+                "report/report.html",
+                &crate::report::html::render_apply(&manifest, &before_report, &after_report),
+            )?;
+        }
+    }
     tmp.commit(&opts.output)?;
     Ok(ApplyOutcome {
         manifest,

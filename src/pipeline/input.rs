@@ -10,7 +10,7 @@ use crate::error::{Error, InputError, Result};
 use crate::rules::Format;
 
 /// Compression of an input file, from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     None,
@@ -29,7 +29,7 @@ impl Compression {
 }
 
 /// One input file.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// The path as found (relative paths stay relative to the working directory).
     pub path: PathBuf,

@@ -1,8 +1,8 @@
 //! The `embedding` section of the report (when the rules have an `embedding:` section).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EmbeddingReport {
     pub model: String,
     pub dtype: String,
@@ -11,7 +11,7 @@ pub struct EmbeddingReport {
     /// `embedding.max_documents`).
     pub documents: u64,
     pub embedded: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub implicit: Option<ImplicitReport>,
     pub topics: Vec<TopicReport>,
     /// The largest differences between a group's share within a topic and its share overall.
@@ -19,14 +19,14 @@ pub struct EmbeddingReport {
     pub association: Vec<WeatReport>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ImplicitReport {
     pub threshold: f32,
     pub groups: Vec<ImplicitGroup>,
 }
 
 /// Per group: documents tagged by the lexicon, by the embedding, by both; how far they agree.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ImplicitGroup {
     pub group: String,
     pub lexicon: u64,
@@ -38,7 +38,7 @@ pub struct ImplicitGroup {
     pub agreement: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TopicReport {
     pub topic: usize,
     pub documents: u64,
@@ -47,7 +47,7 @@ pub struct TopicReport {
     pub axes: Vec<TopicAxis>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TopicAxis {
     pub axis: String,
     /// The topic's documents that mention the axis.
@@ -57,7 +57,7 @@ pub struct TopicAxis {
     pub tvd_from_overall: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TopicGroup {
     pub group: String,
     pub documents: u64,
@@ -65,7 +65,7 @@ pub struct TopicGroup {
     pub overall_share: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ConditionalSkew {
     pub topic: usize,
     pub terms: Vec<String>,
@@ -76,7 +76,7 @@ pub struct ConditionalSkew {
     pub documents: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WeatReport {
     pub name: String,
     pub groups: [String; 2],

@@ -4,20 +4,20 @@ use std::fmt::Write;
 
 use super::Report;
 
-fn pct(x: f64) -> String {
+pub(super) fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn opt_pct(x: Option<f64>) -> String {
+pub(super) fn opt_pct(x: Option<f64>) -> String {
     x.map(pct).unwrap_or_else(|| "–".into())
 }
 
-fn ci(x: Option<[f64; 2]>) -> String {
+pub(super) fn ci(x: Option<[f64; 2]>) -> String {
     x.map(|[a, b]| format!("{}–{}", pct(a), pct(b)))
         .unwrap_or_else(|| "–".into())
 }
 
-fn num(x: u64) -> String {
+pub(super) fn num(x: u64) -> String {
     let s = x.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

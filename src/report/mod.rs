@@ -18,14 +18,17 @@
 //!   term over documents; pairs seen in fewer than `min_count` documents are left out, and so
 //!   are attribute terms that are also terms of the axis (`actress` for gender).
 
+pub mod charts;
+pub mod diff;
 pub mod embedding;
+pub mod html;
 pub mod markdown;
 pub mod stats;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::detect::{GroupId, Taxonomy};
 use crate::error::{Error, Result};
@@ -40,9 +43,9 @@ pub const SCHEMA: &str = "debias-report";
 /// Version of the JSON format; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
-    pub schema: &'static str,
+    pub schema: String,
     pub version: u32,
     pub tool: Tool,
     pub rules: RulesInfo,
@@ -55,29 +58,42 @@ pub struct Report {
     pub attributes: Vec<AttributeReport>,
     pub intersections: Vec<Intersection>,
     pub associations: Vec<GroupAssociations>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<SourcesReport>,
     /// Set by the scan when the rules have an `embedding:` section.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<embedding::EmbeddingReport>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+impl Tool {
+    /// This build of debias.
+    pub fn current() -> Tool {
+        Tool {
+            name: "debias".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RulesInfo {
     pub path: String,
     pub sha256: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The seed of every random choice (the rules' `seed`, or `--seed` of `apply`).
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#where: Option<String>,
 }
 
 /// Every row read, accounted for: `read = excluded_by_where + null_text + scanned`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Rows {
     pub read: u64,
     pub excluded_by_where: u64,
@@ -85,7 +101,7 @@ pub struct Rows {
     pub scanned: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AxisReport {
     pub name: String,
     pub description: String,
@@ -98,13 +114,13 @@ pub struct AxisReport {
     pub multi_group_documents: u64,
     pub mentions: u64,
     /// `parity` or `shares`.
-    pub target: &'static str,
+    pub target: String,
     pub total_variation_distance: Option<f64>,
     pub max_min_ratio: Option<f64>,
     pub groups: Vec<GroupReport>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GroupReport {
     pub name: String,
     pub key: String,
@@ -120,21 +136,21 @@ pub struct GroupReport {
     pub examples: Vec<ExampleReport>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TermCount {
     pub term: String,
     pub documents: u64,
     pub mentions: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExampleReport {
     pub id: String,
     pub matched: String,
     pub snippet: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AttributeReport {
     pub name: String,
     pub documents: u64,
@@ -142,7 +158,7 @@ pub struct AttributeReport {
     pub categories: Vec<CategoryReport>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CategoryReport {
     pub name: String,
     pub key: String,
@@ -152,7 +168,7 @@ pub struct CategoryReport {
 }
 
 /// Documents mentioning a group of one axis and a group of another.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Intersection {
     pub a: String,
     pub b: String,
@@ -163,14 +179,14 @@ pub struct Intersection {
     pub share_of_b: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GroupAssociations {
     pub group: String,
     pub lexicon: String,
     pub terms: Vec<Association>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Association {
     pub term: String,
     pub category: String,
@@ -181,17 +197,17 @@ pub struct Association {
     pub npmi: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourcesReport {
     /// The column, and whether it is a URL column reduced to its domain.
     pub column: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub distinct: usize,
     pub null_source: u64,
     pub top: Vec<SourceReport>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceReport {
     pub source: String,
     pub documents: u64,
@@ -200,7 +216,7 @@ pub struct SourceReport {
     pub axes: Vec<SourceAxis>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceAxis {
     pub axis: String,
     pub coverage: f64,
@@ -208,7 +224,7 @@ pub struct SourceAxis {
     pub groups: Vec<SourceGroup>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceGroup {
     pub group: String,
     pub documents: u64,
@@ -386,7 +402,8 @@ impl Report {
                         target: match target {
                             Target::Parity => "parity",
                             Target::Shares(_) => "shares",
-                        },
+                        }
+                        .into(),
                         total_variation_distance: (sum_docs > 0).then(|| r6(tvd / 2.0)),
                         max_min_ratio: (sum_docs > 0 && !ratios.is_empty() && mn > 0.0)
                             .then(|| r6(mx / mn)),
@@ -412,15 +429,13 @@ impl Report {
             }
         }
         Report {
-            schema: SCHEMA,
+            schema: SCHEMA.into(),
             version: SCHEMA_VERSION,
-            tool: Tool {
-                name: "debias",
-                version: env!("CARGO_PKG_VERSION"),
-            },
+            tool: Tool::current(),
             rules: RulesInfo {
                 path: rules.origin.path.clone(),
                 sha256: rules.origin.sha256.clone(),
+                seed: rules.apply.seed,
                 r#where: rules.input.where_sql.clone(),
             },
             inputs: outcome.files.clone(),
@@ -452,6 +467,21 @@ impl Report {
     /// The report as Markdown.
     pub fn to_markdown(&self) -> String {
         markdown::render(self)
+    }
+
+    /// The report as one self-contained HTML page.
+    pub fn to_html(&self) -> String {
+        html::render(self)
+    }
+
+    /// Reads a report written by `to_json`, checking its schema and version.
+    pub fn load(path: &Path) -> Result<Report> {
+        load_versioned(
+            path,
+            SCHEMA,
+            SCHEMA_VERSION,
+            "a report.json written by `debias scan --report` or `debias apply` (report/before.json, report/after.json)",
+        )
     }
 }
 
@@ -568,8 +598,8 @@ fn associations(rules: &RuleSet, s: &ScanStats) -> Vec<GroupAssociations> {
 
 fn sources(rules: &RuleSet, s: &ScanStats) -> Option<SourcesReport> {
     let (column, kind) = match rules.input.source.as_ref()? {
-        SourceSpec::Column(c) => (c.clone(), "column"),
-        SourceSpec::UrlDomain(c) => (c.clone(), "url_domain"),
+        SourceSpec::Column(c) => (c.clone(), "column".to_owned()),
+        SourceSpec::UrlDomain(c) => (c.clone(), "url_domain".to_owned()),
     };
     let tax = rules.taxonomy();
     let mut names: Vec<(&String, &stats::SourceStats)> = s.sources.iter().collect();
@@ -631,6 +661,102 @@ fn sources(rules: &RuleSet, s: &ScanStats) -> Option<SourcesReport> {
         distinct: names.len(),
         null_source: s.null_source,
         top,
+    })
+}
+
+/// A format a report is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// The complete figures, with a versioned schema (for tools, and `debias report`).
+    Json,
+    /// Markdown tables, for terminals, pull requests and datasheets.
+    Md,
+    /// One self-contained page with charts, for people (opens offline).
+    Html,
+}
+
+impl ReportFormat {
+    /// Every format, in the order they are written.
+    pub const ALL: [ReportFormat; 3] = [ReportFormat::Json, ReportFormat::Md, ReportFormat::Html];
+
+    /// The file extension.
+    pub fn ext(self) -> &'static str {
+        match self {
+            ReportFormat::Json => "json",
+            ReportFormat::Md => "md",
+            ReportFormat::Html => "html",
+        }
+    }
+
+    /// The format a file name's extension stands for.
+    pub fn of_path(p: &Path) -> Option<ReportFormat> {
+        match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "json" => Some(ReportFormat::Json),
+            "md" | "markdown" => Some(ReportFormat::Md),
+            "html" | "htm" => Some(ReportFormat::Html),
+            _ => None,
+        }
+    }
+
+    /// `report` in this format.
+    pub fn render(self, report: &Report) -> String {
+        match self {
+            ReportFormat::Json => report.to_json(),
+            ReportFormat::Md => report.to_markdown(),
+            ReportFormat::Html => report.to_html(),
+        }
+    }
+}
+
+/// Reads a JSON file written by debias (a report or a manifest), checking that its `schema` and
+/// `version` are the ones this build reads. `what` tells the user which file to give instead.
+pub fn load_versioned<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    schema: &str,
+    version: u32,
+    what: &str,
+) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Input(crate::error::InputError {
+            path: Some(path.to_path_buf()),
+            line: None,
+            message: e.to_string(),
+            help: Some(format!("give {what}")),
+        })
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::Input(crate::error::InputError {
+            path: Some(path.to_path_buf()),
+            line: Some(e.line() as u64),
+            message: format!("not JSON: {e}"),
+            help: Some(format!("give {what}")),
+        })
+    })?;
+    let found = value.get("schema").and_then(|s| s.as_str());
+    if found != Some(schema) {
+        return Err(Error::Usage(format!(
+            "{}: its \"schema\" is {}, expected \"{schema}\"; give {what}",
+            path.display(),
+            found.map_or("missing".to_owned(), |s| format!("\"{s}\""))
+        )));
+    }
+    let v = value.get("version").and_then(|v| v.as_u64());
+    if v != Some(version as u64) {
+        return Err(Error::Usage(format!(
+            "{}: {schema} version {}, but this debias reads version {version}; use the debias that wrote it ({})",
+            path.display(),
+            v.map_or("missing".to_owned(), |v| v.to_string()),
+            value
+                .pointer("/tool/version")
+                .and_then(|v| v.as_str())
+                .unwrap_or("unknown version")
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        Error::Usage(format!(
+            "{}: not a valid {schema} file: {e}",
+            path.display()
+        ))
     })
 }
 

@@ -26,6 +26,7 @@ fn opts(out: &Path) -> ApplyOptions {
         threads: 2,
         memory_limit: None,
         progress: None,
+        formats: Vec::new(),
     }
 }
 

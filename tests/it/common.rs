@@ -151,3 +151,27 @@ pub fn model_dir() -> PathBuf {
     })
     .clone()
 }
+
+/// An `embedding:` section over the real model: gender prototypes at `threshold`, `k` topics, and
+/// a career/family association with `permutations`.
+pub fn gender_embedding_section(threshold: f64, k: usize, permutations: usize) -> String {
+    format!(
+        r#"embedding:
+  model: {}
+  implicit:
+    threshold: {threshold}
+    prototypes:
+      gender/female: ["a woman", "she", "a woman and her life", "women", "her"]
+      gender/male: ["a man", "he", "a man and his life", "men", "his"]
+  topics: {{k: {k}, top_terms: 4}}
+  association:
+    career_family:
+      groups: [gender/female, gender/male]
+      attributes:
+        career: [engineer, manager, salary, office, business, executive]
+        family: [home, children, parents, family, wedding, mother]
+      permutations: {permutations}
+"#,
+        model_dir().display()
+    )
+}

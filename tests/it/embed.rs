@@ -10,7 +10,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use debias::embed::{Encoder, EncoderOptions, ModelFiles, cosine};
 use serde_json::Value;
 
-use super::common::{debias, fixture, model_dir, stderr};
+use super::common::{debias, fixture, gender_embedding_section, model_dir, stderr};
 
 fn encoder(dtype: DType) -> Encoder {
     let files = ModelFiles::locate(model_dir().to_str().unwrap()).unwrap();
@@ -260,27 +260,8 @@ fn scan_with_an_embedding_section_reports_implicit_mentions_topics_and_associati
     std::fs::write(
         &rules,
         format!(
-            r#"version: 1
-input: {{id_column: id}}
-axes: {{gender: {{}}}}
-seed: 5
-embedding:
-  model: {}
-  implicit:
-    threshold: 0.12
-    prototypes:
-      gender/female: ["a woman", "she", "a woman and her life", "women", "her"]
-      gender/male: ["a man", "he", "a man and his life", "men", "his"]
-  topics: {{k: 3, top_terms: 4}}
-  association:
-    career_family:
-      groups: [gender/female, gender/male]
-      attributes:
-        career: [engineer, manager, salary, office, business, executive]
-        family: [home, children, parents, family, wedding, mother]
-      permutations: 500
-"#,
-            model_dir().display()
+            "version: 1\ninput: {{id_column: id}}\naxes: {{gender: {{}}}}\nseed: 5\n{}",
+            gender_embedding_section(0.12, 3, 500)
         ),
     )
     .unwrap();
