@@ -765,15 +765,18 @@ fn skippable(c: char) -> bool {
     c.is_whitespace() || "-–—\"'’‘“”()«»".contains(c)
 }
 
-fn next_word(text: &str, e: usize) -> String {
+/// The word after the term (past spaces, dashes, quotes and brackets), as it is in the text.
+fn next_word(text: &str, e: usize) -> &str {
     let rest = text[e..].trim_start_matches(skippable);
-    rest.chars()
-        .take_while(|c| is_word_char(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
+    let end = rest
+        .char_indices()
+        .find(|(_, c)| !is_word_char(*c))
+        .map_or(rest.len(), |(i, _)| i);
+    &rest[..end]
 }
 
-fn prev_word(text: &str, s: usize) -> String {
+/// The word before the term, as it is in the text.
+fn prev_word(text: &str, s: usize) -> &str {
     let before = text[..s].trim_end_matches(skippable);
     let start = before
         .char_indices()
@@ -781,7 +784,18 @@ fn prev_word(text: &str, s: usize) -> String {
         .take_while(|(_, c)| is_word_char(*c))
         .last()
         .map_or(before.len(), |(i, _)| i);
-    before[start..].to_lowercase()
+    &before[start..]
+}
+
+/// Whether `words` (lower case) holds `w`, compared case-insensitively; ASCII words (nearly all)
+/// are compared without allocating.
+fn holds(words: &[String], w: &str) -> bool {
+    if w.is_ascii() {
+        words.iter().any(|x| x.eq_ignore_ascii_case(w))
+    } else {
+        let lower = w.to_lowercase();
+        words.iter().any(|x| *x == lower)
+    }
 }
 
 fn context_holds(rule: &ContextRule, text: &str, s: usize, e: usize) -> bool {
@@ -790,19 +804,19 @@ fn context_holds(rule: &ContextRule, text: &str, s: usize, e: usize) -> bool {
     }
     if !rule.next_word.is_empty() || !rule.not_next_word.is_empty() {
         let w = next_word(text, e);
-        if !rule.next_word.is_empty() && !rule.next_word.contains(&w) {
+        if !rule.next_word.is_empty() && !holds(&rule.next_word, w) {
             return false;
         }
-        if rule.not_next_word.contains(&w) {
+        if holds(&rule.not_next_word, w) {
             return false;
         }
     }
     if !rule.prev_word.is_empty() || !rule.not_prev_word.is_empty() {
         let w = prev_word(text, s);
-        if !rule.prev_word.is_empty() && !rule.prev_word.contains(&w) {
+        if !rule.prev_word.is_empty() && !holds(&rule.prev_word, w) {
             return false;
         }
-        if rule.not_prev_word.contains(&w) {
+        if holds(&rule.not_prev_word, w) {
             return false;
         }
     }
