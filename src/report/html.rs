@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::charts::{self, Bar, Heat, Scale};
-use super::diff::{self, ReportDiff};
+use super::diff::{self, ReportDiff, f2};
 use super::markdown::{ci, num, opt_pct, pct};
 use super::{AxisReport, Report};
 use crate::apply::manifest::Manifest;
@@ -261,10 +261,6 @@ fn points(v: f64) -> String {
     } else {
         format!("{p:+.0}")
     }
-}
-
-fn f2(x: Option<f64>) -> String {
-    diff::f2(x)
 }
 
 /// The scan report as a page.
