@@ -866,7 +866,7 @@ fn holds(words: &[String], w: &str) -> bool {
         words.iter().any(|x| x.eq_ignore_ascii_case(w))
     } else {
         let lower = w.to_lowercase();
-        words.iter().any(|x| *x == lower)
+        words.contains(&lower)
     }
 }
 
