@@ -514,7 +514,10 @@ fn write_output(
         print_stdout(text);
         return Ok(());
     }
-    if input.is_some_and(|i| i == path) {
+    let same = |a: &Path, b: &Path| {
+        a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    };
+    if input.is_some_and(|i| same(i, path)) {
         return Err(Error::Usage(format!(
             "the output {} would replace the input; give --output",
             path.display()
