@@ -240,7 +240,7 @@ impl MatcherBuilder {
         Ok(Matcher {
             search,
             targets: self.targets,
-            contexts: self.contexts,
+            contexts: self.contexts.iter().map(WordContext::new).collect(),
             edges,
             multiword,
             prefixes,
@@ -385,7 +385,7 @@ impl FirstWords {
 
 /// The key of the word `bytes[s..e]`: its first 8 bytes in ASCII lower case and its length;
 /// `None` when the word has a non-ASCII byte.
-#[inline]
+#[inline(always)]
 fn word_key(bytes: &[u8], s: usize, e: usize) -> Option<u64> {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let n = e - s;
@@ -481,6 +481,48 @@ static RUN_BYTE: [u8; 256] = {
     t
 };
 
+/// A bit per byte of `block` (at most 64 bytes): set for the bytes of [`RUN_BYTE`].
+#[inline]
+fn run_mask(block: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if let Ok(full) = <&[u8; 64]>::try_from(block) {
+        return run_mask_sse2(full);
+    }
+    let mut m = 0u64;
+    for (j, &b) in block.iter().enumerate() {
+        m |= (RUN_BYTE[b as usize] as u64) << j;
+    }
+    m
+}
+
+/// [`run_mask`] of 64 bytes, 16 at a time: letters (ASCII `| 0x20` in `a..=z`), digits, `_`,
+/// and every byte >= 0x80.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn run_mask_sse2(block: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86_64 baseline, and each load reads 16 of the 64 bytes.
+    unsafe {
+        let zero = _mm_setzero_si128();
+        // Bytes `x` with `x - lo` (wrapping) <= `span`.
+        let within = |x: __m128i, lo: u8, span: u8| {
+            let d = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
+            _mm_cmpeq_epi8(_mm_subs_epu8(d, _mm_set1_epi8(span as i8)), zero)
+        };
+        let mut m = 0u64;
+        for k in 0..4 {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+            let letter = within(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 25);
+            let digit = within(v, b'0', 9);
+            let under = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8));
+            let word = _mm_or_si128(_mm_or_si128(letter, digit), under);
+            let bits = (_mm_movemask_epi8(word) | _mm_movemask_epi8(v)) as u32 & 0xffff;
+            m |= (bits as u64) << (16 * k);
+        }
+        m
+    }
+}
+
 /// ASCII bytes that are word characters (letters, digits, `_`).
 static ASCII_WORD: [bool; 128] = {
     let mut t = [false; 128];
@@ -497,7 +539,7 @@ static ASCII_WORD: [bool; 128] = {
 pub struct Matcher {
     search: Search,
     targets: Vec<Vec<Target>>,
-    contexts: Vec<ContextRule>,
+    contexts: Vec<WordContext>,
     /// Whether each pattern starts / ends with a word character (needs a boundary there).
     edges: Vec<(bool, bool)>,
     multiword: Vec<bool>,
@@ -548,10 +590,7 @@ impl Matcher {
         let mut o = 0;
         while o < n {
             let block = &bytes[o..(o + 64).min(n)];
-            let mut m = 0u64;
-            for (j, &b) in block.iter().enumerate() {
-                m |= (RUN_BYTE[b as usize] as u64) << j;
-            }
+            let m = run_mask(block);
             let shifted = (m << 1) | prev;
             let valid = if block.len() == 64 {
                 u64::MAX
@@ -859,18 +898,50 @@ fn prev_word(text: &str, s: usize) -> &str {
     &before[start..]
 }
 
-/// Whether `words` (lower case) holds `w`, compared case-insensitively; ASCII words (nearly all)
-/// are compared without allocating.
-fn holds(words: &[String], w: &str) -> bool {
-    if w.is_ascii() {
-        words.iter().any(|x| x.eq_ignore_ascii_case(w))
-    } else {
-        let lower = w.to_lowercase();
-        words.contains(&lower)
+/// A [`ContextRule`] with its word lists as sets, checked for every hit of its terms.
+#[derive(Debug)]
+struct WordContext {
+    capitalized: bool,
+    next_word: WordSet,
+    prev_word: WordSet,
+    not_next_word: WordSet,
+    not_prev_word: WordSet,
+}
+
+/// Lower-case words.
+type WordSet = std::collections::HashSet<Box<str>>;
+
+impl WordContext {
+    fn new(rule: &ContextRule) -> Self {
+        let set = |words: &[String]| words.iter().map(|w| w.to_lowercase().into()).collect();
+        WordContext {
+            capitalized: rule.capitalized,
+            next_word: set(&rule.next_word),
+            prev_word: set(&rule.prev_word),
+            not_next_word: set(&rule.not_next_word),
+            not_prev_word: set(&rule.not_prev_word),
+        }
     }
 }
 
-fn context_holds(rule: &ContextRule, text: &str, s: usize, e: usize) -> bool {
+/// Whether `words` holds `w` in lower case; short ASCII words (nearly all) are lowered on the
+/// stack.
+fn holds(words: &WordSet, w: &str) -> bool {
+    if words.is_empty() {
+        return false;
+    }
+    let mut buf = [0u8; 32];
+    if w.len() <= buf.len() && w.is_ascii() {
+        let lower = &mut buf[..w.len()];
+        lower.copy_from_slice(w.as_bytes());
+        lower.make_ascii_lowercase();
+        std::str::from_utf8(lower).is_ok_and(|l| words.contains(l))
+    } else {
+        words.contains(w.to_lowercase().as_str())
+    }
+}
+
+fn context_holds(rule: &WordContext, text: &str, s: usize, e: usize) -> bool {
     if rule.capitalized && !text[s..].chars().next().is_some_and(char::is_uppercase) {
         return false;
     }
@@ -1054,6 +1125,19 @@ mod tests {
             v.push(h.term)
         });
         assert_eq!(v, [0, 1]);
+    }
+
+    #[test]
+    fn run_masks_match_the_byte_table() {
+        let all: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+        for start in 0..all.len() - 64 {
+            let block = &all[start..start + 64];
+            let mut want = 0u64;
+            for (j, &b) in block.iter().enumerate() {
+                want |= (RUN_BYTE[b as usize] as u64) << j;
+            }
+            assert_eq!(run_mask(block), want, "block at {start}");
+        }
     }
 
     #[test]
