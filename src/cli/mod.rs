@@ -370,11 +370,15 @@ impl ReportDest {
 
 fn report_dest(
     p: Option<&Path>,
-    formats: &[ReportFormat],
+    formats_given: &[ReportFormat],
     overwrite: bool,
 ) -> Result<ReportDest, Error> {
-    let mut formats = formats.to_vec();
-    formats.dedup();
+    let mut formats: Vec<ReportFormat> = Vec::new();
+    for f in formats_given {
+        if !formats.contains(f) {
+            formats.push(*f);
+        }
+    }
     let Some(p) = p else {
         return match formats[..] {
             [] => Ok(ReportDest::Stdout(ReportFormat::Md)),
