@@ -874,23 +874,16 @@ fn reference_shares(
         );
         None
     };
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let report = match crate::report::Report::load(path) {
+        Ok(r) => r,
         Err(e) => {
             return fail(
                 r,
-                format!("cannot read the reference report {}: {e}", path.display()),
+                format!("cannot use the reference report: {}", e.to_string().trim()),
             );
         }
     };
-    let v: serde_json::Value = match serde_json::from_str(&text) {
-        Ok(v) => v,
-        Err(e) => return fail(r, format!("{} is not JSON: {e}", path.display())),
-    };
-    let Some(ax) = v["axes"]
-        .as_array()
-        .and_then(|a| a.iter().find(|x| x["name"] == axis))
-    else {
+    let Some(ax) = report.axes.iter().find(|x| x.name == axis) else {
         return fail(
             r,
             format!(
@@ -901,10 +894,11 @@ fn reference_shares(
     };
     let mut shares = Vec::with_capacity(groups.len());
     for g in groups {
-        let share = ax["groups"]
-            .as_array()
-            .and_then(|gs| gs.iter().find(|x| x["name"] == *g))
-            .and_then(|x| x["doc_share"].as_f64());
+        let share = ax
+            .groups
+            .iter()
+            .find(|x| x.name == *g)
+            .and_then(|x| x.doc_share);
         match share {
             Some(s) => shares.push(s),
             None => {

@@ -674,6 +674,23 @@ output:
     );
     assert!(b[0].column(0).as_primitive::<Float64Type>().value(0) > 0.0);
     assert_eq!(m["output"]["compression"], "snappy");
+    // A file that is not a report (here the manifest) is refused while the rules are read.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        format!(
+            "version: 1\naxes: {{gender: {{}}}}\nactions:\n  - rebalance: {{axis: gender, strategy: reweight, target: {{reference: {}}}}}\n",
+            out.join("manifest.json").display()
+        ),
+    )
+    .unwrap();
+    let o = debias(&["rules", "check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("its \"schema\" is \"debias-manifest\", expected \"debias-report\""),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
