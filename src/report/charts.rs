@@ -8,8 +8,7 @@
 //! numbers beside it.
 //!
 //! Colours: categories use the Okabe–Ito palette, and heatmaps a purple–white–orange diverging
-//! scale (ColorBrewer PuOr) or a white–blue sequential one, all readable with the common forms of
-//! colour blindness. Every cell and bar is labelled or tabulated, so no figure relies on colour
+//! scale (ColorBrewer PuOr), both readable with the common forms of colour blindness. Every cell and bar is labelled or tabulated, so no figure relies on colour
 //! alone.
 
 use plotters::coord::types::RangedCoordf64;
@@ -51,8 +50,6 @@ pub enum Scale {
     Share,
     /// Counts.
     Count,
-    /// Signed values around 0 (z-scores, differences).
-    Signed,
     /// Small positive numbers (effect sizes), two decimals.
     Plain,
 }
@@ -64,7 +61,6 @@ impl Scale {
             // Ticks between whole counts are left unlabelled.
             Scale::Count if v.fract().abs() > 1e-9 => String::new(),
             Scale::Count => count_label(v),
-            Scale::Signed => format!("{v:+.1}"),
             Scale::Plain => format!("{v:.2}"),
         }
     }
@@ -439,19 +435,10 @@ fn fold_small_parts(parts: &[String], values: &[Vec<f64>]) -> (Vec<String>, Vec<
     (names, folded)
 }
 
-/// The colour scale of a heatmap.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Heat {
-    /// Negative purple, zero white, positive orange; symmetric around 0.
-    Diverging,
-    /// Zero white to the largest value dark blue.
-    Sequential,
-}
-
-/// ColorBrewer PuOr ends and middle.
+/// ColorBrewer PuOr ends and middle: heatmaps run from purple (negative) through white (0) to
+/// orange (positive), symmetric around 0.
 const PURPLE: (f64, f64, f64) = (84.0, 39.0, 136.0);
 const ORANGE: (f64, f64, f64) = (179.0, 88.0, 6.0);
-const BLUE: (f64, f64, f64) = (8.0, 69.0, 148.0);
 const WHITE3: (f64, f64, f64) = (247.0, 247.0, 247.0);
 
 fn mix(a: (f64, f64, f64), b: (f64, f64, f64), t: f64) -> RGBColor {
@@ -461,11 +448,11 @@ fn mix(a: (f64, f64, f64), b: (f64, f64, f64), t: f64) -> RGBColor {
 }
 
 /// The fill of a value `v` on a scale whose extreme is `m` (> 0).
-pub fn heat_color(heat: Heat, v: f64, m: f64) -> RGBColor {
-    match heat {
-        Heat::Diverging if v < 0.0 => mix(WHITE3, PURPLE, -v / m),
-        Heat::Diverging => mix(WHITE3, ORANGE, v / m),
-        Heat::Sequential => mix(WHITE3, BLUE, v / m),
+pub fn heat_color(v: f64, m: f64) -> RGBColor {
+    if v < 0.0 {
+        mix(WHITE3, PURPLE, -v / m)
+    } else {
+        mix(WHITE3, ORANGE, v / m)
     }
 }
 
@@ -475,7 +462,6 @@ pub fn heatmap(
     rows: &[String],
     cols: &[String],
     values: &[Vec<Option<f64>>],
-    heat: Heat,
     label: &dyn Fn(f64) -> String,
 ) -> String {
     let n = rows.len().max(1);
@@ -511,7 +497,7 @@ pub fn heatmap(
             for (j, v) in row.iter().enumerate() {
                 let x = j as f64;
                 let Some(v) = v else { continue };
-                let fill = heat_color(heat, *v, m);
+                let fill = heat_color(*v, m);
                 chart.draw_series(std::iter::once(Rectangle::new(
                     [(x, y), (x + 1.0, y + 1.0)],
                     fill.filled(),
@@ -566,15 +552,12 @@ pub fn heatmap(
         }
         // The colour scale under the grid: five swatches from the lowest to the highest value.
         let (x0, y0) = chart.backend_coord(&(0.0, 0.0));
-        let stops: Vec<f64> = match heat {
-            Heat::Diverging => vec![-m, -m / 2.0, 0.0, m / 2.0, m],
-            Heat::Sequential => vec![0.0, m / 4.0, m / 2.0, 3.0 * m / 4.0, m],
-        };
+        let stops = [-m, -m / 2.0, 0.0, m / 2.0, m];
         let mut x = x0;
         for s in stops {
             root.draw(&Rectangle::new(
                 [(x, y0 + 12), (x + 14, y0 + 26)],
-                heat_color(heat, s, m).filled(),
+                heat_color(s, m).filled(),
             ))?;
             root.draw(&Rectangle::new(
                 [(x, y0 + 12), (x + 14, y0 + 26)],
@@ -632,15 +615,9 @@ mod tests {
 
     #[test]
     fn diverging_colours_are_white_at_zero_and_saturate_at_the_extreme() {
-        assert_eq!(
-            heat_color(Heat::Diverging, 0.0, 2.0),
-            RGBColor(247, 247, 247)
-        );
-        assert_eq!(heat_color(Heat::Diverging, 2.0, 2.0), RGBColor(179, 88, 6));
-        assert_eq!(
-            heat_color(Heat::Diverging, -5.0, 2.0),
-            RGBColor(84, 39, 136)
-        );
-        assert_eq!(heat_color(Heat::Sequential, 1.0, 1.0), RGBColor(8, 69, 148));
+        assert_eq!(heat_color(0.0, 2.0), RGBColor(247, 247, 247));
+        assert_eq!(heat_color(2.0, 2.0), RGBColor(179, 88, 6));
+        assert_eq!(heat_color(-5.0, 2.0), RGBColor(84, 39, 136));
+        assert_eq!(heat_color(-1.0, 2.0), mix(WHITE3, PURPLE, 0.5));
     }
 }

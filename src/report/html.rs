@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::charts::{self, Bar, Heat, Scale};
+use super::charts::{self, Bar, Scale};
 use super::diff::{self, ReportDiff, f2};
 use super::markdown::{ci, num, opt_pct, pct};
 use super::{AxisReport, Report};
@@ -764,7 +764,7 @@ fn associations_section(page: &mut Page, r: &Report, id: &str, title: &str) {
             })
             .collect();
         page.figure(
-            &charts::heatmap(&rows, &cols, &values, Heat::Diverging, &|v| {
+            &charts::heatmap(&rows, &cols, &values, &|v| {
                 format!("{v:.1}")
             }),
             &format!(
@@ -936,7 +936,7 @@ fn embedding_sections(
                 .map(|g| g.rsplit('/').next().unwrap_or(g).to_owned())
                 .collect();
             page.figure(
-                &charts::heatmap(&rows, &cols, &values, Heat::Diverging, &points),
+                &charts::heatmap(&rows, &cols, &values, &points),
                 &format!(
                     "{axis}: each group's share within a topic minus its share overall, in percentage points \
                      (orange: over-represented in the topic; purple: under-represented; blank: no document of the \
