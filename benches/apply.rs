@@ -2,6 +2,10 @@
 //! augmentation and a gender downsample (two passes), zstd Parquet out, on every core.
 //! Run: `cargo bench --bench apply`.
 
+// The allocator of the `debias` binary, so that the bench measures what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use debias::pipeline::apply::{ApplyOptions, apply};
 

@@ -1,6 +1,10 @@
 //! The whole scan (DataFusion JSONL reader, detection UDF, statistics, report) over BOLD
 //! repeated to about 34 MB, on every core. Run: `cargo bench --bench scan`.
 
+// The allocator of the `debias` binary, so that the bench measures what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use debias::pipeline::{ScanOptions, scan};
 use debias::report::Report;

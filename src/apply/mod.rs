@@ -99,6 +99,8 @@ pub struct Doc<'a> {
     pub scope_sql: Vec<bool>,
     /// Per action: the value of a drop action's `where` (true when it has none).
     pub drop_sql: Vec<bool>,
+    /// The document's topic, when a rebalance action has `context: topic`.
+    pub topic: Option<u16>,
 }
 
 /// Every row accounted for. Invariants (checked by [`Account::check`]):
@@ -252,9 +254,13 @@ pub struct RebalancePlan {
     pub unit: String,
     pub target: String,
     pub groups: Vec<GroupPlan>,
-    /// Reweight: the weight of each group in each context bucket.
+    /// With a `context`: the decision for each group in each context bucket (a group's row
+    /// follows its bucket's entry, not the group's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub buckets: Vec<BucketWeight>,
+    pub buckets: Vec<BucketPlan>,
+    /// With `context: topic`: the topics (buckets `topic N`) and their most distinctive words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<TopicEntry>,
     pub ungrouped_rows: u64,
     pub multi_group_rows_kept: u64,
     pub warnings: Vec<String>,
@@ -278,12 +284,101 @@ pub struct GroupPlan {
     pub weight: Option<f64>,
 }
 
+/// The decision for the rows of one group in one context bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BucketWeight {
+pub struct BucketPlan {
     pub group: String,
     pub bucket: String,
     pub units: f64,
-    pub weight: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_probability: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+}
+
+/// A topic of `context: topic`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicEntry {
+    pub bucket: String,
+    /// Its most distinctive words in the sample.
+    pub terms: Vec<String>,
+    /// Documents of the sample the topics were fitted on that fell in it.
+    pub sample_documents: u64,
+}
+
+/// The bucket name of topic `t`.
+pub fn topic_bucket(t: u16) -> String {
+    format!("topic {t}")
+}
+
+/// What a row of a group (in a bucket) gets: the chance it is kept, the rows it becomes, its
+/// weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Decision {
+    keep: f64,
+    copies: f64,
+    weight: f64,
+}
+
+/// Downsample: keep a row of group *i* with probability *N·t_i / n_i*, *N* the largest size
+/// every group with units and a target can reach.
+fn keep_probabilities(units: &[f64], target: &[f64]) -> Vec<f64> {
+    let n = (0..units.len())
+        .filter(|&i| units[i] > 0.0 && target[i] > 0.0)
+        .map(|i| units[i] / target[i])
+        .fold(f64::INFINITY, f64::min);
+    (0..units.len())
+        .map(|i| {
+            if units[i] == 0.0 {
+                1.0
+            } else if target[i] == 0.0 {
+                0.0
+            } else {
+                (n * target[i] / units[i]).min(1.0)
+            }
+        })
+        .collect()
+}
+
+/// Upsample: *N·t_i / n_i* rows per row, *N* the smallest size every group reaches, within
+/// 1..=`cap`; also whether the cap bound.
+fn copy_factors(units: &[f64], target: &[f64], cap: f64) -> (Vec<f64>, bool) {
+    let n = (0..units.len())
+        .filter(|&i| units[i] > 0.0 && target[i] > 0.0)
+        .map(|i| units[i] / target[i])
+        .fold(0.0, f64::max);
+    let mut capped = false;
+    let f = (0..units.len())
+        .map(|i| {
+            let f = if units[i] == 0.0 || target[i] == 0.0 {
+                1.0
+            } else {
+                n * target[i] / units[i]
+            };
+            capped |= f > cap;
+            f.clamp(1.0, cap)
+        })
+        .collect();
+    (f, capped)
+}
+
+/// The target restricted to the groups with units (renormalised), and whether a group with a
+/// target had none. Unchanged when no group with units has a target.
+fn present_target(units: &[f64], target: &[f64]) -> (Vec<f64>, bool) {
+    let sum: f64 = (0..units.len())
+        .filter(|&i| units[i] > 0.0)
+        .map(|i| target[i])
+        .sum();
+    let missing = (0..units.len()).any(|i| units[i] == 0.0 && target[i] > 0.0);
+    if sum <= 0.0 {
+        return (target.to_vec(), missing);
+    }
+    let t = (0..units.len())
+        .map(|i| if units[i] > 0.0 { target[i] / sum } else { 0.0 })
+        .collect();
+    (t, missing)
 }
 
 impl RebalancePlan {
@@ -326,9 +421,6 @@ impl RebalancePlan {
                 }
             }
         }
-        let present: Vec<usize> = (0..ids.len())
-            .filter(|&i| units[i] > 0.0 && target[i] > 0.0)
-            .collect();
         let mut groups: Vec<GroupPlan> = (0..ids.len())
             .map(|i| GroupPlan {
                 group: tax.groups[ids[i] as usize].key.clone(),
@@ -340,38 +432,16 @@ impl RebalancePlan {
                 weight: None,
             })
             .collect();
-        let mut buckets = Vec::new();
         match r.strategy {
             Strategy::Downsample => {
-                let n = present
-                    .iter()
-                    .map(|&i| units[i] / target[i])
-                    .fold(f64::INFINITY, f64::min);
-                for (i, g) in groups.iter_mut().enumerate() {
-                    g.keep_probability = Some(if units[i] == 0.0 {
-                        1.0
-                    } else if target[i] == 0.0 {
-                        0.0
-                    } else {
-                        (n * target[i] / units[i]).min(1.0)
-                    });
+                for (g, p) in groups.iter_mut().zip(keep_probabilities(&units, &target)) {
+                    g.keep_probability = Some(p);
                 }
             }
             Strategy::Upsample => {
-                let n = present
-                    .iter()
-                    .map(|&i| units[i] / target[i])
-                    .fold(0.0, f64::max);
-                let cap = r.max_copies as f64;
-                let mut capped = false;
-                for (i, g) in groups.iter_mut().enumerate() {
-                    let f = if units[i] == 0.0 || target[i] == 0.0 {
-                        1.0
-                    } else {
-                        n * target[i] / units[i]
-                    };
-                    capped |= f > cap;
-                    g.copies = Some(f.clamp(1.0, cap));
+                let (f, capped) = copy_factors(&units, &target, r.max_copies as f64);
+                for (g, f) in groups.iter_mut().zip(f) {
+                    g.copies = Some(f);
                 }
                 if capped {
                     warnings.push(format!(
@@ -390,34 +460,80 @@ impl RebalancePlan {
                 }
             }
             Strategy::Reweight => {
-                let mut per_bucket: BTreeMap<&str, f64> = BTreeMap::new();
-                for ((_, b), n) in &counts.buckets {
-                    *per_bucket.entry(b.as_str()).or_default() += n;
-                }
-                for ((g, b), n) in &counts.buckets {
-                    let i = ids.iter().position(|x| x == g).expect("group of the axis");
-                    let w = if *n > 0.0 {
-                        target[i] * per_bucket[b.as_str()] / n
+                for (i, g) in groups.iter_mut().enumerate() {
+                    g.weight = Some(if units[i] > 0.0 {
+                        target[i] * total / units[i]
                     } else {
                         0.0
-                    };
-                    buckets.push(BucketWeight {
-                        group: tax.groups[*g as usize].key.clone(),
-                        bucket: b.clone(),
-                        units: *n,
-                        weight: w,
                     });
                 }
-                if r.context == Context::None {
-                    for (i, g) in groups.iter_mut().enumerate() {
-                        g.weight = Some(if units[i] > 0.0 {
-                            target[i] * total / units[i]
-                        } else {
-                            0.0
-                        });
+            }
+        }
+        let mut buckets = Vec::new();
+        if r.context != Context::None {
+            // Per bucket, the same decisions with the bucket's units; a group's own entry then
+            // only describes the whole axis.
+            for g in &mut groups {
+                (g.keep_probability, g.copies, g.weight) = (None, None, None);
+            }
+            let mut per_bucket: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+            for ((g, b), n) in &counts.buckets {
+                let i = ids.iter().position(|x| x == g).expect("group of the axis");
+                per_bucket
+                    .entry(b.as_str())
+                    .or_insert_with(|| vec![0.0; ids.len()])[i] += n;
+            }
+            let (mut partial, mut capped) = (0usize, false);
+            for (b, u) in &per_bucket {
+                let (t, missing) = present_target(u, &target);
+                partial += missing as usize;
+                let total_b: f64 = u.iter().sum();
+                let (keep, copies, weight) = match r.strategy {
+                    Strategy::Downsample => (Some(keep_probabilities(u, &t)), None, None),
+                    Strategy::Upsample => {
+                        let (f, c) = copy_factors(u, &t, r.max_copies as f64);
+                        capped |= c;
+                        (None, Some(f), None)
                     }
-                    buckets.clear();
+                    // Reweighing: t_g · n_c / n_{g,c}, with the axis's target.
+                    Strategy::Reweight => {
+                        let w = (0..u.len())
+                            .map(|i| {
+                                if u[i] > 0.0 {
+                                    target[i] * total_b / u[i]
+                                } else {
+                                    0.0
+                                }
+                            })
+                            .collect::<Vec<_>>();
+                        (None, None, Some(w))
+                    }
+                };
+                for i in 0..ids.len() {
+                    if u[i] == 0.0 {
+                        continue;
+                    }
+                    buckets.push(BucketPlan {
+                        group: tax.groups[ids[i] as usize].key.clone(),
+                        bucket: (*b).to_owned(),
+                        units: u[i],
+                        keep_probability: keep.as_ref().map(|v| v[i]),
+                        copies: copies.as_ref().map(|v| v[i]),
+                        weight: weight.as_ref().map(|v| v[i]),
+                    });
                 }
+            }
+            if partial > 0 && r.strategy != Strategy::Reweight {
+                warnings.push(format!(
+                    "in {partial} of {} context buckets a group with a target has no rows; there the target is renormalised over the groups present",
+                    per_bucket.len()
+                ));
+            }
+            if capped {
+                warnings.push(format!(
+                    "max_copies {} limits the upsampling in some context buckets: the target is not reached there",
+                    r.max_copies
+                ));
             }
         }
         RebalancePlan {
@@ -437,25 +553,40 @@ impl RebalancePlan {
             target: r.target_kind.clone(),
             groups,
             buckets,
+            topics: Vec::new(),
             ungrouped_rows: counts.ungrouped,
             multi_group_rows_kept: counts.multi_kept,
             warnings,
         }
     }
 
-    fn weight(&self, group: &str, bucket: &str) -> f64 {
+    /// The decision for a row of `group` in `bucket`: the bucket's entry under a context,
+    /// else the group's.
+    fn decision(&self, group: &str, bucket: &str) -> Decision {
+        let one = |x: Option<f64>| x.unwrap_or(1.0);
         if let Some(b) = self
             .buckets
             .iter()
             .find(|b| b.group == group && b.bucket == bucket)
         {
-            return b.weight;
+            return Decision {
+                keep: one(b.keep_probability),
+                copies: one(b.copies),
+                weight: one(b.weight),
+            };
         }
-        self.groups
-            .iter()
-            .find(|g| g.group == group)
-            .and_then(|g| g.weight)
-            .unwrap_or(1.0)
+        match self.groups.iter().find(|g| g.group == group) {
+            Some(g) => Decision {
+                keep: one(g.keep_probability),
+                copies: one(g.copies),
+                weight: one(g.weight),
+            },
+            None => Decision {
+                keep: 1.0,
+                copies: 1.0,
+                weight: 1.0,
+            },
+        }
     }
 }
 
@@ -595,24 +726,25 @@ impl Actions {
                                 || "(none)".to_owned(),
                                 |g| tax.groups[g as usize].key.clone(),
                             ),
+                            Context::Topic => {
+                                doc.topic.map_or_else(|| "(none)".into(), topic_bucket)
+                            }
                         };
                         let Some(plan) = &self.plan else {
                             *stats.counts.groups.entry(g).or_default() += units;
                             *stats.counts.buckets.entry((g, bucket)).or_default() += units;
                             continue;
                         };
-                        let key = &tax.groups[g as usize].key;
-                        let gp = plan.groups.iter().find(|p| &p.group == key);
+                        let d = plan.decision(&tax.groups[g as usize].key, &bucket);
                         let u = unit(self.seed, &action.name, &r.id);
                         match rb.strategy {
                             Strategy::Downsample => {
-                                let p = gp.and_then(|p| p.keep_probability).unwrap_or(1.0);
-                                if u >= p {
+                                if u >= d.keep {
                                     dropped.push(i);
                                 }
                             }
                             Strategy::Upsample => {
-                                let f = gp.and_then(|p| p.copies).unwrap_or(1.0);
+                                let f = d.copies;
                                 let n = f.floor() as u32 + (u < f.fract()) as u32;
                                 for j in 1..n.max(1) {
                                     let mut d = r.clone();
@@ -625,7 +757,7 @@ impl Actions {
                                 }
                             }
                             Strategy::Reweight => {
-                                r.weight *= plan.weight(key, &bucket);
+                                r.weight *= d.weight;
                             }
                         }
                     }

@@ -87,13 +87,7 @@ pub fn kmeans(vectors: &[Vec<f32>], k: usize, seed: u64, max_iter: usize) -> Clu
         iterations += 1;
         let mut moved = false;
         for (i, v) in vectors.iter().enumerate() {
-            let best = (0..centroids.len())
-                .min_by(|&a, &b| {
-                    sq_dist(v, &centroids[a])
-                        .total_cmp(&sq_dist(v, &centroids[b]))
-                        .then(a.cmp(&b))
-                })
-                .expect("k >= 1");
+            let best = nearest(v, &centroids);
             if assignment[i] != best {
                 assignment[i] = best;
                 moved = true;
@@ -121,6 +115,17 @@ pub fn kmeans(vectors: &[Vec<f32>], k: usize, seed: u64, max_iter: usize) -> Clu
         centroids,
         iterations,
     }
+}
+
+/// The index of the centroid nearest to `v` (ties: the first). `centroids` is not empty.
+pub fn nearest(v: &[f32], centroids: &[Vec<f32>]) -> usize {
+    (0..centroids.len())
+        .min_by(|&a, &b| {
+            sq_dist(v, &centroids[a])
+                .total_cmp(&sq_dist(v, &centroids[b]))
+                .then(a.cmp(&b))
+        })
+        .expect("at least one centroid")
 }
 
 /// A WEAT-style effect size and its one-sided permutation p-value.

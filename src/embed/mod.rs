@@ -375,6 +375,24 @@ impl Encoder {
         Ok(out)
     }
 
+    /// One embedding per text, each encoded on its own (a batch of one, no padding), so that a
+    /// text's vector depends on nothing but the text: batched vectors differ in their last bits
+    /// with the batch's other texts and lengths. What `apply` uses where a decision (a topic)
+    /// must be the same however the input is split. Texts run side by side on the CPU.
+    pub fn encode_each(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let ids = self.tokenize(texts)?;
+        let run = |s: &Vec<u32>| -> Result<Vec<f32>> {
+            let len = s.len().max(1);
+            let mut v = self.forward(std::iter::once(s.as_slice()), len, 1)?;
+            Ok(v.pop().unwrap_or_default())
+        };
+        if self.opts.device.is_cpu() {
+            ids.par_iter().map(run).collect()
+        } else {
+            ids.iter().map(run).collect()
+        }
+    }
+
     fn forward<'a>(
         &self,
         seqs: impl Iterator<Item = &'a [u32]>,

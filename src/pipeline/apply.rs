@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Builder, ListBuilder, RecordBatch,
-    StringArray, StringBuilder, StructBuilder, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Builder, ListBuilder,
+    RecordBatch, StringArray, StringBuilder, StructBuilder, UInt32Array,
 };
 use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
@@ -36,6 +36,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::attributes::TempDir;
+use super::embed::TopicModel;
 use super::input::InputFile;
 use super::output::{Sink, SinkThread};
 use super::{
@@ -51,7 +52,7 @@ use crate::error::{Error, InputError, Result};
 use crate::report::stats::{ScanStats, Scratch};
 use crate::report::{Report, ReportFormat};
 use crate::rules::RuleSet;
-use crate::rules::actions::{ActionKind, Codec};
+use crate::rules::actions::{ActionKind, Codec, Context};
 
 /// The provenance columns `apply` adds to every row (documented in rules/README.md).
 pub const PROVENANCE: &[&str] = &[
@@ -107,6 +108,10 @@ fn edit_fields() -> Fields {
     ])
 }
 
+/// The provenance column of `context: topic` runs: the row's topic (null for a row whose
+/// text was not scanned).
+pub const TOPIC_COLUMN: &str = "debias_topic";
+
 fn provenance_fields() -> Vec<Field> {
     vec![
         Field::new("debias_id", DataType::Utf8, false),
@@ -139,6 +144,14 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
             opts.output.display()
         )));
     }
+    // The inputs' hashes for the manifest, computed beside the passes.
+    let hashing = {
+        let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        std::thread::Builder::new()
+            .name("debias-hash".into())
+            .spawn(move || paths.iter().map(|p| sha256_file(p)).collect::<Vec<_>>())
+            .map_err(|e| Error::Internal(format!("cannot start the hashing thread: {e}")))?
+    };
     let rt = runtime(threads)?;
     let scan_opts = ScanOptions {
         threads,
@@ -170,19 +183,29 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
             ),
         })
     })?;
+    let uses_topics = list
+        .iter()
+        .any(|a| matches!(&a.kind, ActionKind::Rebalance(rb) if rb.context == Context::Topic));
+    let mut provenance: Vec<&str> = PROVENANCE.to_vec();
+    if uses_topics {
+        provenance.push(TOPIC_COLUMN);
+    }
     let replaced: Vec<String> = input_schema
         .fields()
         .iter()
-        .filter(|f| PROVENANCE.contains(&f.name().as_str()))
+        .filter(|f| provenance.contains(&f.name().as_str()))
         .map(|f| f.name().clone())
         .collect();
     let mut fields: Vec<Field> = input_schema
         .fields()
         .iter()
-        .filter(|f| !PROVENANCE.contains(&f.name().as_str()))
+        .filter(|f| !provenance.contains(&f.name().as_str()))
         .map(|f| f.as_ref().clone().with_nullable(true))
         .collect();
     fields.extend(provenance_fields());
+    if uses_topics {
+        fields.push(Field::new(TOPIC_COLUMN, DataType::Int32, true));
+    }
     let out_schema: SchemaRef = Arc::new(Schema::new(fields));
     for c in &rules.apply.output.partition_by {
         if input_schema.field_with_name(c).is_err() || c == &rules.input.text_column {
@@ -193,13 +216,39 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         }
     }
 
+    // With `context: topic`, a first read fits the topics on a sample of the corpus.
+    let mut passes = 1;
+    let mut topics = match (uses_topics, &rules.embedding) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(Error::Internal(
+                "context: topic without an embedding section".into(),
+            ));
+        }
+        (true, Some(er)) => {
+            passes += 1;
+            let model = rt.block_on(TopicModel::fit(
+                &ctx,
+                rules,
+                er,
+                &files,
+                opts.progress.as_ref(),
+            ))?;
+            Some(TopicState {
+                model,
+                rows: Vec::new(),
+                filling: true,
+                cursor: 0,
+            })
+        }
+    };
+
     // First pass (with a rebalance action): count what reaches it.
     let mut before = ScanStats::new(&rules.detector);
     let rebalance = Actions::rebalance_index(&list);
-    let mut passes = 1;
     let plan = match rebalance {
         Some(k) => {
-            passes = 2;
+            passes += 1;
             let actions = Actions {
                 list: list.clone(),
                 seed,
@@ -215,19 +264,27 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
                 after: None,
                 out: None,
             };
-            let pass = rt.block_on(run_pass(&ctx, rules, &files, &actions, &mut sinks, opts))?;
+            let pass = rt.block_on(run_pass(
+                &ctx,
+                rules,
+                &files,
+                &actions,
+                &mut sinks,
+                topics.as_mut(),
+                opts,
+            ))?;
             if let Some(p) = &opts.progress {
                 p.finish();
             }
             let ActionKind::Rebalance(rb) = &list[k].kind else {
                 unreachable!("rebalance_index points at a rebalance action")
             };
-            Some(RebalancePlan::new(
-                &list[k],
-                rb,
-                &pass.counts,
-                rules.taxonomy(),
-            ))
+            let mut plan = RebalancePlan::new(&list[k], rb, &pass.counts, rules.taxonomy());
+            if let Some(t) = &mut topics {
+                plan.topics = t.model.entries.clone();
+                t.filling = false;
+            }
+            Some(plan)
         }
         None => None,
     };
@@ -262,13 +319,30 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
                 weighted: &mut weighted,
             }),
         };
-        let r = rt.block_on(run_pass(&ctx, rules, &files, &actions, &mut sinks, opts));
+        let r = rt.block_on(run_pass(
+            &ctx,
+            rules,
+            &files,
+            &actions,
+            &mut sinks,
+            topics.as_mut(),
+            opts,
+        ));
         if let Some(p) = &opts.progress {
             p.finish();
         }
         r?
     };
     let written = sink.finish()?;
+    if let Some(t) = &topics
+        && t.cursor != t.rows.len()
+    {
+        return Err(Error::Internal(format!(
+            "the writing pass read {} rows, the counting pass {}",
+            t.cursor,
+            t.rows.len()
+        )));
+    }
     let account = pass.account.clone();
     let balanced = account.check();
     if let Err(e) = &balanced {
@@ -324,17 +398,21 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     if let Some(p) = &plan {
         warnings.extend(p.warnings.iter().map(|w| format!("{}: {w}", p.action)));
     }
+    let input_hashes = hashing
+        .join()
+        .map_err(|_| Error::Internal("the hashing thread panicked".into()))?;
     let manifest = Manifest {
         schema: manifest::SCHEMA.into(),
         version: manifest::SCHEMA_VERSION,
         tool: crate::report::Tool::current(),
         inputs: files
             .iter()
-            .map(|f| {
+            .zip(input_hashes)
+            .map(|(f, sha256)| {
                 Ok(InputEntry {
                     path: f.path.display().to_string(),
                     bytes: f.size,
-                    sha256: sha256_file(&f.path)?,
+                    sha256: sha256?,
                 })
             })
             .collect::<Result<Vec<_>>>()?,
@@ -488,6 +566,53 @@ fn audit_entry(name: &str, a: &crate::apply::FilterAudit, rules: &RuleSet) -> Fi
     }
 }
 
+/// Per-thread report statistics of a pass: the rows' workers fold their documents here, and
+/// the slots are merged when the pass ends. [`ScanStats`] holds only integer counts and
+/// examples chosen by rank, so the merged result does not depend on which thread saw which
+/// row.
+struct StatSlots(Vec<std::sync::Mutex<StatSlot>>);
+
+struct StatSlot {
+    before: ScanStats,
+    after: ScanStats,
+    scratch: Scratch,
+}
+
+impl StatSlots {
+    fn new(rules: &RuleSet) -> Self {
+        let n = rayon::current_num_threads().max(1);
+        StatSlots(
+            (0..n)
+                .map(|_| {
+                    std::sync::Mutex::new(StatSlot {
+                        before: ScanStats::new(&rules.detector),
+                        after: ScanStats::new(&rules.detector),
+                        scratch: Scratch::default(),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The calling worker's slot.
+    fn mine(&self) -> std::sync::MutexGuard<'_, StatSlot> {
+        let k = rayon::current_thread_index().unwrap_or(0) % self.0.len();
+        self.0[k].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn merge_into(self, sinks: &mut Sinks<'_>, examples: usize) {
+        for slot in self.0 {
+            let slot = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+            if let Some(b) = sinks.before.as_deref_mut() {
+                b.merge(slot.before, examples);
+            }
+            if let Some(a) = sinks.after.as_deref_mut() {
+                a.merge(slot.after, examples);
+            }
+        }
+    }
+}
+
 /// Where a pass puts what it sees.
 struct Sinks<'a> {
     /// Statistics of the documents as read.
@@ -495,6 +620,50 @@ struct Sinks<'a> {
     /// Statistics of the rows written.
     after: Option<&'a mut ScanStats>,
     out: Option<Output<'a>>,
+}
+
+/// The topics of a `context: topic` run: fitted before the counting pass, which assigns each
+/// row its topic (2 bytes per input row, kept for the writing pass).
+struct TopicState {
+    model: TopicModel,
+    /// Per input row in reading order: its topic, or [`NO_TOPIC`].
+    rows: Vec<u16>,
+    /// Whether this pass assigns topics (else it reads them back from `cursor`).
+    filling: bool,
+    cursor: usize,
+}
+
+/// The topic of a row whose text is not scanned.
+const NO_TOPIC: u16 = u16::MAX;
+
+impl TopicState {
+    /// The topics of a batch's rows: assigned (the counting pass) or read back.
+    fn batch(
+        &mut self,
+        texts: &[Option<&str>],
+        scanned: impl Fn(usize) -> bool,
+    ) -> Result<Vec<u16>> {
+        let n = texts.len();
+        if self.filling {
+            let idx: Vec<usize> = (0..n)
+                .filter(|&i| scanned(i) && texts[i].is_some())
+                .collect();
+            let chosen: Vec<&str> = idx.iter().map(|&i| texts[i].unwrap_or_default()).collect();
+            let mut out = vec![NO_TOPIC; n];
+            for (i, t) in idx.into_iter().zip(self.model.assign(&chosen)?) {
+                out[i] = t;
+            }
+            self.rows.extend_from_slice(&out);
+            return Ok(out);
+        }
+        let Some(out) = self.rows.get(self.cursor..self.cursor + n) else {
+            return Err(Error::Internal(
+                "the writing pass read more rows than the counting pass".into(),
+            ));
+        };
+        self.cursor += n;
+        Ok(out.to_vec())
+    }
 }
 
 struct Output<'a> {
@@ -517,10 +686,11 @@ async fn run_pass(
     files: &[InputFile],
     actions: &Actions,
     sinks: &mut Sinks<'_>,
+    mut topics: Option<&mut TopicState>,
     opts: &ApplyOptions,
 ) -> Result<PassStats> {
     let mut total = PassStats::default();
-    let mut scratch = Scratch::default();
+    let slots = StatSlots::new(rules);
     for f in files {
         let df = open(ctx, f).await?;
         let schema = df.schema().as_arrow().clone();
@@ -568,13 +738,15 @@ async fn run_pass(
                 &mut row,
                 &mut total,
                 sinks,
-                &mut scratch,
+                &slots,
+                topics.as_deref_mut(),
             )?;
             if let Some(p) = &opts.progress {
                 p.batch(docs, bytes);
             }
         }
     }
+    slots.merge_into(sinks, rules.report.examples);
     Ok(total)
 }
 
@@ -594,9 +766,9 @@ fn predicate_error(
     )
 }
 
-/// One input row processed: its id, its output rows, what happened, its hits (`None` for a
-/// row outside `input.where` or without text).
-type RowResult = (Option<String>, Vec<OutRow>, PassStats, Option<DocHits>);
+/// One input row processed: whether it was scanned (false for a row outside `input.where` or
+/// without text), its output rows, what happened.
+type RowResult = (bool, Vec<OutRow>, PassStats);
 
 #[allow(clippy::too_many_arguments)]
 fn process_batch(
@@ -607,7 +779,8 @@ fn process_batch(
     row: &mut u64,
     total: &mut PassStats,
     sinks: &mut Sinks<'_>,
-    scratch: &mut Scratch,
+    slots: &StatSlots,
+    topics: Option<&mut TopicState>,
 ) -> Result<(u64, u64)> {
     let cols = PlanColumns::of(batch)?;
     if cols.hits.is_none() {
@@ -628,6 +801,14 @@ fn process_batch(
     let drops: Vec<Option<BooleanArray>> = (0..n_actions).map(|k| bools(drop_col(k))).collect();
     let first_row = *row;
     *row += batch.num_rows() as u64;
+    let report = &rules.report;
+    let detector = &rules.detector;
+    let tax = detector.taxonomy();
+    let (want_before, want_after) = (sinks.before.is_some(), sinks.after.is_some());
+    let topic_of = match topics {
+        Some(t) => Some(t.batch(texts, |i| selected.is_none_or(|s| s.value(i)))?),
+        None => None,
+    };
 
     // The rows of the batch, in parallel.
     let results: Vec<RowResult> = (0..batch.num_rows())
@@ -640,11 +821,11 @@ fn process_batch(
                     .dropped
                     .entry("input.where".into())
                     .or_default() += 1;
-                return (None, Vec::new(), stats, None);
+                return (false, Vec::new(), stats);
             }
             let Some(text) = texts[i] else {
                 *stats.account.dropped.entry("null_text".into()).or_default() += 1;
-                return (None, Vec::new(), stats, None);
+                return (false, Vec::new(), stats);
             };
             let id: String = match ids.as_ref().and_then(|ids| ids[i]) {
                 Some(id) => id.to_owned(),
@@ -665,56 +846,56 @@ fn process_batch(
                     .iter()
                     .map(|c| c.as_ref().is_none_or(|c| c.value(i)))
                     .collect(),
+                topic: topic_of.as_ref().map(|t| t[i]).filter(|&t| t != NO_TOPIC),
             };
             let rows = actions.process(&doc, &mut stats);
-            let hits = doc.hits;
-            (Some(id), rows, stats, Some(hits))
+            if want_before || want_after {
+                let slot = &mut *slots.mine();
+                let source = sources.as_ref().map(|s| s[i]);
+                if want_before {
+                    slot.before.add(
+                        detector,
+                        &id,
+                        text,
+                        &doc.hits,
+                        source,
+                        report.examples,
+                        report.snippet_chars,
+                        &mut slot.scratch,
+                    );
+                }
+                if want_after {
+                    for r in &rows {
+                        slot.after.add(
+                            detector,
+                            &r.id,
+                            r.text(text),
+                            &r.hits,
+                            source,
+                            report.examples,
+                            report.snippet_chars,
+                            &mut slot.scratch,
+                        );
+                    }
+                }
+            }
+            (true, rows, stats)
         })
         .collect();
 
-    let report = &rules.report;
-    let detector = &rules.detector;
-    let tax = detector.taxonomy();
     let mut indices: Vec<u32> = Vec::new();
     let mut out_rows: Vec<OutRow> = Vec::new();
     let (mut docs, mut bytes) = (0u64, 0u64);
-    for (i, (id, rows, mut stats, hits)) in results.into_iter().enumerate() {
+    for (i, (scanned, rows, mut stats)) in results.into_iter().enumerate() {
         stats.account.read += 1;
         stats.account.record(&actions.list, &rows);
         total.merge(&stats);
-        let (Some(id), Some(hits)) = (id, hits) else {
+        if !scanned {
             continue;
-        };
-        let text = texts[i].expect("rows with a text have an id");
-        let source = sources.as_ref().map(|s| s[i]);
+        }
+        let text = texts[i].expect("scanned rows have a text");
         docs += 1;
         bytes += text.len() as u64;
-        if let Some(b) = sinks.before.as_deref_mut() {
-            b.add(
-                detector,
-                &id,
-                text,
-                &hits,
-                source,
-                report.examples,
-                report.snippet_chars,
-                scratch,
-            );
-        }
-        if let Some(a) = sinks.after.as_deref_mut() {
-            for r in &rows {
-                a.add(
-                    detector,
-                    &r.id,
-                    r.text(text),
-                    &r.hits,
-                    source,
-                    report.examples,
-                    report.snippet_chars,
-                    scratch,
-                );
-            }
-        }
         if let Some(out) = sinks.out.as_mut() {
             for r in rows {
                 for (g, _) in r.hits.groups(tax) {
@@ -737,6 +918,7 @@ fn process_batch(
             texts,
             &indices,
             &out_rows,
+            topic_of.as_deref(),
             rules,
         )?;
         out.sink.write(b)?;
@@ -745,6 +927,7 @@ fn process_batch(
 }
 
 /// The output rows of a batch in the output schema.
+#[allow(clippy::too_many_arguments)]
 fn output_batch(
     batch: &RecordBatch,
     schema: &SchemaRef,
@@ -752,6 +935,7 @@ fn output_batch(
     texts: &[Option<&str>],
     indices: &[u32],
     rows: &[OutRow],
+    topics: Option<&[u16]>,
     rules: &RuleSet,
 ) -> Result<RecordBatch> {
     let err = |e: datafusion::arrow::error::ArrowError| Error::Internal(e.to_string());
@@ -791,6 +975,12 @@ fn output_batch(
                 Arc::new(b.finish())
             }
             "debias_edits" => edits_array(rows),
+            TOPIC_COLUMN => Arc::new(Int32Array::from_iter(indices.iter().map(|&i| {
+                topics
+                    .map(|t| t[i as usize])
+                    .filter(|&t| t != NO_TOPIC)
+                    .map(i32::from)
+            }))),
             _ if name == text_column => {
                 let s = StringArray::from_iter(
                     rows.iter()

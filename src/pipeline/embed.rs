@@ -248,6 +248,200 @@ struct DocVec {
     vector: Vec<f32>,
 }
 
+/// The words of the embedded documents, for naming topics.
+#[derive(Debug, Default)]
+struct Vocab {
+    ids: HashMap<String, u32>,
+    words: Vec<String>,
+}
+
+impl Vocab {
+    /// The distinct words of `text` (letters only, 3 characters or more, lowercased, not a
+    /// stopword; the first 200), as ids.
+    fn words(&mut self, text: &str) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        for w in text.split(|c: char| !c.is_alphabetic()) {
+            if w.len() < 3 || out.len() >= 200 {
+                continue;
+            }
+            let w = w.to_lowercase();
+            if STOPWORDS.contains(&w.as_str()) {
+                continue;
+            }
+            let id = match self.ids.get(&w) {
+                Some(id) => *id,
+                None => {
+                    self.words.push(w.clone());
+                    let id = (self.words.len() - 1) as u32;
+                    self.ids.insert(w, id);
+                    id
+                }
+            };
+            out.push(id);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The `top` most distinctive words of each of `k` topics: the log-odds of a word's
+    /// document frequency in the topic against the rest, with a prior of one document; words
+    /// in fewer than two of the topic's documents are left out. Ties: alphabetical.
+    fn topic_terms(
+        &self,
+        docs: &[&[u32]],
+        assignment: &[usize],
+        k: usize,
+        top: usize,
+    ) -> Vec<Vec<String>> {
+        let mut df_topic: Vec<HashMap<u32, u64>> = vec![HashMap::new(); k];
+        let mut df_all: HashMap<u32, u64> = HashMap::new();
+        let mut size = vec![0u64; k];
+        for (words, &c) in docs.iter().zip(assignment) {
+            size[c] += 1;
+            for w in *words {
+                *df_topic[c].entry(*w).or_default() += 1;
+                *df_all.entry(*w).or_default() += 1;
+            }
+        }
+        let n = docs.len() as f64;
+        (0..k)
+            .map(|c| {
+                let mut scored: Vec<(f64, u32)> = df_topic[c]
+                    .iter()
+                    .filter(|(_, m)| **m >= 2)
+                    .map(|(w, &m)| {
+                        let rest = df_all[w] - m;
+                        let p_in = (m as f64 + 1.0) / (size[c] as f64 + 2.0);
+                        let p_out = (rest as f64 + 1.0) / (n - size[c] as f64 + 2.0);
+                        (
+                            (p_in / (1.0 - p_in)).ln() - (p_out / (1.0 - p_out)).ln(),
+                            *w,
+                        )
+                    })
+                    .collect();
+                scored.sort_by(|a, b| {
+                    b.0.total_cmp(&a.0)
+                        .then(self.words[a.1 as usize].cmp(&self.words[b.1 as usize]))
+                });
+                scored
+                    .iter()
+                    .take(top)
+                    .map(|(_, w)| self.words[*w as usize].clone())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// The topics of `apply`'s `context: topic`: k-means centroids fitted on a seeded sample of
+/// the corpus, and the encoder that places every document at its nearest centroid.
+///
+/// Every vector here comes from [`Encoder::encode_each`] (one text at a time), so a document's
+/// topic depends on its text alone, not on the batch it was read in: the output is the same
+/// however the input is split into files, partitions or threads.
+pub struct TopicModel {
+    encoder: Encoder,
+    centroids: Vec<Vec<f32>>,
+    /// Per topic: its bucket name, distinctive words and sample documents.
+    pub entries: Vec<crate::apply::TopicEntry>,
+}
+
+impl TopicModel {
+    /// Reads `files` once and fits the topics on the `embedding.max_documents` selected
+    /// documents with the smallest seeded hash of their id (a sample that does not depend on
+    /// the input's order or split).
+    pub(crate) async fn fit(
+        ctx: &SessionContext,
+        rules: &RuleSet,
+        er: &EmbeddingRules,
+        files: &[InputFile],
+        progress: Option<&Arc<dyn Progress>>,
+    ) -> Result<TopicModel> {
+        let Some(t) = &er.topics else {
+            return Err(Error::Internal(
+                "context: topic without embedding.topics".into(),
+            ));
+        };
+        let dtype = crate::embed::parse_dtype(&er.dtype).map_err(Error::Usage)?;
+        let device = crate::embed::device(&er.device)?;
+        let encoder = Encoder::load(
+            crate::embed::ModelFiles::locate(&er.model)?,
+            EncoderOptions {
+                dtype,
+                device,
+                batch_tokens: er.batch_tokens,
+            },
+        )?;
+        // The sample: a max-heap of (rank, id, text) holding the smallest ranks.
+        let cap = er.max_documents.max(1) as usize;
+        let mut sample: std::collections::BinaryHeap<(u64, String, String)> =
+            std::collections::BinaryHeap::new();
+        let mut counts = EmbedOutcome::default();
+        if let Some(p) = progress {
+            p.start(files.len(), files.iter().map(|f| f.size).sum());
+        }
+        read_docs(ctx, rules, files, false, &mut counts, |batch| {
+            let mut bytes = 0;
+            for (id, text) in batch.ids.iter().zip(&batch.texts) {
+                bytes += text.len() as u64;
+                let rank = crate::hash::stable_hash(er.seed, id.as_bytes());
+                let smaller = sample.len() < cap
+                    || sample.peek().is_some_and(|(r, i, t)| {
+                        (rank, id.as_str(), *text) < (*r, i.as_str(), t.as_str())
+                    });
+                if smaller {
+                    sample.push((rank, id.clone(), (*text).to_owned()));
+                    if sample.len() > cap {
+                        sample.pop();
+                    }
+                }
+            }
+            if let Some(p) = progress {
+                p.batch(batch.ids.len() as u64, bytes);
+            }
+            Ok(())
+        })
+        .await?;
+        if let Some(p) = progress {
+            p.finish();
+        }
+        let sample = sample.into_sorted_vec();
+        let texts: Vec<&str> = sample.iter().map(|(_, _, t)| t.as_str()).collect();
+        let vectors = encoder.encode_each(&texts)?;
+        let clusters = analysis::kmeans(&vectors, t.k, er.seed, t.max_iter);
+        let k = clusters.centroids.len();
+        let mut vocab = Vocab::default();
+        let words: Vec<Vec<u32>> = texts.iter().map(|t| vocab.words(t)).collect();
+        let refs: Vec<&[u32]> = words.iter().map(Vec::as_slice).collect();
+        let terms = vocab.topic_terms(&refs, &clusters.assignment, k, t.top_terms);
+        let entries = terms
+            .into_iter()
+            .enumerate()
+            .map(|(c, terms)| crate::apply::TopicEntry {
+                bucket: crate::apply::topic_bucket(c as u16),
+                terms,
+                sample_documents: clusters.assignment.iter().filter(|&&a| a == c).count() as u64,
+            })
+            .collect();
+        Ok(TopicModel {
+            encoder,
+            centroids: clusters.centroids,
+            entries,
+        })
+    }
+
+    /// The topic of each text: its nearest centroid.
+    pub fn assign(&self, texts: &[&str]) -> Result<Vec<u16>> {
+        Ok(self
+            .encoder
+            .encode_each(texts)?
+            .iter()
+            .map(|v| analysis::nearest(v, &self.centroids) as u16)
+            .collect())
+    }
+}
+
 /// Words too common to name a topic.
 const STOPWORDS: &[&str] = &[
     "the",
@@ -354,8 +548,7 @@ pub fn analyze(
     let (files, _) = resolve_inputs(rules, inputs)?;
     let rt = runtime(threads.max(1))?;
     let ctx = ordered_session(rules, threads)?;
-    let mut vocab: HashMap<String, u32> = HashMap::new();
-    let mut words_of: Vec<String> = Vec::new();
+    let mut vocab = Vocab::default();
     let mut docs: Vec<DocVec> = Vec::new();
     let mut counts = EmbedOutcome::default();
     rt.block_on(read_docs(&ctx, rules, &files, true, &mut counts, |batch| {
@@ -367,26 +560,9 @@ pub fn analyze(
         let texts: Vec<&str> = keep.iter().map(|&i| batch.texts[i]).collect();
         let vectors = encoder.encode(&texts)?;
         for (&i, vector) in keep.iter().zip(vectors) {
-            let mut words: Vec<u32> = Vec::new();
-            for w in batch.texts[i].split(|c: char| !c.is_alphabetic()) {
-                if w.len() < 3 || words.len() >= 200 {
-                    continue;
-                }
-                let w = w.to_lowercase();
-                if STOPWORDS.contains(&w.as_str()) {
-                    continue;
-                }
-                let id = *vocab.entry(w.clone()).or_insert_with(|| {
-                    words_of.push(w);
-                    (words_of.len() - 1) as u32
-                });
-                words.push(id);
-            }
-            words.sort_unstable();
-            words.dedup();
             docs.push(DocVec {
                 groups: batch.groups[i].clone(),
-                words,
+                words: vocab.words(batch.texts[i]),
                 vector,
             });
         }
@@ -443,19 +619,12 @@ pub fn analyze(
         let vectors: Vec<Vec<f32>> = docs.iter().map(|d| d.vector.clone()).collect();
         let clusters = analysis::kmeans(&vectors, t.k, er.seed, t.max_iter);
         let k = clusters.centroids.len();
-        // Distinctive words: log-odds of a word's document frequency in the topic against the
-        // rest, with a prior of one document.
-        let mut df_topic: Vec<HashMap<u32, u64>> = vec![HashMap::new(); k];
-        let mut df_all: HashMap<u32, u64> = HashMap::new();
+        let words: Vec<&[u32]> = docs.iter().map(|d| d.words.as_slice()).collect();
+        let topic_terms = vocab.topic_terms(&words, &clusters.assignment, k, t.top_terms);
         let mut size = vec![0u64; k];
-        for (d, &c) in docs.iter().zip(&clusters.assignment) {
+        for &c in &clusters.assignment {
             size[c] += 1;
-            for w in &d.words {
-                *df_topic[c].entry(*w).or_default() += 1;
-                *df_all.entry(*w).or_default() += 1;
-            }
         }
-        let n = docs.len() as f64;
         let axes: Vec<(usize, &crate::detect::Axis)> = tax.demographic_axes().collect();
         // Overall group shares per axis (documents mentioning each group / sum over groups).
         let overall = |ai: usize, members: &dyn Fn(usize) -> bool| -> Vec<(GroupId, u64)> {
@@ -477,28 +646,7 @@ pub fn analyze(
         let overall_counts: Vec<Vec<(GroupId, u64)>> =
             axes.iter().map(|(ai, _)| overall(*ai, &all)).collect();
         for c in 0..k {
-            let mut scored: Vec<(f64, u32)> = df_topic[c]
-                .iter()
-                .filter(|(_, m)| **m >= 2)
-                .map(|(w, &m)| {
-                    let rest = df_all[w] - m;
-                    let p_in = (m as f64 + 1.0) / (size[c] as f64 + 2.0);
-                    let p_out = (rest as f64 + 1.0) / (n - size[c] as f64 + 2.0);
-                    (
-                        (p_in / (1.0 - p_in)).ln() - (p_out / (1.0 - p_out)).ln(),
-                        *w,
-                    )
-                })
-                .collect();
-            scored.sort_by(|a, b| {
-                b.0.total_cmp(&a.0)
-                    .then(words_of[a.1 as usize].cmp(&words_of[b.1 as usize]))
-            });
-            let terms: Vec<String> = scored
-                .iter()
-                .take(t.top_terms)
-                .map(|(_, w)| words_of[*w as usize].clone())
-                .collect();
+            let terms = &topic_terms[c];
             let in_topic = |i: usize| clusters.assignment[i] == c;
             let mut topic_axes = Vec::new();
             for (ax, (ai, axis)) in axes.iter().enumerate() {
@@ -551,7 +699,7 @@ pub fn analyze(
             report.topics.push(TopicReport {
                 topic: c,
                 documents: size[c],
-                terms,
+                terms: terms.clone(),
                 axes: topic_axes,
             });
         }

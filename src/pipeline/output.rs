@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, RecordBatch, UInt32Array};
@@ -45,7 +46,7 @@ struct Part {
     dir: String,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
-    writer: Option<(ArrowWriter<File>, String, u64)>,
+    writer: Option<(ArrowWriter<HashingFile>, String, u64)>,
     next_file: usize,
 }
 
@@ -325,7 +326,11 @@ fn open(root: &Path, schema: &SchemaRef, props: &WriterProperties, part: &mut Pa
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| Error::output(d, e))?;
     }
-    let file = File::create(&path).map_err(|e| Error::output(&path, e))?;
+    let file = HashingFile {
+        file: File::create(&path).map_err(|e| Error::output(&path, e))?,
+        hash: Sha256::new(),
+        bytes: 0,
+    };
     let w = ArrowWriter::try_new(file, schema.clone(), Some(props.clone()))
         .map_err(|e| Error::output(&path, e))?;
     part.writer = Some((w, rel, 0));
@@ -359,15 +364,36 @@ fn close(root: &Path, part: &mut Part, files: &mut Vec<FileEntry>) -> Result<()>
         return Ok(());
     };
     let path = root.join(&rel);
-    w.close().map_err(|e| Error::output(&path, e))?;
-    let bytes = std::fs::read(&path).map_err(|e| Error::output(&path, e))?;
+    let mut f = w.into_inner().map_err(|e| Error::output(&path, e))?;
+    f.file.flush().map_err(|e| Error::output(&path, e))?;
     files.push(FileEntry {
         path: rel,
         rows,
-        bytes: bytes.len() as u64,
-        sha256: crate::rules::hex(&Sha256::digest(&bytes)),
+        bytes: f.bytes,
+        sha256: crate::rules::hex(&f.hash.finalize()),
     });
     Ok(())
+}
+
+/// A data file that hashes its bytes as they are written (the manifest's sha256), so that the
+/// file need not be read back.
+struct HashingFile {
+    file: File,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// A partition value or column name as a directory name: `%XX` for every byte that is not an

@@ -1504,23 +1504,53 @@ pub fn render_apply(m: &Manifest, before: &Report, after: &Report) -> String {
             &rows,
         );
         if !p.buckets.is_empty() {
+            let num = |x: Option<f64>| x.map_or("–".into(), |x| format!("{x:.4}"));
             let rows: Vec<Vec<String>> = p
                 .buckets
                 .iter()
                 .map(|b| {
                     vec![
-                        b.group.clone(),
                         b.bucket.clone(),
+                        b.group.clone(),
                         format!("{:.0}", b.units),
-                        format!("{:.4}", b.weight),
+                        num(b.keep_probability),
+                        num(b.copies),
+                        num(b.weight),
                     ]
                 })
                 .collect();
             page.table(
                 "table-rebalance-buckets",
-                "Weights per group and context bucket",
-                &["group", "bucket", "units", "weight"],
+                "Decisions per context bucket and group",
+                &[
+                    "bucket",
+                    "group",
+                    "units",
+                    "keep probability",
+                    "copies",
+                    "weight",
+                ],
                 2,
+                &rows,
+            );
+        }
+        if !p.topics.is_empty() {
+            let rows: Vec<Vec<String>> = p
+                .topics
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.bucket.clone(),
+                        t.sample_documents.to_string(),
+                        t.terms.join(", "),
+                    ]
+                })
+                .collect();
+            page.table(
+                "table-rebalance-topics",
+                "The topics (context buckets) and their most distinctive words",
+                &["bucket", "sample documents", "words"],
+                "lrl",
                 &rows,
             );
         }

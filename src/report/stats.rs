@@ -194,7 +194,16 @@ impl ScanStats {
                     matched: text[hit.start..hit.end].to_owned(),
                 };
                 let at = kept.partition_point(|e| (e.rank, e.id.as_str()) < (rank, id));
-                kept.insert(at, ex);
+                match kept.get_mut(at) {
+                    // A repeated id keeps its smallest example, as `merge` does, so that the
+                    // choice does not depend on how the rows were split or ordered.
+                    Some(e) if e.rank == rank && e.id == id => {
+                        if ex < *e {
+                            *e = ex;
+                        }
+                    }
+                    _ => kept.insert(at, ex),
+                }
                 kept.truncate(examples);
             }
         }
@@ -307,5 +316,52 @@ mod tests {
         assert!(out.chars().count() <= 26, "{out}");
         assert_eq!(snippet("she ran", 0, 3, 160), "she ran");
         assert_eq!(snippet("a\n\n she", 4, 7, 160), "a she");
+    }
+
+    /// The same stats whatever the order of the rows and however they are split, repeated ids
+    /// (two texts under one id) included.
+    #[test]
+    fn examples_do_not_depend_on_order_or_split() {
+        let rules = crate::rules::parse(
+            "t.yaml",
+            "version: 1\naxes: {gender: {}}\nreport: {examples: 2}\n",
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let d = &rules.detector;
+        let docs = [
+            ("a", "She said so."),
+            ("b", "He left early."),
+            ("a", "Her mother and his aunt."),
+            ("c", "The women arrived."),
+            ("a", "He and she."),
+        ];
+        let add = |stats: &mut ScanStats, (id, text): (&str, &str)| {
+            let hits = d.hits(text);
+            stats.add(d, id, text, &hits, None, 2, 80, &mut Scratch::default());
+        };
+        let mut forward = ScanStats::new(d);
+        docs.iter().for_each(|&x| add(&mut forward, x));
+        let mut backward = ScanStats::new(d);
+        docs.iter().rev().for_each(|&x| add(&mut backward, x));
+        assert_eq!(forward.examples, backward.examples);
+        for cut in 0..=docs.len() {
+            let (mut left, mut right) = (ScanStats::new(d), ScanStats::new(d));
+            docs[..cut].iter().for_each(|&x| add(&mut left, x));
+            docs[cut..].iter().for_each(|&x| add(&mut right, x));
+            left.merge(right, 2);
+            assert_eq!(left, forward, "split at {cut}");
+        }
+        let tax = d.taxonomy();
+        let female = tax
+            .groups
+            .iter()
+            .position(|g| g.key == "gender/female")
+            .unwrap();
+        let female = &forward.examples[female];
+        assert!(
+            female.iter().filter(|e| e.id == "a").count() <= 1,
+            "{female:?}"
+        );
     }
 }

@@ -121,6 +121,10 @@ pub enum Context {
     Source,
     /// The attribute lexicon's group a document mentions most (or none).
     Attribute(usize),
+    /// The document's topic: the nearest of the k-means centroids fitted on a seeded sample
+    /// of the corpus' embeddings (`embedding.topics`); a counterfactual copy is in its
+    /// original's topic.
+    Topic,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +223,8 @@ const OUTPUT_KEYS: &[&str] = &[
 ];
 
 /// Reads `seed`, `actions` and `output` against the compiled taxonomy.
+/// `topics`: whether the rule file has an `embedding.topics` section (for `context: topic`).
+#[allow(clippy::too_many_arguments)]
 pub fn read(
     r: &mut Reader<'_>,
     seed: Option<&Node>,
@@ -227,6 +233,7 @@ pub fn read(
     tax: &Taxonomy,
     targets: &[Option<super::Target>],
     base_dir: &Path,
+    topics: bool,
 ) -> ApplyRules {
     let mut out = ApplyRules::default();
     if let Some(n) = seed
@@ -331,7 +338,8 @@ pub fn read(
                     continue;
                 }
                 rebalance_at = Some(kind_node);
-                read_rebalance(r, &f, body, &key, tax, targets, base_dir).map(ActionKind::Rebalance)
+                read_rebalance(r, &f, body, &key, tax, targets, base_dir, topics)
+                    .map(ActionKind::Rebalance)
             }
         };
         if let Some(kind) = action {
@@ -700,6 +708,7 @@ fn read_augment(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn read_rebalance(
     r: &mut Reader<'_>,
     f: &yaml::Fields<'_>,
@@ -708,6 +717,7 @@ fn read_rebalance(
     tax: &Taxonomy,
     targets: &[Option<super::Target>],
     base_dir: &Path,
+    topics: bool,
 ) -> Option<RebalanceRule> {
     let Some(an) = f.get("axis") else {
         r.error_help(
@@ -833,15 +843,21 @@ fn read_rebalance(
         match r.string(n, &ckey).as_deref() {
             Some("none") => {}
             Some("source") => context = Context::Source,
+            Some("topic") if topics => context = Context::Topic,
+            Some("topic") => {
+                r.error_help(
+                    n,
+                    &ckey,
+                    "`context: topic` needs topics, and this rule file has no `embedding.topics`",
+                    Some("add e.g. `embedding: {model: DIR, topics: {k: 8}}` (see rules/README.md, `embedding`)"),
+                );
+                ok = false;
+            }
             Some(other) => match axis_index(r, n, &ckey, other, tax, LexiconKind::Attribute) {
                 Some(a) => context = Context::Attribute(a),
                 None => ok = false,
             },
             None => ok = false,
-        }
-        if strategy != Strategy::Reweight {
-            r.error(n, &ckey, "`context` applies to `strategy: reweight` only");
-            ok = false;
         }
     }
     ok.then_some(RebalanceRule {

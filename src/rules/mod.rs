@@ -352,6 +352,12 @@ fn compile(
     );
     let targets = read_targets(&mut r, f.get("targets"), &builder);
     let detector = builder.build(&mut r)?;
+    let topics = f.get("embedding").is_some_and(|n| match &n.kind {
+        yaml::Kind::Map(m) => m
+            .iter()
+            .any(|(k, _)| matches!(&k.kind, yaml::Kind::Str(s) if s == "topics")),
+        _ => false,
+    });
     let apply = actions::read(
         &mut r,
         f.get("seed"),
@@ -360,6 +366,7 @@ fn compile(
         detector.taxonomy(),
         &targets,
         base_dir,
+        topics,
     );
     let embedding = f
         .get("embedding")

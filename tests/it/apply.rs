@@ -12,7 +12,7 @@ use debias::pipeline::apply::{ApplyOptions, ApplyOutcome, apply};
 use debias::rules::{self, RuleSet};
 use serde_json::Value;
 
-use super::common::{bold, debias, repo, rules_text, stderr};
+use super::common::{bold, debias, model_dir, repo, rules_text, stderr};
 
 fn sample() -> PathBuf {
     repo().join("examples/news_sample.jsonl")
@@ -573,6 +573,13 @@ output: {compression: brotli, partition_by: lang}
     std::fs::write(&p, "version: 1\nactions:\n  - rebalance: {axis: gender, strategy: upsample, target: {female: 0.6, male: 0.6, non_binary: 0}}\n").unwrap();
     let e = rules::load(&p).unwrap_err().to_string();
     assert!(e.contains("shares sum to 1.2"), "{e}");
+    // Topics as a context need an embedding section with topics.
+    std::fs::write(&p, "version: 1\nactions:\n  - rebalance: {axis: gender, strategy: downsample, context: topic}\n").unwrap();
+    let e = rules::load(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("bad.yaml:3:") && e.contains("`context: topic` needs topics"),
+        "{e}"
+    );
     // The command line exits 2 and writes nothing.
     let out = dir.path().join("out");
     let o = debias(&[
@@ -715,12 +722,183 @@ fn files_roll_over_at_the_target_size() {
     assert_eq!(files.len(), 5, "{files:?}");
     let rows: u64 = files.iter().map(|f| f["rows"].as_u64().unwrap()).sum();
     assert_eq!(rows, 5000);
+    // Sizes and hashes in the manifest are those of the files on disk, inputs and outputs.
+    let sha = |p: &Path| {
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(std::fs::read(p).unwrap());
+        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
     for f in files {
         let p = out.join(f["path"].as_str().unwrap());
         assert_eq!(
             std::fs::metadata(&p).unwrap().len(),
             f["bytes"].as_u64().unwrap()
         );
+        assert_eq!(sha(&p), f["sha256"].as_str().unwrap());
     }
+    assert_eq!(m["inputs"][0]["sha256"].as_str().unwrap(), sha(&input));
     assert_eq!(int(&sql(&out, "SELECT count(*) FROM t"), 0), 5000);
+}
+
+/// `context: topic` with the real all-MiniLM-L6-v2: topics fitted on a seeded sample, every
+/// document placed in its nearest topic, the downsample's target reached within each topic,
+/// and the output the same however the input is split and whatever the threads.
+#[test]
+fn rebalance_within_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    // WinoBias' pro-stereotypical sentences (every other one): one gendered pronoun each,
+    // the gender following the occupation's stereotype, so topics are skewed.
+    let path = repo().join("../shared/data/winobias/winobias_dev_pairs.csv");
+    let mut csv = csv::Reader::from_path(path).unwrap();
+    let lines: Vec<String> = csv
+        .deserialize::<BTreeMap<String, String>>()
+        .step_by(2)
+        .map(|r| {
+            let r = r.unwrap();
+            serde_json::json!({
+                "id": format!("wb-{}-{}", r["type"], r["line_id"]),
+                "text": r["pro_sentence"],
+            })
+            .to_string()
+        })
+        .collect();
+    let input = dir.path().join("winobias.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    for (i, chunk) in lines.chunks(97).enumerate() {
+        std::fs::write(
+            parts.join(format!("p{i:02}.jsonl")),
+            chunk.join("\n") + "\n",
+        )
+        .unwrap();
+    }
+    let yaml = format!(
+        r#"version: 1
+input: {{id_column: id}}
+axes: {{gender: {{}}}}
+seed: 3
+embedding:
+  model: {}
+  max_documents: 200
+  topics: {{k: 3, top_terms: 5}}
+actions:
+  - rebalance:
+      axis: gender
+      strategy: downsample
+      target: {{female: 0.5, male: 0.5, non_binary: 0}}
+      context: topic
+"#,
+        model_dir().display()
+    );
+    let rules = rules_text(dir.path(), &yaml);
+    let a = dir.path().join("a");
+    let outcome = run(&rules, &[&input], &opts(&a));
+    assert_eq!(outcome.passes, 3);
+    let m = manifest(&a);
+    let plan = &m["rebalance"];
+    // Three topics named by their words, fitted on the 200-document sample.
+    let topics = plan["topics"].as_array().unwrap();
+    assert_eq!(topics.len(), 3, "{plan}");
+    let sampled: u64 = topics
+        .iter()
+        .map(|t| t["sample_documents"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sampled, 200);
+    assert!(
+        topics
+            .iter()
+            .all(|t| !t["terms"].as_array().unwrap().is_empty()),
+        "{plan}"
+    );
+    // A keep probability per topic and group; none on the groups themselves.
+    let buckets = plan["buckets"].as_array().unwrap();
+    assert!(
+        buckets
+            .iter()
+            .all(|b| b["bucket"].as_str().unwrap().starts_with("topic "))
+    );
+    assert!(
+        buckets.iter().all(|b| b["keep_probability"].is_f64()),
+        "{plan}"
+    );
+    assert!(
+        plan["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["keep_probability"].is_null())
+    );
+
+    // Every row has a topic; within each topic that has both groups, what was kept follows
+    // the target (female and male documents, those mentioning one gender only).
+    let b = sql(&a, "SELECT count(*), count(debias_topic) FROM t");
+    assert_eq!(int(&b, 0), int(&b, 1));
+    let count = |out: &Path, topic: i64, g: &str, other: &str| -> i64 {
+        int(
+            &sql(
+                out,
+                &format!(
+                    "SELECT count(*) FROM t WHERE debias_topic = {topic} AND array_has(debias_groups, 'gender/{g}') AND NOT array_has(debias_groups, 'gender/{other}')"
+                ),
+            ),
+            0,
+        )
+    };
+    let units = |topic: i64, g: &str| -> f64 {
+        buckets
+            .iter()
+            .find(|b| {
+                b["bucket"] == format!("topic {topic}") && b["group"] == format!("gender/{g}")
+            })
+            .map_or(0.0, |b| b["units"].as_f64().unwrap())
+    };
+    let mut balanced = 0;
+    for t in 0..3 {
+        let (uf, um) = (units(t, "female"), units(t, "male"));
+        eprintln!(
+            "topic {t}: units female {uf}, male {um}; kept female {}, male {}",
+            count(&a, t, "female", "male"),
+            count(&a, t, "male", "female")
+        );
+        if uf < 5.0 || um < 5.0 {
+            continue;
+        }
+        let (f, mm) = (
+            count(&a, t, "female", "male"),
+            count(&a, t, "male", "female"),
+        );
+        let share = f as f64 / (f + mm) as f64;
+        // Before: the topic's own skew; after: near parity.
+        let before = uf / (uf + um);
+        assert!(
+            (share - 0.5).abs() < 0.15,
+            "topic {t}: {f} female, {mm} male kept (before {before:.2})"
+        );
+        assert!(
+            (share - 0.5).abs() <= (before - 0.5).abs() + 0.02,
+            "topic {t}: {share} vs {before}"
+        );
+        balanced += 1;
+    }
+    assert!(balanced >= 2, "{plan}");
+
+    // The same rows in five files (97 rows each), on one thread: the same bytes.
+    let c = dir.path().join("c");
+    let mut one = opts(&c);
+    one.threads = 1;
+    run(&rules, &[&parts], &one);
+    let data = |out: &Path| -> Vec<Vec<u8>> {
+        tree(out)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("data"))
+            .map(|(_, v)| v)
+            .collect()
+    };
+    assert_eq!(
+        data(&a),
+        data(&c),
+        "the split or the threads changed the output"
+    );
+    assert_eq!(m["rebalance"], manifest(&c)["rebalance"]);
 }

@@ -332,3 +332,21 @@ fn scan_with_an_embedding_section_reports_implicit_mentions_topics_and_associati
         "{md}"
     );
 }
+
+/// `encode_each` gives a text the same vector, bit for bit, whatever texts it comes with (its
+/// batch, their lengths, the padding, the threads), close to the batched one (batched vectors
+/// move in their last bits with the batch: 1e-7 here). What lets `apply` assign topics that
+/// are the same however the input is split.
+#[test]
+fn encode_each_does_not_depend_on_the_other_texts() {
+    let (sentences, _) = reference();
+    let enc = encoder(DType::F32);
+    let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let each = enc.encode_each(&texts).unwrap();
+    let batched = enc.encode(&texts).unwrap();
+    for (i, t) in texts.iter().enumerate() {
+        let pair = [texts[(i + 3) % texts.len()], *t];
+        assert_eq!(enc.encode_each(&pair).unwrap()[1], each[i], "sentence {i}");
+        assert!(cosine(&each[i], &batched[i]) > 0.99999, "sentence {i}");
+    }
+}
