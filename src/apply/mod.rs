@@ -32,7 +32,7 @@ use crate::rules::actions::{
 };
 
 /// Adds one to `map[key]`, allocating the key only the first time.
-fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+pub fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
     match map.get_mut(key) {
         Some(n) => *n += 1,
         None => {

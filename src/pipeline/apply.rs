@@ -576,6 +576,9 @@ struct StatSlot {
     before: ScanStats,
     after: ScanStats,
     scratch: Scratch,
+    /// The row account, filter audits and rebalance counts: integer sums (units are
+    /// documents or tokens), so the merged result does not depend on the split either.
+    pass: PassStats,
 }
 
 impl StatSlots {
@@ -588,6 +591,7 @@ impl StatSlots {
                         before: ScanStats::new(&rules.detector),
                         after: ScanStats::new(&rules.detector),
                         scratch: Scratch::default(),
+                        pass: PassStats::default(),
                     })
                 })
                 .collect(),
@@ -600,9 +604,12 @@ impl StatSlots {
         self.0[k].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn merge_into(self, sinks: &mut Sinks<'_>, examples: usize) {
+    /// Merges the slots into the sinks' stats; returns the pass's account, audits and counts.
+    fn merge_into(self, sinks: &mut Sinks<'_>, examples: usize) -> PassStats {
+        let mut total = PassStats::default();
         for slot in self.0 {
             let slot = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+            total.merge(&slot.pass);
             if let Some(b) = sinks.before.as_deref_mut() {
                 b.merge(slot.before, examples);
             }
@@ -610,6 +617,7 @@ impl StatSlots {
                 a.merge(slot.after, examples);
             }
         }
+        total
     }
 }
 
@@ -689,7 +697,6 @@ async fn run_pass(
     mut topics: Option<&mut TopicState>,
     opts: &ApplyOptions,
 ) -> Result<PassStats> {
-    let mut total = PassStats::default();
     let slots = StatSlots::new(rules);
     for f in files {
         let df = open(ctx, f).await?;
@@ -736,7 +743,6 @@ async fn run_pass(
                 f,
                 actions,
                 &mut row,
-                &mut total,
                 sinks,
                 &slots,
                 topics.as_deref_mut(),
@@ -746,8 +752,7 @@ async fn run_pass(
             }
         }
     }
-    slots.merge_into(sinks, rules.report.examples);
-    Ok(total)
+    Ok(slots.merge_into(sinks, rules.report.examples))
 }
 
 fn predicate_error(
@@ -767,8 +772,8 @@ fn predicate_error(
 }
 
 /// One input row processed: whether it was scanned (false for a row outside `input.where` or
-/// without text), its output rows, what happened.
-type RowResult = (bool, Vec<OutRow>, PassStats);
+/// without text), and its output rows.
+type RowResult = (bool, Vec<OutRow>);
 
 #[allow(clippy::too_many_arguments)]
 fn process_batch(
@@ -777,7 +782,6 @@ fn process_batch(
     f: &InputFile,
     actions: &Actions,
     row: &mut u64,
-    total: &mut PassStats,
     sinks: &mut Sinks<'_>,
     slots: &StatSlots,
     topics: Option<&mut TopicState>,
@@ -814,19 +818,19 @@ fn process_batch(
     let results: Vec<RowResult> = (0..batch.num_rows())
         .into_par_iter()
         .map(|i| {
-            let mut stats = PassStats::default();
+            let skip = |reason: &str| {
+                let slot = &mut *slots.mine();
+                slot.pass.account.read += 1;
+                crate::apply::bump(&mut slot.pass.account.dropped, reason);
+                (false, Vec::new())
+            };
             if selected.is_some_and(|s| !s.value(i)) {
-                *stats
-                    .account
-                    .dropped
-                    .entry("input.where".into())
-                    .or_default() += 1;
-                return (false, Vec::new(), stats);
+                return skip("input.where");
             }
             let Some(text) = texts[i] else {
-                *stats.account.dropped.entry("null_text".into()).or_default() += 1;
-                return (false, Vec::new(), stats);
+                return skip("null_text");
             };
+            let mut stats = PassStats::default();
             let id: String = match ids.as_ref().and_then(|ids| ids[i]) {
                 Some(id) => id.to_owned(),
                 None => format!("{}#{}", f.id_prefix, first_row + i as u64),
@@ -849,8 +853,11 @@ fn process_batch(
                 topic: topic_of.as_ref().map(|t| t[i]).filter(|&t| t != NO_TOPIC),
             };
             let rows = actions.process(&doc, &mut stats);
-            if want_before || want_after {
+            {
                 let slot = &mut *slots.mine();
+                slot.pass.merge(&stats);
+                slot.pass.account.read += 1;
+                slot.pass.account.record(&actions.list, &rows);
                 let source = sources.as_ref().map(|s| s[i]);
                 if want_before {
                     slot.before.add(
@@ -879,17 +886,14 @@ fn process_batch(
                     }
                 }
             }
-            (true, rows, stats)
+            (true, rows)
         })
         .collect();
 
     let mut indices: Vec<u32> = Vec::new();
     let mut out_rows: Vec<OutRow> = Vec::new();
     let (mut docs, mut bytes) = (0u64, 0u64);
-    for (i, (scanned, rows, mut stats)) in results.into_iter().enumerate() {
-        stats.account.read += 1;
-        stats.account.record(&actions.list, &rows);
-        total.merge(&stats);
+    for (i, (scanned, rows)) in results.into_iter().enumerate() {
         if !scanned {
             continue;
         }
