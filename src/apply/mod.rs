@@ -876,4 +876,68 @@ mod tests {
         a.kept = 6;
         assert!(a.check().is_err());
     }
+
+    /// Stratified decisions: each bucket reaches the target with its own units; a bucket
+    /// without one of the groups renormalises the target over the others, with a warning.
+    #[test]
+    fn context_buckets_get_their_own_decisions() {
+        let rules = crate::rules::parse(
+            "t.yaml",
+            "version: 1\naxes: {gender: {drop_groups: [non_binary]}}\nactions:\n  - rebalance: {axis: gender, strategy: downsample, context: source}\n",
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let action = &rules.apply.actions[0];
+        let ActionKind::Rebalance(rb) = &action.kind else {
+            panic!("a rebalance")
+        };
+        let tax = rules.taxonomy();
+        let g = |k: &str| tax.groups.iter().position(|g| g.key == k).unwrap() as GroupId;
+        let (f, m) = (g("gender/female"), g("gender/male"));
+        let mut counts = RebalanceCounts::default();
+        for (group, bucket, n) in [
+            (f, "a", 10.0),
+            (m, "a", 40.0),
+            (f, "b", 30.0),
+            (m, "b", 15.0),
+            (m, "c", 5.0),
+        ] {
+            *counts.groups.entry(group).or_default() += n;
+            counts.buckets.insert((group, bucket.into()), n);
+        }
+        let keep = |p: &RebalancePlan, group: &str, bucket: &str| p.decision(group, bucket).keep;
+        let plan = RebalancePlan::new(action, rb, &counts, tax);
+        // a: 10 women, 40 men -> keep every woman, a quarter of the men; b: the reverse.
+        assert_eq!(keep(&plan, "gender/female", "a"), 1.0);
+        assert_eq!(keep(&plan, "gender/male", "a"), 0.25);
+        assert_eq!(keep(&plan, "gender/female", "b"), 0.5);
+        assert_eq!(keep(&plan, "gender/male", "b"), 1.0);
+        // c has no women: its men are kept (the target renormalised to men alone).
+        assert_eq!(keep(&plan, "gender/male", "c"), 1.0);
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("in 1 of 3 context buckets")),
+            "{:?}",
+            plan.warnings
+        );
+        assert!(plan.groups.iter().all(|g| g.keep_probability.is_none()));
+
+        // Upsample: the smaller group of each bucket is copied up to the larger, within the cap.
+        let mut up = rb.clone();
+        up.strategy = Strategy::Upsample;
+        up.max_copies = 3;
+        let plan = RebalancePlan::new(action, &up, &counts, tax);
+        let copies = |group: &str, bucket: &str| plan.decision(group, bucket).copies;
+        assert_eq!(copies("gender/female", "a"), 3.0); // 4 wanted, capped at 3
+        assert_eq!(copies("gender/male", "a"), 1.0);
+        assert_eq!(copies("gender/male", "b"), 2.0);
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("limits the upsampling in some context buckets")),
+            "{:?}",
+            plan.warnings
+        );
+    }
 }
