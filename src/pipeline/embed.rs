@@ -343,6 +343,9 @@ impl Vocab {
 pub struct TopicModel {
     encoder: Encoder,
     centroids: Vec<Vec<f32>>,
+    /// The topics of the sample's texts (by hash and length of the text: a topic depends on the
+    /// text alone), so that they are not encoded a second time.
+    known: HashMap<(u64, usize), u16>,
     /// Per topic: its bucket name, distinctive words and sample documents.
     pub entries: Vec<crate::apply::TopicEntry>,
 }
@@ -424,22 +427,43 @@ impl TopicModel {
                 sample_documents: clusters.assignment.iter().filter(|&&a| a == c).count() as u64,
             })
             .collect();
+        // The nearest centroid (k-means may stop at max_iter with the last move unapplied).
+        let known = texts
+            .iter()
+            .zip(&vectors)
+            .map(|(t, v)| {
+                (
+                    text_key(t),
+                    analysis::nearest(v, &clusters.centroids) as u16,
+                )
+            })
+            .collect();
         Ok(TopicModel {
             encoder,
             centroids: clusters.centroids,
+            known,
             entries,
         })
     }
 
     /// The topic of each text: its nearest centroid.
     pub fn assign(&self, texts: &[&str]) -> Result<Vec<u16>> {
-        Ok(self
-            .encoder
-            .encode_each(texts)?
+        let mut out: Vec<Option<u16>> = texts
             .iter()
-            .map(|v| analysis::nearest(v, &self.centroids) as u16)
-            .collect())
+            .map(|t| self.known.get(&text_key(t)).copied())
+            .collect();
+        let todo: Vec<usize> = (0..texts.len()).filter(|&i| out[i].is_none()).collect();
+        let chosen: Vec<&str> = todo.iter().map(|&i| texts[i]).collect();
+        for (i, v) in todo.into_iter().zip(self.encoder.encode_each(&chosen)?) {
+            out[i] = Some(analysis::nearest(&v, &self.centroids) as u16);
+        }
+        Ok(out.into_iter().map(|t| t.unwrap_or(0)).collect())
     }
+}
+
+/// A text's key in [`TopicModel::known`].
+fn text_key(text: &str) -> (u64, usize) {
+    (crate::hash::stable_hash(0, text.as_bytes()), text.len())
 }
 
 /// Words too common to name a topic.

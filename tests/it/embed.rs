@@ -350,3 +350,127 @@ fn encode_each_does_not_depend_on_the_other_texts() {
         assert!(cosine(&each[i], &batched[i]) > 0.99999, "sentence {i}");
     }
 }
+
+/// `--features hub`: a model id that is not in the cache is downloaded into it. The hub is a
+/// local HTTP server (`HF_ENDPOINT`) serving the real model's files the way huggingface.co
+/// does (a one-byte range request for the metadata, then the file); the second run finds the
+/// model in the cache with the server gone.
+#[cfg(feature = "hub")]
+#[test]
+fn hub_feature_downloads_a_model_id_into_the_cache() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Command;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let model = model_dir();
+    let served = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_owned());
+            }
+            let path = head
+                .first()
+                .and_then(|l| l.split(' ').nth(1))
+                .unwrap_or("")
+                .to_owned();
+            let from: usize = head
+                .iter()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("range: bytes=")
+                        .map(str::to_owned)
+                })
+                .and_then(|r| r.split('-').next().and_then(|n| n.parse().ok()))
+                .unwrap_or(0);
+            let file = path.strip_prefix("/debias-test/minilm/resolve/main/");
+            let bytes = file.and_then(|f| std::fs::read(model.join(f)).ok());
+            let Some(bytes) = bytes else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let file = file.unwrap();
+            log.lock().unwrap().push(file.to_owned());
+            let end = if from == 0 && head.iter().any(|l| l.ends_with("=0-0")) {
+                0
+            } else {
+                bytes.len() - 1
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 206 Partial Content\r\nETag: \"{}\"\r\nX-Repo-Commit: 0123456789abcdef0123456789abcdef01234567\r\nContent-Range: bytes {from}-{end}/{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                file.replace('/', "_"),
+                bytes.len(),
+                end + 1 - from
+            );
+            let _ = stream.write_all(&bytes[from..=end]);
+        }
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("hf");
+    let run = |out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_debias"))
+            .args([
+                "embed",
+                "examples/news_sample.jsonl",
+                "--rules",
+                "examples/news-sample.yaml",
+            ])
+            .args(["--model", "debias-test/minilm", "--output"])
+            .arg(dir.path().join(out))
+            .current_dir(super::common::repo())
+            .env("HF_HOME", &home)
+            .env("HF_ENDPOINT", format!("http://127.0.0.1:{port}"))
+            .env_remove("HF_HUB_CACHE")
+            .output()
+            .unwrap()
+    };
+    let o = run("a");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let snapshot = home
+        .join("hub/models--debias-test--minilm/snapshots/0123456789abcdef0123456789abcdef01234567");
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "1_Pooling/config.json",
+    ] {
+        assert!(snapshot.join(f).exists(), "{f} not in the cache");
+        assert!(
+            served.lock().unwrap().iter().any(|s| s == f),
+            "{f} not served"
+        );
+    }
+    // The cache now has it: no request reaches the hub.
+    let before = served.lock().unwrap().len();
+    let o = run("b");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(served.lock().unwrap().len(), before);
+    // The same vectors as from the model directory itself.
+    let files =
+        |out: &str| std::fs::read(dir.path().join(out).join("data/part-00000.parquet")).unwrap();
+    let o = debias(&[
+        "embed",
+        "examples/news_sample.jsonl",
+        "--rules",
+        "examples/news-sample.yaml",
+        "--model",
+        model_dir().to_str().unwrap(),
+        "--output",
+        dir.path().join("c").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(files("a"), files("c"));
+}
