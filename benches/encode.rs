@@ -2,6 +2,11 @@
 //! fixed 128-token inputs. Run: `DEBIAS_MODEL=DIR cargo bench --bench encode` (DIR: a
 //! sentence-transformers directory; default: the tests' copy in ~/.cache/debias/models).
 
+// The allocator of the `debias` binary, so that the bench measures what users run (the
+// system allocator maps and faults in every large activation afresh).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use debias::embed::{Encoder, EncoderOptions, ModelFiles};
 

@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release --example encode_speed -- --model DIR [--device cpu|cuda] [--dtype f32|f16|bf16] \
-//!     [--tokens 128] [--sentences 4096] [--batch-tokens 16384]
+//!     [--tokens 128] [--sentences 4096] [--batch-tokens N (default: the device's)]
 //! # on an NVIDIA GPU (needs nvcc): benches/gpu_encode.sh DIR
 //! ```
 //!
@@ -10,6 +10,10 @@
 //! so the figure is for that length; tokenization is timed separately from the model.
 
 use std::time::Instant;
+
+// The allocator of the `debias` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
@@ -25,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dtype = debias::embed::parse_dtype(&arg(&args, "--dtype", "f32"))?;
     let tokens: usize = arg(&args, "--tokens", "128").parse()?;
     let n: usize = arg(&args, "--sentences", "4096").parse()?;
-    let batch_tokens: usize = arg(&args, "--batch-tokens", "16384").parse()?;
+    let batch_tokens: usize = arg(&args, "--batch-tokens", "0").parse()?;
     let files = debias::embed::ModelFiles::locate(&model)?;
     let enc = debias::embed::Encoder::load(
         files,

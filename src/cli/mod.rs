@@ -189,9 +189,10 @@ pub struct EmbedArgs {
     /// cpu, cuda, cuda:N, or auto (a GPU when there is one).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Tokens per batch (longest text of the batch times texts).
-    #[arg(long, default_value_t = 16384, value_name = "N")]
-    pub batch_tokens: usize,
+    /// Tokens per batch (longest text of the batch times texts). Default: 4096 on the CPU,
+    /// 16384 on a GPU.
+    #[arg(long, value_name = "N")]
+    pub batch_tokens: Option<usize>,
     /// Replace an existing output directory.
     #[arg(long)]
     pub overwrite: bool,
@@ -684,7 +685,7 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
         Some(p) => rules::load(p)?,
         None => rules::default_rules()?,
     };
-    if args.threads == Some(0) || args.batch_tokens == 0 {
+    if args.threads == Some(0) || args.batch_tokens == Some(0) {
         return Err(Error::Usage(
             "--threads and --batch-tokens must be at least 1".into(),
         ));
@@ -696,7 +697,7 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
         crate::embed::EncoderOptions {
             dtype: args.dtype,
             device,
-            batch_tokens: args.batch_tokens,
+            batch_tokens: args.batch_tokens.unwrap_or(0),
         },
     )?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();

@@ -252,8 +252,15 @@ fn hub_cache_entry(id: &str) -> Option<PathBuf> {
 pub struct EncoderOptions {
     pub dtype: DType,
     pub device: Device,
-    /// Tokens per batch (longest text of the batch × texts).
+    /// Tokens per batch (longest text of the batch × texts); 0: the device's default
+    /// ([`default_batch_tokens`]).
     pub batch_tokens: usize,
+}
+
+/// Tokens per batch when none is given: a GPU wants large batches; on the CPU, batches whose
+/// activations stay small run faster (`debias embed --batch-tokens N` on BOLD, BENCHMARKS.md).
+pub fn default_batch_tokens(device: &Device) -> usize {
+    if device.is_cpu() { 4_096 } else { 16_384 }
 }
 
 impl Default for EncoderOptions {
@@ -261,7 +268,7 @@ impl Default for EncoderOptions {
         EncoderOptions {
             dtype: DType::F32,
             device: Device::Cpu,
-            batch_tokens: 16_384,
+            batch_tokens: 0,
         }
     }
 }
@@ -414,7 +421,7 @@ impl Encoder {
         };
         while start < order.len() {
             let longest = ids[order[start]].len().max(1);
-            let n = (self.opts.batch_tokens / longest)
+            let n = (self.batch_tokens() / longest)
                 .min(cap)
                 .clamp(1, order.len() - start);
             batches.push((start, n, longest));
@@ -455,6 +462,14 @@ impl Encoder {
             ids.par_iter().map(run).collect()
         } else {
             ids.iter().map(run).collect()
+        }
+    }
+
+    /// Tokens per batch: the option, else the device's default.
+    pub fn batch_tokens(&self) -> usize {
+        match self.opts.batch_tokens {
+            0 => default_batch_tokens(&self.opts.device),
+            n => n,
         }
     }
 

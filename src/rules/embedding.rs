@@ -12,6 +12,7 @@ pub struct EmbeddingRules {
     pub model: String,
     pub dtype: String,
     pub device: String,
+    /// 0: the device's default.
     pub batch_tokens: usize,
     /// At most this many documents are embedded; beyond, a seeded sample by document id.
     pub max_documents: u64,
@@ -72,7 +73,7 @@ pub fn read(
         model: crate::embed::DEFAULT_MODEL.to_owned(),
         dtype: "f32".into(),
         device: "cpu".into(),
-        batch_tokens: 16_384,
+        batch_tokens: 0,
         max_documents: 200_000,
         seed,
         implicit: None,
