@@ -366,16 +366,7 @@ impl TopicModel {
                 "context: topic without embedding.topics".into(),
             ));
         };
-        let dtype = crate::embed::parse_dtype(&er.dtype).map_err(Error::Usage)?;
-        let device = crate::embed::device(&er.device)?;
-        let encoder = Encoder::load(
-            crate::embed::ModelFiles::locate(&er.model)?,
-            EncoderOptions {
-                dtype,
-                device,
-                batch_tokens: er.batch_tokens,
-            },
-        )?;
+        let encoder = load_encoder(er)?;
         // The sample: a max-heap of (rank, id, text) holding the smallest ranks.
         let cap = er.max_documents.max(1) as usize;
         let mut sample: std::collections::BinaryHeap<(u64, String, String)> =
@@ -547,6 +538,18 @@ const STOPWORDS: &[&str] = &[
     "well",
 ];
 
+/// The encoder an `embedding:` section names (model, dtype, device, batch size).
+fn load_encoder(er: &EmbeddingRules) -> Result<Encoder> {
+    Encoder::load(
+        crate::embed::ModelFiles::locate(&er.model)?,
+        EncoderOptions {
+            dtype: crate::embed::parse_dtype(&er.dtype).map_err(Error::Usage)?,
+            device: crate::embed::device(&er.device)?,
+            batch_tokens: er.batch_tokens,
+        },
+    )
+}
+
 /// The scan's `embedding` section: implicit mentions, topics with their conditional skew, and
 /// WEAT associations, over the documents `input.where` selects (a seeded sample of at most
 /// `max_documents` of them).
@@ -557,16 +560,7 @@ pub fn analyze(
     threads: usize,
     documents: u64,
 ) -> Result<EmbeddingReport> {
-    let dtype = crate::embed::parse_dtype(&er.dtype).map_err(Error::Usage)?;
-    let device = crate::embed::device(&er.device)?;
-    let encoder = Encoder::load(
-        crate::embed::ModelFiles::locate(&er.model)?,
-        EncoderOptions {
-            dtype,
-            device: device.clone(),
-            batch_tokens: er.batch_tokens,
-        },
-    )?;
+    let encoder = load_encoder(er)?;
     let tax = rules.taxonomy();
     let rate = (er.max_documents as f64 / documents.max(1) as f64).min(1.0);
     let (files, _) = resolve_inputs(rules, inputs)?;
