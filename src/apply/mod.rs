@@ -322,6 +322,12 @@ struct Decision {
     weight: f64,
 }
 
+/// A sort key that orders a trailing number by value: (`topic `, 2) before (`topic `, 10).
+fn natural_key(s: &str) -> (&str, u64, &str) {
+    let prefix = s.trim_end_matches(|c: char| c.is_ascii_digit());
+    (prefix, s[prefix.len()..].parse().unwrap_or(0), s)
+}
+
 /// Downsample: keep a row of group *i* with probability *N·t_i / n_i*, *N* the largest size
 /// every group with units and a target can reach.
 fn keep_probabilities(units: &[f64], target: &[f64]) -> Vec<f64> {
@@ -484,7 +490,10 @@ impl RebalancePlan {
                     .or_insert_with(|| vec![0.0; ids.len()])[i] += n;
             }
             let (mut partial, mut capped) = (0usize, false);
-            for (b, u) in &per_bucket {
+            // Buckets in natural order (`topic 2` before `topic 10`).
+            let mut order: Vec<(&&str, &Vec<f64>)> = per_bucket.iter().collect();
+            order.sort_by_key(|(b, _)| natural_key(b));
+            for (b, u) in order {
                 let (t, missing) = present_target(u, &target);
                 partial += missing as usize;
                 let total_b: f64 = u.iter().sum();
@@ -922,6 +931,9 @@ mod tests {
             plan.warnings
         );
         assert!(plan.groups.iter().all(|g| g.keep_probability.is_none()));
+        let mut names = vec!["topic 10", "topic 2", "b", "a", "topic 1"];
+        names.sort_by_key(|b| natural_key(b));
+        assert_eq!(names, ["a", "b", "topic 1", "topic 2", "topic 10"]);
 
         // Upsample: the smaller group of each bucket is copied up to the larger, within the cap.
         let mut up = rb.clone();
