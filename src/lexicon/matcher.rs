@@ -6,9 +6,12 @@
 //! When every form starts with a word character (always so for the built-in lexicons), the
 //! automaton (a compact contiguous NFA) is walked *anchored*, only from word starts. An
 //! unanchored search would instead find `he` inside `the`, reject it on its boundary and restart
-//! one byte later, for most words of English. Word starts are found 64 bytes at a time, and
-//! most words are rejected before any walk by a filter on the first words of the forms
-//! ([`FirstWords`]); a word that is a whole one-word form is confirmed by a hash lookup. Forms
+//! one byte later, for most words of English. Word starts are found 64 bytes at a time and
+//! gathered in batches; a branch-free loop over a batch rejects most words (four in five in
+//! English prose) with a bit filter on the first words of the forms ([`FirstWords`]); the words
+//! that pass are looked up in a table of first words keyed by their first 8 bytes and length
+//! (the whole word, for words of 8 bytes or fewer: no byte comparison), which says whether
+//! the word is a one-word form and whether the automaton must be walked for a longer one. Forms
 //! that start with punctuation (a user's `#metoo`) need matches anywhere, so such a rule set
 //! falls back to an unanchored DFA search.
 //! Boundaries are checked by hand rather than with a Unicode-aware regex, which is ten times
@@ -23,6 +26,7 @@
 //! `her` and `Zoë` does not match `zo`.
 
 use std::collections::HashMap;
+use std::mem::MaybeUninit;
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::nfa::contiguous::NFA;
@@ -46,6 +50,26 @@ struct Target {
     layer: u32,
     /// For a term embedded in a longer form of another layer: its byte span in that form.
     span: Option<(u16, u16)>,
+}
+
+/// A [`Target`] as matching needs it: 12 bytes.
+#[derive(Debug, Clone, Copy)]
+struct Emit {
+    term: u32,
+    /// The context rule's id, or [`NONE`].
+    context: u32,
+    /// For a term embedded in a longer form: its byte span in the form; `(0, 0)` otherwise.
+    span: (u16, u16),
+}
+
+impl Emit {
+    fn new(t: &Target) -> Self {
+        Emit {
+            term: t.term,
+            context: t.context.unwrap_or(NONE),
+            span: t.span.unwrap_or((0, 0)),
+        }
+    }
 }
 
 /// Collects surface forms before they are compiled into a [`Matcher`].
@@ -239,7 +263,13 @@ impl MatcherBuilder {
             .collect();
         Ok(Matcher {
             search,
-            targets: self.targets,
+            emits: self.targets.iter().flatten().map(Emit::new).collect(),
+            emit_ranges: std::iter::once(0)
+                .chain(self.targets.iter().scan(0, |end, t| {
+                    *end += t.len() as u32;
+                    Some(*end)
+                }))
+                .collect(),
             contexts: self.contexts.iter().map(WordContext::new).collect(),
             edges,
             multiword,
@@ -267,40 +297,61 @@ struct WordStarts {
 
 /// What the first word of each form is, so that most words of a text are rejected without
 /// walking the automaton: a word is looked up by a key made of its first 8 bytes (ASCII lower
-/// case) and its length.
+/// case) and its length, which is the whole word when it has 8 bytes or fewer.
 #[derive(Debug)]
 struct FirstWords {
-    /// A bit per hashed key of every form's first word (ASCII forms).
+    /// A bit per hashed key of every form's first word (ASCII forms): 32 KB, for the first
+    /// look at every word.
     any: Box<[u64]>,
-    /// A bit per hashed key of first words that longer forms continue (`african` of `african
-    /// american`, `mr` of `mr.`): those may need the walk.
-    longer: Box<[u64]>,
+    /// Every form's first word by key (open addressing, at most half full).
+    table: Box<[FirstWord]>,
     /// A bit per hashed (first word, separator, second word) of the longer forms (`the`, ` `,
     /// `bahamas`): a first word such as `the` or `of` is walked only when the word after it
     /// may continue a form.
     pairs: Box<[u64]>,
-    /// First words walked whatever follows them: their forms have no ASCII second word (`mr.`,
-    /// `o'` + a non-ASCII word).
-    always: Box<[u64]>,
-    /// Forms that are a single ASCII word, by key, verified byte by byte.
-    single: HashMap<u64, Vec<SingleForm>, BuildKeyHasher>,
+    /// One-word forms longer than 8 bytes (their keys do not tell them apart): bytes and
+    /// pattern id.
+    long_single: Vec<SingleForm>,
 }
 
 /// A one-word form (its bytes) and its pattern id.
 type SingleForm = (Box<[u8]>, u32);
 
+/// A first word of some form (see [`FirstWords::table`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct FirstWord {
+    /// 0 for an empty slot (no word has key 0).
+    key: u64,
+    /// The one-word form's pattern id (`NONE` if no form is this word alone); for a word
+    /// longer than 8 bytes, the first of its forms in `long_single`.
+    single: u32,
+    /// [`LONGER`], [`ALWAYS`], [`LONG_SINGLE`] and, above 8 bits, the number of forms in
+    /// `long_single`.
+    flags: u32,
+}
+
+const NONE: u32 = u32::MAX;
+/// Longer forms start with this word (`african` of `african american`, `mr` of `mr.`).
+const LONGER: u32 = 1;
+/// Some longer form has no ASCII second word (`mr.`, `o'` + a non-ASCII word): walk whatever
+/// follows.
+const ALWAYS: u32 = 2;
+/// `single` indexes `long_single`.
+const LONG_SINGLE: u32 = 4;
+
 const FILTER_BITS: u32 = 18;
+
+/// Word runs filtered at once (see [`Matcher::hits_at_word_starts`]); at most 255 with the
+/// 64 that one block may add.
+const BATCH: usize = 128;
 
 impl FirstWords {
     fn new(patterns: &[String]) -> Self {
         let words = 1usize << (FILTER_BITS - 6);
-        let mut fw = FirstWords {
-            any: vec![0; words].into_boxed_slice(),
-            longer: vec![0; words].into_boxed_slice(),
-            pairs: vec![0; words].into_boxed_slice(),
-            always: vec![0; words].into_boxed_slice(),
-            single: HashMap::default(),
-        };
+        let mut any = vec![0u64; words].into_boxed_slice();
+        let mut pairs = vec![0u64; words].into_boxed_slice();
+        let mut entries: HashMap<u64, FirstWord> = HashMap::new();
+        let mut long: HashMap<u64, Vec<SingleForm>> = HashMap::new();
         for (p, form) in patterns.iter().enumerate() {
             let first = form
                 .char_indices()
@@ -309,18 +360,29 @@ impl FirstWords {
             let Some(key) = word_key(form.as_bytes(), 0, first) else {
                 continue; // reached by the exact path only (non-ASCII first word)
             };
-            let b = bucket(key);
-            fw.any[b >> 6] |= 1 << (b & 63);
+            set_bit(&mut any, bucket(key));
+            let entry = entries.entry(key).or_insert(FirstWord {
+                key,
+                single: NONE,
+                flags: 0,
+            });
             if first == form.len() {
-                let forms = fw.single.entry(key).or_default();
-                if !forms
-                    .iter()
-                    .any(|(f, _)| f.eq_ignore_ascii_case(form.as_bytes()))
-                {
-                    forms.push((form.as_bytes().into(), p as u32));
+                if first <= 8 {
+                    // Equal keys: the same word up to ASCII case (a case variant).
+                    if entry.single == NONE {
+                        entry.single = p as u32;
+                    }
+                } else {
+                    let forms = long.entry(key).or_default();
+                    if !forms
+                        .iter()
+                        .any(|(f, _)| f.eq_ignore_ascii_case(form.as_bytes()))
+                    {
+                        forms.push((form.as_bytes().into(), p as u32));
+                    }
                 }
             } else {
-                fw.longer[b >> 6] |= 1 << (b & 63);
+                entry.flags |= LONGER;
                 let sep = form.as_bytes()[first];
                 let rest = first + form[first..].chars().next().map_or(1, char::len_utf8);
                 let second_end = form[rest..]
@@ -329,58 +391,137 @@ impl FirstWords {
                     .map_or(form.len(), |(i, _)| rest + i);
                 match word_key(form.as_bytes(), rest, second_end) {
                     Some(k2) if second_end > rest => {
-                        let pb = bucket(pair_key(key, sep, k2));
-                        fw.pairs[pb >> 6] |= 1 << (pb & 63);
+                        set_bit(&mut pairs, bucket(pair_key(key, sep, k2)))
                     }
-                    _ => fw.always[b >> 6] |= 1 << (b & 63),
+                    _ => entry.flags |= ALWAYS,
                 }
             }
         }
-        fw
+        let mut long_single = Vec::new();
+        let mut keys: Vec<u64> = long.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            let forms = long.remove(&key).expect("a key of `long`");
+            let entry = entries.get_mut(&key).expect("every key has an entry");
+            entry.single = long_single.len() as u32;
+            entry.flags |= LONG_SINGLE | (forms.len() as u32) << 8;
+            long_single.extend(forms);
+        }
+        let size = (entries.len() * 2).next_power_of_two().max(16);
+        let mut table = vec![FirstWord::default(); size].into_boxed_slice();
+        let mut sorted: Vec<FirstWord> = entries.into_values().collect();
+        sorted.sort_unstable_by_key(|e| e.key);
+        for e in sorted {
+            let mut i = slot(e.key, size);
+            while table[i].key != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            table[i] = e;
+        }
+        FirstWords {
+            any,
+            table,
+            pairs,
+            long_single,
+        }
     }
 
-    /// Whether a longer form may start with the first word `bytes[..e]` (key `key`, bucket
-    /// `b`): its forms are walked whatever follows, or the separator and word after it are
-    /// those of some form. A necessary condition only: the walk decides.
+    /// The entry of the word with key `key`, if it is the first word of some form.
     #[inline]
-    fn may_continue(&self, bytes: &[u8], key: u64, b: usize, e: usize) -> bool {
-        if test_bit(&self.always, b) {
+    fn get(&self, key: u64) -> Option<&FirstWord> {
+        let mask = self.table.len() - 1;
+        let mut i = slot(key, self.table.len());
+        loop {
+            let e = &self.table[i];
+            if e.key == key {
+                return Some(e);
+            }
+            if e.key == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The pattern id of the one-word form `word` with entry `e`, if there is one.
+    #[inline]
+    fn single(&self, e: &FirstWord, word: &[u8]) -> Option<u32> {
+        if e.flags & LONG_SINGLE == 0 {
+            return (e.single != NONE).then_some(e.single);
+        }
+        let from = e.single as usize;
+        self.long_single[from..from + (e.flags >> 8) as usize]
+            .iter()
+            .find(|(form, _)| form.eq_ignore_ascii_case(word))
+            .map(|&(_, p)| p)
+    }
+
+    /// Whether a longer form may start with the first word `bytes[..e]` (key `key`, entry
+    /// `fw`), given the key of the next run (`next`: its start and key, 0 when the run could
+    /// not be keyed; `None` when not known): its forms are walked whatever follows, or the
+    /// separator and word after it are those of some form. A necessary condition only: the
+    /// walk decides.
+    #[inline]
+    fn may_continue(
+        &self,
+        bytes: &[u8],
+        fw: &FirstWord,
+        e: usize,
+        next: Option<(usize, u64)>,
+    ) -> bool {
+        if fw.flags & ALWAYS != 0 {
             return true;
         }
         let Some(&sep) = bytes.get(e) else {
             return false;
         };
         let start = e + utf8_len(sep);
-        let mut end = start;
-        while end < bytes.len() {
-            let c = bytes[end];
-            if c >= 0x80 {
-                return true; // a non-ASCII word: let the walk decide
+        let k2 = match next {
+            Some((s, _)) if s != start => return false,
+            Some((_, 0)) => return true, // a non-ASCII or long word: let the walk decide
+            Some((_, k2)) => k2,
+            None => {
+                let mut end = start;
+                while end < bytes.len() {
+                    let c = bytes[end];
+                    if c >= 0x80 {
+                        return true;
+                    }
+                    if !ASCII_WORD[c as usize] {
+                        break;
+                    }
+                    end += 1;
+                }
+                if end == start {
+                    return false;
+                }
+                match word_key(bytes, start, end) {
+                    Some(k2) => k2,
+                    None => return true,
+                }
             }
-            if !ASCII_WORD[c as usize] {
-                break;
-            }
-            end += 1;
-        }
-        if end == start {
-            return false;
-        }
-        match word_key(bytes, start, end) {
-            Some(k2) => test_bit(&self.pairs, bucket(pair_key(key, sep, k2))),
-            None => true,
-        }
+        };
+        test_bit(&self.pairs, bucket(pair_key(fw.key, sep, k2)))
     }
 
     fn memory_usage(&self) -> usize {
-        (self.any.len() + self.longer.len() + self.pairs.len() + self.always.len()) * 8
-            + self.single.capacity() * 40
+        (self.any.len() + self.pairs.len()) * 8
+            + self.table.len() * std::mem::size_of::<FirstWord>()
             + self
-                .single
-                .values()
-                .flatten()
-                .map(|(f, _)| f.len())
+                .long_single
+                .iter()
+                .map(|(f, _)| f.len() + 24)
                 .sum::<usize>()
     }
+}
+
+#[inline]
+fn slot(key: u64, size: usize) -> usize {
+    (key.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 32) as usize & (size - 1)
+}
+
+fn set_bit(bits: &mut [u64], b: usize) {
+    bits[b >> 6] |= 1 << (b & 63);
 }
 
 /// The key of the word `bytes[s..e]`: its first 8 bytes in ASCII lower case and its length;
@@ -410,7 +551,52 @@ fn word_key(bytes: &[u8], s: usize, e: usize) -> Option<u64> {
     let ge_a = v + 0x3f3f_3f3f_3f3f_3f3f;
     let gt_z = v + 0x2525_2525_2525_2525;
     let upper = ge_a & !gt_z & HIGH;
-    Some((v | (upper >> 2)) ^ ((n as u64) << 58))
+    Some((v | (upper >> 2)) ^ length_tag(n))
+}
+
+/// [`word_key`] of a run of at most 16 bytes without a branch on its bytes; 0 when the run
+/// has a non-ASCII byte or is longer.
+#[inline(always)]
+fn quick_key(bytes: &[u8], s: usize, e: usize) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let n = e - s;
+    let v0 = load8(bytes, s) & (u64::MAX >> ((8 - n.min(8)) * 8));
+    let n1 = n.saturating_sub(8).min(8);
+    let v1 = load8(bytes, s + 8) & u64::MAX.checked_shr(((8 - n1) * 8) as u32).unwrap_or(0);
+    if (v0 | v1) & HIGH != 0 || n > 16 {
+        return 0;
+    }
+    let ge_a = v0 + 0x3f3f_3f3f_3f3f_3f3f;
+    let gt_z = v0 + 0x2525_2525_2525_2525;
+    let upper = ge_a & !gt_z & HIGH;
+    (v0 | (upper >> 2)) ^ length_tag(n)
+}
+
+/// What a key adds for a word longer than 8 bytes: the top bit (never set in the key of a
+/// shorter word, whose bytes are ASCII and whose zero padding tells its length) and the
+/// length.
+#[inline(always)]
+fn length_tag(n: usize) -> u64 {
+    ((n > 8) as u64 * (0x80 | (n as u64 & 0x7f))) << 56
+}
+
+/// The 8 bytes of `bytes` from `s` (zeros past the end).
+#[inline(always)]
+fn load8(bytes: &[u8], s: usize) -> u64 {
+    match bytes.get(s..s + 8) {
+        Some(b) => u64::from_le_bytes(b.try_into().expect("8 bytes")),
+        // Near the end: the text's last 8 bytes, shifted (no copy).
+        None if bytes.len() >= 8 && s < bytes.len() => {
+            let last = &bytes[bytes.len() - 8..];
+            u64::from_le_bytes(last.try_into().expect("8 bytes")) >> ((s + 8 - bytes.len()) * 8)
+        }
+        None => bytes
+            .get(s..)
+            .unwrap_or(&[])
+            .iter()
+            .rev()
+            .fold(0, |v, &b| v << 8 | b as u64),
+    }
 }
 
 /// The key of a first word, the first byte of the separator after it and the second word.
@@ -441,14 +627,47 @@ fn test_bit(bits: &[u64], b: usize) -> bool {
     bits[b >> 6] >> (b & 63) & 1 == 1
 }
 
-/// Hashes the `u64` keys of [`FirstWords::single`] by one multiplication.
+/// Writes `o` + the position of every set bit of `bits` to `out[at..]`, in order; returns the
+/// new length. The first 16 are written whether or not they exist (a branch per block instead
+/// of per bit; `out` has room), so only the count tells which are real.
+#[inline(always)]
+fn flatten(
+    out: &mut [MaybeUninit<usize>; BATCH + 64],
+    at: usize,
+    o: usize,
+    mut bits: u64,
+) -> usize {
+    let count = bits.count_ones() as usize;
+    for k in 0..16 {
+        out[at + k].write(o + bits.trailing_zeros() as usize);
+        bits &= bits.wrapping_sub(1);
+    }
+    let mut k = 16;
+    while bits != 0 {
+        out[at + k].write(o + bits.trailing_zeros() as usize);
+        bits &= bits - 1;
+        k += 1;
+    }
+    at + count
+}
+
+/// The first `n` elements of `a`, all written.
+#[inline(always)]
+fn written<T: Copy>(a: &[MaybeUninit<T>], n: usize) -> &[T] {
+    let a = &a[..n];
+    // SAFETY: callers write `a[..n]` before they call this; `MaybeUninit<T>` has the layout of `T`.
+    unsafe { std::slice::from_raw_parts(a.as_ptr().cast::<T>(), n) }
+}
+
+/// Hashes the words of a [`WordSet`] (FNV-1a; SipHash's protection against chosen keys is
+/// not needed for a rule file's words).
 #[derive(Debug, Default, Clone, Copy)]
 struct BuildKeyHasher;
 
 impl std::hash::BuildHasher for BuildKeyHasher {
     type Hasher = KeyHasher;
     fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0)
+        KeyHasher(0xcbf2_9ce4_8422_2325)
     }
 }
 
@@ -464,12 +683,13 @@ impl std::hash::Hasher for KeyHasher {
         }
     }
     fn write_u64(&mut self, k: u64) {
-        self.0 = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = k.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
     }
 }
 
 /// Bytes that can be part of a word: ASCII letters, digits and `_`, and every non-ASCII byte
 /// (whether a non-ASCII character is a word character is decided by [`Matcher::exact`]).
+#[cfg(any(test, not(target_arch = "x86_64")))]
 static RUN_BYTE: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0;
@@ -488,11 +708,21 @@ fn run_mask(block: &[u8]) -> u64 {
     if let Ok(full) = <&[u8; 64]>::try_from(block) {
         return run_mask_sse2(full);
     }
-    let mut m = 0u64;
-    for (j, &b) in block.iter().enumerate() {
-        m |= (RUN_BYTE[b as usize] as u64) << j;
+    #[cfg(target_arch = "x86_64")]
+    {
+        // A short text: padded with zeros, which are not word bytes.
+        let mut full = [0u8; 64];
+        full[..block.len()].copy_from_slice(block);
+        run_mask_sse2(&full)
     }
-    m
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut m = 0u64;
+        for (j, &b) in block.iter().enumerate() {
+            m |= (RUN_BYTE[b as usize] as u64) << j;
+        }
+        m
+    }
 }
 
 /// [`run_mask`] of 64 bytes, 16 at a time: letters (ASCII `| 0x20` in `a..=z`), digits, `_`,
@@ -538,7 +768,10 @@ static ASCII_WORD: [bool; 128] = {
 #[derive(Debug)]
 pub struct Matcher {
     search: Search,
-    targets: Vec<Vec<Target>>,
+    /// What each pattern reports, pattern after pattern: pattern `p`'s are
+    /// `emits[emit_ranges[p]..emit_ranges[p + 1]]`.
+    emits: Vec<Emit>,
+    emit_ranges: Vec<u32>,
     contexts: Vec<WordContext>,
     /// Whether each pattern starts / ends with a word character (needs a boundary there).
     edges: Vec<(bool, bool)>,
@@ -577,88 +810,148 @@ impl Matcher {
 
     /// One pass over `text`: at each word start, the longest form that starts there.
     ///
-    /// Runs of word bytes are found 64 bytes at a time. An ASCII run is one word: it is looked
-    /// up in the [`FirstWords`] filter, and walked only when a longer form may start with it.
-    /// Runs with non-ASCII bytes (accents, curly quotes, dashes) go through [`Self::exact`].
+    /// Runs of word bytes are found 64 bytes at a time and gathered in batches of about
+    /// [`BATCH`] words. Each batch is filtered in one branch-free loop: an ASCII run is one
+    /// word, looked up in the [`FirstWords`] filter by its key; the words that pass (about one
+    /// in five in English prose), and the runs with non-ASCII bytes (accents, curly quotes,
+    /// dashes; they go through [`Self::exact`]), are then handled in order by
+    /// [`Self::candidate`]. Filtering a batch at once keeps the filter's misses from stalling on
+    /// every word and takes the rejection branch out of the loop.
     fn hits_at_word_starts(&self, w: &WordStarts, text: &str, f: &mut impl FnMut(Hit)) {
         let bytes = text.as_bytes();
         let n = bytes.len();
         // No match may start before `resume` (the end of the last match).
         let mut resume = 0;
-        let mut run_start = 0;
+        // Word runs: `starts[i]..ends[i]`; `starts` may hold one more (a run still open).
+        // Not zeroed: most texts are short, and a batch only reads what was written.
+        let mut starts = [MaybeUninit::<usize>::uninit(); BATCH + 64];
+        let mut ends = [MaybeUninit::<usize>::uninit(); BATCH + 64];
+        let (mut ns, mut ne) = (0, 0);
         let mut prev = 0u64;
         let mut o = 0;
         while o < n {
             let block = &bytes[o..(o + 64).min(n)];
-            let m = run_mask(block);
+            let m = if block.len() == 64 || n < 64 {
+                run_mask(block)
+            } else {
+                // The last, partial block: the text's last 64 bytes, shifted.
+                run_mask(&bytes[n - 64..]) >> (64 - block.len())
+            };
             let shifted = (m << 1) | prev;
             let valid = if block.len() == 64 {
                 u64::MAX
             } else {
                 (1u64 << block.len()) - 1
             };
-            let mut starts = m & !shifted;
-            let mut ends = !m & shifted & valid;
-            while starts | ends != 0 {
-                let j = (starts | ends).trailing_zeros() as usize;
-                let bit = 1u64 << j;
-                if ends & bit != 0 {
-                    self.run(w, text, run_start, o + j, &mut resume, f);
-                    ends ^= bit;
-                } else {
-                    run_start = o + j;
-                    starts ^= bit;
-                }
-            }
+            let s = m & !shifted;
+            let e = !m & shifted & valid;
+            ns = flatten(&mut starts, ns, o, s);
+            ne = flatten(&mut ends, ne, o, e);
             prev = (m >> (block.len() - 1)) & 1;
             o += 64;
+            if ne >= BATCH {
+                self.batch(
+                    w,
+                    text,
+                    written(&starts, ne),
+                    written(&ends, ne),
+                    &mut resume,
+                    f,
+                );
+                starts[0] = starts[ne];
+                ns -= ne;
+                ne = 0;
+            }
         }
         if prev == 1 {
-            self.run(w, text, run_start, n, &mut resume, f);
+            ends[ne].write(n);
+            ne += 1;
         }
+        self.batch(
+            w,
+            text,
+            written(&starts, ne),
+            written(&ends, ne),
+            &mut resume,
+            f,
+        );
     }
 
-    /// The run of word bytes `s..e` (bounded by ASCII non-word bytes or the text's ends).
+    /// The word runs `starts[i]..ends[i]` of `text`, in order (see [`Self::hits_at_word_starts`]).
     #[inline]
-    fn run(
+    fn batch(
         &self,
         w: &WordStarts,
         text: &str,
-        s: usize,
-        e: usize,
+        starts: &[usize],
+        ends: &[usize],
+        resume: &mut usize,
+        f: &mut impl FnMut(Hit),
+    ) {
+        let bytes = text.as_bytes();
+        let mut keys = [MaybeUninit::<u64>::uninit(); BATCH + 64];
+        let mut picked = [MaybeUninit::<u8>::uninit(); BATCH + 64];
+        let mut np = 0;
+        for (i, (&s, &e)) in starts.iter().zip(ends).enumerate() {
+            // Key 0 (never a word's key): the run needs the slow path.
+            let key = quick_key(bytes, s, e);
+            let pass = key == 0 || test_bit(&w.first.any, bucket(key));
+            keys[i].write(key);
+            picked[np].write(i as u8);
+            np += pass as usize;
+        }
+        let keys = written(&keys, starts.len());
+        for &i in written(&picked, np) {
+            let i = i as usize;
+            let next = (i + 1 < starts.len()).then(|| (starts[i + 1], keys[i + 1]));
+            self.candidate(w, text, (starts[i], ends[i]), keys[i], next, resume, f);
+        }
+    }
+
+    /// A run `s..e` that passed the filter (`key` != 0) or that the filter could not judge
+    /// (`key` == 0: non-ASCII bytes, or longer than 16 bytes); `next`: the start and key of
+    /// the next run, when known.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn candidate(
+        &self,
+        w: &WordStarts,
+        text: &str,
+        (s, e): (usize, usize),
+        key: u64,
+        next: Option<(usize, u64)>,
         resume: &mut usize,
         f: &mut impl FnMut(Hit),
     ) {
         if s < *resume {
+            // Inside the last match; a run can straddle its end only with non-ASCII bytes.
             if e > *resume {
                 self.exact(w, text, *resume, e, resume, f);
             }
             return;
         }
         let bytes = text.as_bytes();
-        let Some(key) = word_key(bytes, s, e) else {
-            return self.exact(w, text, s, e, resume, f);
+        let key = if key != 0 {
+            key
+        } else {
+            match word_key(bytes, s, e) {
+                None => return self.exact(w, text, s, e, resume, f),
+                Some(k) => k,
+            }
         };
-        let bucket = bucket(key);
-        if !test_bit(&w.first.any, bucket) {
+        let Some(fw) = w.first.get(key) else {
             return;
-        }
-        if test_bit(&w.first.longer, bucket) && w.first.may_continue(bytes, key, bucket, e) {
+        };
+        if fw.flags & LONGER != 0 && w.first.may_continue(bytes, fw, e, next) {
             if let Some((p, end)) = self.walk(w, text, s) {
                 self.emit(text, s, end, p, f);
                 *resume = end;
             }
             return;
         }
-        if let Some(forms) = w.first.single.get(&key) {
-            let word = &bytes[s..e];
-            if let Some(&(_, p)) = forms
-                .iter()
-                .find(|(form, _)| form.eq_ignore_ascii_case(word))
-            {
-                self.emit(text, s, e, p as usize, f);
-                *resume = e;
-            }
+        if let Some(p) = w.first.single(fw, &bytes[s..e]) {
+            self.emit(text, s, e, p as usize, f);
+            *resume = e;
         }
     }
 
@@ -785,14 +1078,14 @@ impl Matcher {
 
     #[inline]
     fn emit(&self, text: &str, s0: usize, e0: usize, p: usize, f: &mut impl FnMut(Hit)) {
-        for t in &self.targets[p] {
-            let (s, e) = match t.span {
-                Some((a, b)) => (s0 + a as usize, s0 + b as usize),
-                None => (s0, e0),
+        let range = self.emit_ranges[p] as usize..self.emit_ranges[p + 1] as usize;
+        for t in &self.emits[range] {
+            let (s, e) = if t.span.1 == 0 {
+                (s0, e0)
+            } else {
+                (s0 + t.span.0 as usize, s0 + t.span.1 as usize)
             };
-            if let Some(c) = t.context
-                && !context_holds(&self.contexts[c as usize], text, s, e)
-            {
+            if t.context != NONE && !context_holds(&self.contexts[t.context as usize], text, s, e) {
                 continue;
             }
             f(Hit {
@@ -873,30 +1166,73 @@ fn boundary_after(text: &str, e: usize) -> bool {
 /// Characters skipped between a term and the word next to it: spaces, hyphens, dashes, quotes
 /// and brackets.
 fn skippable(c: char) -> bool {
-    c.is_whitespace() || "-–—\"'’‘“”()«»".contains(c)
+    c.is_whitespace()
+        || matches!(
+            c,
+            '-' | '–' | '—' | '"' | '\'' | '’' | '‘' | '“' | '”' | '(' | ')' | '«' | '»'
+        )
 }
 
 /// The word after the term (past spaces, dashes, quotes and brackets), as it is in the text.
 fn next_word(text: &str, e: usize) -> &str {
-    let rest = text[e..].trim_start_matches(skippable);
-    let end = rest
-        .char_indices()
-        .find(|(_, c)| !is_word_char(*c))
-        .map_or(rest.len(), |(i, _)| i);
-    &rest[..end]
+    // ASCII text (nearly always): byte by byte.
+    let bytes = text.as_bytes();
+    let mut i = e;
+    while i < bytes.len() && ASCII_SKIPPABLE[bytes[i] as usize & 0x7f] && bytes[i] < 0x80 {
+        i += 1;
+    }
+    let mut j = i;
+    while j < bytes.len() && bytes[j] < 0x80 && ASCII_WORD[bytes[j] as usize] {
+        j += 1;
+    }
+    if bytes.get(i).is_some_and(|&b| b >= 0x80) || bytes.get(j).is_some_and(|&b| b >= 0x80) {
+        let rest = text[e..].trim_start_matches(skippable);
+        let end = rest
+            .char_indices()
+            .find(|(_, c)| !is_word_char(*c))
+            .map_or(rest.len(), |(i, _)| i);
+        return &rest[..end];
+    }
+    &text[i..j]
 }
 
 /// The word before the term, as it is in the text.
 fn prev_word(text: &str, s: usize) -> &str {
-    let before = text[..s].trim_end_matches(skippable);
-    let start = before
-        .char_indices()
-        .rev()
-        .take_while(|(_, c)| is_word_char(*c))
-        .last()
-        .map_or(before.len(), |(i, _)| i);
-    &before[start..]
+    let bytes = text.as_bytes();
+    let mut j = s;
+    while j > 0 && bytes[j - 1] < 0x80 && ASCII_SKIPPABLE[bytes[j - 1] as usize] {
+        j -= 1;
+    }
+    let mut i = j;
+    while i > 0 && bytes[i - 1] < 0x80 && ASCII_WORD[bytes[i - 1] as usize] {
+        i -= 1;
+    }
+    if (j > 0 && bytes[j - 1] >= 0x80) || (i > 0 && bytes[i - 1] >= 0x80) {
+        let before = text[..s].trim_end_matches(skippable);
+        let start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_word_char(*c))
+            .last()
+            .map_or(before.len(), |(i, _)| i);
+        return &before[start..];
+    }
+    &text[i..j]
 }
+
+/// The ASCII characters of [`skippable`].
+static ASCII_SKIPPABLE: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = matches!(
+            b as u8,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | b'-' | b'"' | b'\'' | b'(' | b')'
+        );
+        b += 1;
+    }
+    t
+};
 
 /// A [`ContextRule`] with its word lists as sets, checked for every hit of its terms.
 #[derive(Debug)]
@@ -908,12 +1244,57 @@ struct WordContext {
     not_prev_word: WordSet,
 }
 
-/// Lower-case words.
-type WordSet = std::collections::HashSet<Box<str>>;
+/// Words, compared in lower case: short ASCII words (nearly all) by their [`word_key`], which
+/// is the whole word.
+#[derive(Debug, Default)]
+struct WordSet {
+    short: std::collections::HashSet<u64, BuildKeyHasher>,
+    long: std::collections::HashSet<Box<str>, BuildKeyHasher>,
+}
+
+impl WordSet {
+    fn new(words: &[String]) -> Self {
+        let mut set = WordSet::default();
+        for w in words {
+            let lower = w.to_lowercase();
+            match short_key(&lower) {
+                Some(k) => set.short.insert(k),
+                None => set.long.insert(lower.into()),
+            };
+        }
+        set
+    }
+
+    fn is_empty(&self) -> bool {
+        self.short.is_empty() && self.long.is_empty()
+    }
+
+    /// Whether the set holds `w` in lower case.
+    fn holds(&self, w: &str) -> bool {
+        if self.is_empty() || w.is_empty() {
+            return false;
+        }
+        if let Some(k) = short_key(w) {
+            return self.short.contains(&k);
+        }
+        let lower = w.to_lowercase();
+        match short_key(&lower) {
+            Some(k) => self.short.contains(&k),
+            None => self.long.contains(lower.as_str()),
+        }
+    }
+}
+
+/// The key of a non-empty ASCII word of at most 8 bytes (its bytes in lower case).
+fn short_key(w: &str) -> Option<u64> {
+    (!w.is_empty() && w.len() <= 8)
+        .then(|| word_key(w.as_bytes(), 0, w.len()))
+        .flatten()
+}
 
 impl WordContext {
     fn new(rule: &ContextRule) -> Self {
-        let set = |words: &[String]| words.iter().map(|w| w.to_lowercase().into()).collect();
+        let set = |words: &[String]| WordSet::new(words);
         WordContext {
             capitalized: rule.capitalized,
             next_word: set(&rule.next_word),
@@ -924,42 +1305,25 @@ impl WordContext {
     }
 }
 
-/// Whether `words` holds `w` in lower case; short ASCII words (nearly all) are lowered on the
-/// stack.
-fn holds(words: &WordSet, w: &str) -> bool {
-    if words.is_empty() {
-        return false;
-    }
-    let mut buf = [0u8; 32];
-    if w.len() <= buf.len() && w.is_ascii() {
-        let lower = &mut buf[..w.len()];
-        lower.copy_from_slice(w.as_bytes());
-        lower.make_ascii_lowercase();
-        std::str::from_utf8(lower).is_ok_and(|l| words.contains(l))
-    } else {
-        words.contains(w.to_lowercase().as_str())
-    }
-}
-
 fn context_holds(rule: &WordContext, text: &str, s: usize, e: usize) -> bool {
     if rule.capitalized && !text[s..].chars().next().is_some_and(char::is_uppercase) {
         return false;
     }
     if !rule.next_word.is_empty() || !rule.not_next_word.is_empty() {
         let w = next_word(text, e);
-        if !rule.next_word.is_empty() && !holds(&rule.next_word, w) {
+        if !rule.next_word.is_empty() && !rule.next_word.holds(w) {
             return false;
         }
-        if holds(&rule.not_next_word, w) {
+        if rule.not_next_word.holds(w) {
             return false;
         }
     }
     if !rule.prev_word.is_empty() || !rule.not_prev_word.is_empty() {
         let w = prev_word(text, s);
-        if !rule.prev_word.is_empty() && !holds(&rule.prev_word, w) {
+        if !rule.prev_word.is_empty() && !rule.prev_word.holds(w) {
             return false;
         }
-        if holds(&rule.not_prev_word, w) {
+        if rule.not_prev_word.holds(w) {
             return false;
         }
     }
@@ -1131,13 +1495,42 @@ mod tests {
     fn run_masks_match_the_byte_table() {
         let all: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
         for start in 0..all.len() - 64 {
-            let block = &all[start..start + 64];
-            let mut want = 0u64;
-            for (j, &b) in block.iter().enumerate() {
-                want |= (RUN_BYTE[b as usize] as u64) << j;
+            for len in [64, 63, 17, 1] {
+                let block = &all[start..start + len];
+                let mut want = 0u64;
+                for (j, &b) in block.iter().enumerate() {
+                    want |= (RUN_BYTE[b as usize] as u64) << j;
+                }
+                assert_eq!(run_mask(block), want, "block at {start}, {len} bytes");
             }
-            assert_eq!(run_mask(block), want, "block at {start}");
         }
+    }
+
+    #[test]
+    fn keys_of_words_near_the_end_of_a_text() {
+        let text = b"Ab cdefghijklmnopqRS tu";
+        for s in 0..text.len() {
+            for e in s + 1..=text.len() {
+                let slow = word_key(text, s, e).unwrap();
+                assert_eq!(
+                    load8(text, s).to_le_bytes()[..(text.len() - s).min(8)],
+                    text[s..(s + 8).min(text.len())]
+                );
+                if e - s <= 16 {
+                    assert_eq!(quick_key(text, s, e), slow, "{s}..{e}");
+                } else {
+                    assert_eq!(quick_key(text, s, e), 0);
+                }
+            }
+        }
+        // Words of 8 bytes or fewer: the key is the word (in lower case).
+        assert_eq!(word_key(b"Merchant", 0, 8), word_key(b"mERCHANT", 0, 8));
+        assert_ne!(word_key(b"merchant", 0, 8), word_key(b"merchan", 0, 7));
+        assert_ne!(
+            word_key(b"merchandises", 0, 12),
+            word_key(b"merchant", 0, 8)
+        );
+        assert_eq!(quick_key("Zoë".as_bytes(), 0, 4), 0);
     }
 
     #[test]
@@ -1166,6 +1559,11 @@ mod tests {
             "non-binary",
             "new zélande",
             "new york",
+            // Keys: 8 bytes and more (no byte check up to 8; `merchandises` and `merchant`
+            // share their first 8 bytes but not their keys), over 16 bytes (slow path).
+            "merchant",
+            "policewoman",
+            "anesthesiologist",
         ];
         let build = |extra: bool| {
             let mut b = MatcherBuilder::new();
@@ -1190,13 +1588,15 @@ mod tests {
             "the Bahamas, THE BAHAMAS's, the bahamasx the bahama the  bahamas the-bahamas the",
             "a person of color, persons of colour; non-binary nonbinary non binary non-",
             "New Zélande, new zelande, New York’s new yorker new Yorké new",
+            "merchandises merchants' MERCHANT policewomen policewoman anesthesiologists ANESTHESIOLOGISTS' anesthesiologistsx",
             "",
             "h",
             "he",
         ];
-        // Every text, and all of them joined behind 0 to 70 bytes of padding, so that words
-        // straddle the 64-byte blocks of the word-start search at every offset.
-        let joined = texts.join(" ");
+        // Every text, and all of them joined (three times: more words than a batch of the
+        // word-start search) behind 0 to 70 bytes of padding, so that words straddle its
+        // 64-byte blocks and its batches at every offset.
+        let joined = [texts.join(" "), texts.join(" "), texts.join(" ")].join(" ");
         let shifted =
             (0..70).map(|k| format!("{}{joined}", "ab ".repeat(k / 3) + &"é".repeat(k % 3)));
         for t in texts.iter().map(|t| t.to_string()).chain(shifted) {
