@@ -14,7 +14,9 @@
 //! Files are read one after the other, each as one ordered stream, and rows are written in
 //! input order, so the output does not depend on `--threads`; the actions of a batch's rows
 //! run in parallel on rayon's pool. With a `rebalance` action the input is read twice (count,
-//! then write). Everything is written into a temporary directory beside the output, which is
+//! then write); the counting pass keeps every row's detected terms ([`HitsCache`], up to a
+//! memory budget), so the writing pass leaves the detection UDF out of its plan and reads them
+//! back instead of detecting the same texts again. Everything is written into a temporary directory beside the output, which is
 //! renamed into place only when the run has succeeded.
 
 use std::collections::BTreeMap;
@@ -218,7 +220,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
 
     // With `context: topic`, a first read fits the topics on a sample of the corpus.
     let mut passes = 1;
-    let mut topics = match (uses_topics, &rules.embedding) {
+    let topics = match (uses_topics, &rules.embedding) {
         (false, _) => None,
         (true, None) => {
             return Err(Error::Internal(
@@ -246,6 +248,11 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     // First pass (with a rebalance action): count what reaches it.
     let mut before = ScanStats::new(&rules.detector);
     let rebalance = Actions::rebalance_index(&list);
+    let budget = opts.memory_limit.map_or(HITS_CACHE_BYTES, |m| m / 4);
+    let mut carried = Carried {
+        topics,
+        hits: rebalance.map(|_| HitsCache::new(budget)),
+    };
     let plan = match rebalance {
         Some(k) => {
             passes += 1;
@@ -270,17 +277,20 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
                 &files,
                 &actions,
                 &mut sinks,
-                topics.as_mut(),
+                &mut carried,
                 opts,
             ))?;
             if let Some(p) = &opts.progress {
                 p.finish();
             }
+            if let Some(h) = &mut carried.hits {
+                h.filling = false;
+            }
             let ActionKind::Rebalance(rb) = &list[k].kind else {
                 unreachable!("rebalance_index points at a rebalance action")
             };
             let mut plan = RebalancePlan::new(&list[k], rb, &pass.counts, rules.taxonomy());
-            if let Some(t) = &mut topics {
+            if let Some(t) = &mut carried.topics {
                 plan.topics = t.model.entries.clone();
                 t.filling = false;
             }
@@ -325,7 +335,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
             &files,
             &actions,
             &mut sinks,
-            topics.as_mut(),
+            &mut carried,
             opts,
         ));
         if let Some(p) = &opts.progress {
@@ -334,13 +344,17 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         r?
     };
     let written = sink.finish()?;
-    if let Some(t) = &topics
-        && t.cursor != t.rows.len()
-    {
+    let read_back = [
+        carried.topics.as_ref().map(|t| (t.cursor, t.rows.len())),
+        carried
+            .hits
+            .as_ref()
+            .filter(|h| !h.full)
+            .map(|h| (h.cursor, h.rows())),
+    ];
+    if let Some((read, kept)) = read_back.into_iter().flatten().find(|(r, k)| r != k) {
         return Err(Error::Internal(format!(
-            "the writing pass read {} rows, the counting pass {}",
-            t.cursor,
-            t.rows.len()
+            "the writing pass read {read} rows, the counting pass {kept}"
         )));
     }
     let account = pass.account.clone();
@@ -630,6 +644,14 @@ struct Sinks<'a> {
     out: Option<Output<'a>>,
 }
 
+/// What the counting pass keeps, per input row in reading order, for the writing pass.
+struct Carried {
+    /// With `context: topic`: each row's topic.
+    topics: Option<TopicState>,
+    /// With a rebalance action: each row's detections.
+    hits: Option<HitsCache>,
+}
+
 /// The topics of a `context: topic` run: fitted before the counting pass, which assigns each
 /// row its topic (2 bytes per input row, kept for the writing pass).
 struct TopicState {
@@ -674,6 +696,114 @@ impl TopicState {
     }
 }
 
+/// Memory for [`HitsCache`] (a quarter of `--memory-limit` when there is one): about 50
+/// million documents of prose.
+const HITS_CACHE_BYTES: usize = 512 << 20;
+
+/// The detections of the counting pass, kept for the writing pass: per input row in reading
+/// order, its terms and counts (LEB128: the number of terms, then each term id as the
+/// difference from the previous one and its count; about 5 bytes a row of prose, plus a
+/// 4-byte offset), up to a memory budget. Rows past the budget are detected again.
+struct HitsCache {
+    /// Row `k`'s encoding is `bytes[offsets[k]..offsets[k + 1]]`.
+    offsets: Vec<u32>,
+    bytes: Vec<u8>,
+    budget: usize,
+    /// The budget ran out: later rows are not kept.
+    full: bool,
+    /// Whether this pass keeps rows (else it reads them back from `cursor`).
+    filling: bool,
+    cursor: usize,
+}
+
+impl HitsCache {
+    fn new(budget: usize) -> Self {
+        HitsCache {
+            offsets: vec![0],
+            bytes: Vec::new(),
+            budget,
+            full: false,
+            filling: true,
+            cursor: 0,
+        }
+    }
+
+    /// Rows kept.
+    fn rows(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// The counting pass: keeps the `n` rows of a batch (a row without hits, or not
+    /// scanned, as no terms), unless they do not fit in the budget.
+    fn keep(&mut self, cols: &PlanColumns<'_>, n: usize) {
+        self.keep_rows(n, |i, h| cols.hits_into(i, h));
+    }
+
+    fn keep_rows(&mut self, n: usize, mut hits: impl FnMut(usize, &mut DocHits)) {
+        if self.full {
+            return;
+        }
+        let (rows, bytes) = (self.offsets.len(), self.bytes.len());
+        let mut h = DocHits::default();
+        for i in 0..n {
+            hits(i, &mut h);
+            put_varint(&mut self.bytes, h.terms.len() as u32);
+            let mut last = 0;
+            for &(t, c) in &h.terms {
+                put_varint(&mut self.bytes, t - last);
+                put_varint(&mut self.bytes, c);
+                last = t;
+            }
+            self.offsets.push(self.bytes.len() as u32);
+        }
+        if self.bytes.len() + 4 * self.offsets.len() > self.budget {
+            self.offsets.truncate(rows);
+            self.bytes.truncate(bytes);
+            self.offsets.shrink_to_fit();
+            self.bytes.shrink_to_fit();
+            self.full = true;
+        }
+    }
+
+    /// The writing pass: row `k`'s terms into `out`; false when row `k` was not kept.
+    fn get(&self, k: usize, out: &mut DocHits) -> bool {
+        let (Some(&s), Some(&e)) = (self.offsets.get(k), self.offsets.get(k + 1)) else {
+            return false;
+        };
+        let mut bytes = &self.bytes[s as usize..e as usize];
+        out.terms.clear();
+        let n = get_varint(&mut bytes);
+        let mut last = 0;
+        for _ in 0..n {
+            last += get_varint(&mut bytes);
+            out.terms.push((last, get_varint(&mut bytes)));
+        }
+        true
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(bytes: &mut &[u8]) -> u32 {
+    let mut v = 0u32;
+    let mut shift = 0;
+    while let Some((&b, rest)) = bytes.split_first() {
+        *bytes = rest;
+        v |= ((b & 0x7f) as u32) << shift;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    v
+}
+
 struct Output<'a> {
     sink: &'a mut SinkThread,
     schema: SchemaRef,
@@ -694,16 +824,22 @@ async fn run_pass(
     files: &[InputFile],
     actions: &Actions,
     sinks: &mut Sinks<'_>,
-    mut topics: Option<&mut TopicState>,
+    carried: &mut Carried,
     opts: &ApplyOptions,
 ) -> Result<PassStats> {
+    // The writing pass reads the counting pass's detections back: no detection in its plan.
+    let detect = carried.hits.as_ref().is_none_or(|h| h.filling);
     let slots = StatSlots::new(rules);
     for f in files {
         let df = open(ctx, f).await?;
         let schema = df.schema().as_arrow().clone();
         let has_id = check_columns(f, &schema, &rules.input)?;
         let mut exprs: Vec<Expr> = schema.fields().iter().map(|c| ident(c.name())).collect();
-        exprs.extend(base_exprs(ctx, &df, f, &rules.input, has_id)?);
+        exprs.extend(
+            base_exprs(ctx, &df, f, &rules.input, has_id)?
+                .into_iter()
+                .filter(|e| detect || e.schema_name().to_string() != super::cols::HITS),
+        );
         for (k, a) in actions.list.iter().enumerate() {
             let mut predicate = |sql: &str, what: &str, name: String| -> Result<()> {
                 let e = df.parse_sql_expr(sql).map_err(|e| {
@@ -737,16 +873,8 @@ async fn run_pass(
         let mut row = 0u64;
         while let Some(batch) = batches.recv().await {
             let batch = batch.map_err(|e| diagnose(f, e))?;
-            let (docs, bytes) = process_batch(
-                &batch,
-                rules,
-                f,
-                actions,
-                &mut row,
-                sinks,
-                &slots,
-                topics.as_deref_mut(),
-            )?;
+            let (docs, bytes) =
+                process_batch(&batch, rules, f, actions, &mut row, sinks, &slots, carried)?;
             if let Some(p) = &opts.progress {
                 p.batch(docs, bytes);
             }
@@ -784,10 +912,23 @@ fn process_batch(
     row: &mut u64,
     sinks: &mut Sinks<'_>,
     slots: &StatSlots,
-    topics: Option<&mut TopicState>,
+    carried: &mut Carried,
 ) -> Result<(u64, u64)> {
     let cols = PlanColumns::of(batch)?;
-    if cols.hits.is_none() {
+    // The detections of this batch's rows: from the plan, or kept by the counting pass.
+    let kept: Option<(&HitsCache, usize)> = match &mut carried.hits {
+        Some(h) if h.filling => {
+            h.keep(&cols, batch.num_rows());
+            None
+        }
+        Some(h) => {
+            let first = h.cursor;
+            h.cursor += batch.num_rows();
+            Some((&*h, first))
+        }
+        None => None,
+    };
+    if cols.hits.is_none() && kept.is_none() {
         return Err(Error::Internal(
             "the apply plan lost its hits column".into(),
         ));
@@ -809,7 +950,7 @@ fn process_batch(
     let detector = &rules.detector;
     let tax = detector.taxonomy();
     let (want_before, want_after) = (sinks.before.is_some(), sinks.after.is_some());
-    let topic_of = match topics {
+    let topic_of = match &mut carried.topics {
         Some(t) => Some(t.batch(texts, |i| selected.is_none_or(|s| s.value(i)))?),
         None => None,
     };
@@ -836,7 +977,15 @@ fn process_batch(
                 None => format!("{}#{}", f.id_prefix, first_row + i as u64),
             };
             let mut doc_hits = DocHits::default();
-            cols.hits_into(i, &mut doc_hits);
+            match kept {
+                None => cols.hits_into(i, &mut doc_hits),
+                Some((h, first)) => {
+                    if !h.get(first + i, &mut doc_hits) {
+                        // Past the memory budget: detected again.
+                        detector.detect(text, &mut Vec::new(), &mut doc_hits);
+                    }
+                }
+            }
             let doc = Doc {
                 id: &id,
                 text,
@@ -1034,4 +1183,49 @@ fn edits_array(rows: &[OutRow]) -> ArrayRef {
         b.append(true);
     }
     Arc::new(b.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_hits_read_back_until_the_budget_runs_out() {
+        let docs: Vec<DocHits> = (0..300u32)
+            .map(|i| DocHits {
+                terms: (0..i % 4)
+                    .map(|k| (k * 97 + i * 1000, 1 + k * 200))
+                    .collect(),
+            })
+            .collect();
+        let mut cache = HitsCache::new(2000);
+        for batch in docs.chunks(50) {
+            cache.keep_rows(batch.len(), |i, h| h.clone_from(&batch[i]));
+        }
+        // Some batches fit in 2000 bytes, not all; kept rows stop at a batch's end.
+        let kept = cache.rows();
+        assert!(cache.full);
+        assert!(
+            kept > 0 && kept < docs.len() && kept.is_multiple_of(50),
+            "{kept}"
+        );
+        assert!(cache.bytes.len() + 4 * cache.offsets.len() <= 2000);
+        let mut h = DocHits::default();
+        for (k, d) in docs.iter().enumerate() {
+            if k < kept {
+                assert!(cache.get(k, &mut h));
+                assert_eq!(&h, d, "row {k}");
+            } else {
+                assert!(!cache.get(k, &mut h), "row {k}");
+            }
+        }
+        let mut v = Vec::new();
+        for x in [0, 1, 127, 128, 16_383, 16_384, u32::MAX] {
+            v.clear();
+            put_varint(&mut v, x);
+            let mut r = v.as_slice();
+            assert_eq!(get_varint(&mut r), x);
+            assert!(r.is_empty());
+        }
+    }
 }
