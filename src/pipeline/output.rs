@@ -15,7 +15,7 @@ use datafusion::arrow::compute::{cast, concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, GzipLevel, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
@@ -72,7 +72,9 @@ impl Sink {
             Codec::Lz4 => Compression::LZ4_RAW,
             Codec::None => Compression::UNCOMPRESSED,
         };
-        // Dictionaries only pay off for repeated values: not for texts and ids.
+        // Dictionaries only pay off for repeated values: not for texts and ids. The minimum
+        // and maximum of a text column prune nothing: no statistics for it (they cost a
+        // comparison of every text).
         let mut props = WriterProperties::builder();
         for f in schema.fields() {
             if matches!(
@@ -81,8 +83,11 @@ impl Sink {
             ) && !rules.partition_by.contains(f.name())
                 && (f.name() == text_column || f.name().ends_with("id"))
             {
-                props =
-                    props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false);
+                let path = ColumnPath::from(f.name().as_str());
+                props = props.set_column_dictionary_enabled(path.clone(), false);
+                if f.name() == text_column {
+                    props = props.set_column_statistics_enabled(path, EnabledStatistics::None);
+                }
             }
         }
         let props = props
