@@ -2,9 +2,10 @@
 //! augmentation and a gender downsample (two passes), zstd Parquet out, on every core.
 //! Run: `cargo bench --bench apply`.
 
-// The allocator of the `debias` binary, so that the bench measures what users run.
+// The allocator of the `debias` binary and its setting, so that the bench measures what users
+// run.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: debias::alloc::MiMalloc = debias::alloc::MiMalloc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use debias::pipeline::apply::{ApplyOptions, apply};
@@ -20,6 +21,7 @@ actions:
 "#;
 
 fn whole_apply(c: &mut Criterion) {
+    debias::alloc::keep_freed_memory();
     let dir = tempfile::tempdir().unwrap();
     let src = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -5,12 +5,13 @@
 // The allocator of the `debias` binary, so that the bench measures what users run (the
 // system allocator maps and faults in every large activation afresh).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: debias::alloc::MiMalloc = debias::alloc::MiMalloc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use debias::embed::{Encoder, EncoderOptions, ModelFiles};
 
 fn encode(c: &mut Criterion) {
+    debias::alloc::keep_freed_memory();
     let model = std::env::var("DEBIAS_MODEL").unwrap_or_else(|_| {
         format!(
             "{}/.cache/debias/models/all-MiniLM-L6-v2",

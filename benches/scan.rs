@@ -1,15 +1,17 @@
 //! The whole scan (DataFusion JSONL reader, detection UDF, statistics, report) over BOLD
 //! repeated to about 34 MB, on every core. Run: `cargo bench --bench scan`.
 
-// The allocator of the `debias` binary, so that the bench measures what users run.
+// The allocator of the `debias` binary and its setting, so that the bench measures what users
+// run.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: debias::alloc::MiMalloc = debias::alloc::MiMalloc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use debias::pipeline::{ScanOptions, scan};
 use debias::report::Report;
 
 fn whole_scan(c: &mut Criterion) {
+    debias::alloc::keep_freed_memory();
     let dir = tempfile::tempdir().unwrap();
     let src = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

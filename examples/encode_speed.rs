@@ -13,7 +13,7 @@ use std::time::Instant;
 
 // The allocator of the `debias` binary.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: debias::alloc::MiMalloc = debias::alloc::MiMalloc;
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
@@ -23,6 +23,7 @@ fn arg(args: &[String], name: &str, default: &str) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    debias::alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let model = arg(&args, "--model", debias::embed::DEFAULT_MODEL);
     let device = debias::embed::device(&arg(&args, "--device", "cpu"))?;

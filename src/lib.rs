@@ -6,6 +6,7 @@
 //! [`report`] folds the per-document hits into exact, mergeable statistics and writes the skew
 //! report as JSON and Markdown.
 
+pub mod alloc;
 pub mod apply;
 pub mod augment;
 pub mod cli;

@@ -1,6 +1,7 @@
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: debias::alloc::MiMalloc = debias::alloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    debias::alloc::keep_freed_memory();
     debias::cli::main()
 }
