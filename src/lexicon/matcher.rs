@@ -212,6 +212,13 @@ impl MatcherBuilder {
     pub fn build(mut self) -> Result<Matcher, String> {
         self.embed_other_layers();
         let err = |e: aho_corasick::BuildError| format!("cannot compile the lexicon matcher: {e}");
+        if self.patterns.len() >= NONE as usize {
+            return Err(format!(
+                "cannot compile the lexicon matcher: {} surface forms, more than {}",
+                self.patterns.len(),
+                NONE - 1
+            ));
+        }
         let at_word_starts = self
             .patterns
             .iter()
@@ -225,11 +232,8 @@ impl MatcherBuilder {
             let start = nfa
                 .start_state(Anchored::Yes)
                 .map_err(|e| format!("cannot compile the lexicon matcher: {e}"))?;
-            Search::WordStarts(Box::new(WordStarts {
-                nfa,
-                start,
-                first: FirstWords::new(&self.patterns),
-            }))
+            let first = FirstWords::new(&self.patterns, &nfa, start);
+            Search::WordStarts(Box::new(WordStarts { nfa, start, first }))
         } else {
             let ac = AhoCorasick::builder()
                 .kind(Some(AhoCorasickKind::DFA))
@@ -309,9 +313,9 @@ struct FirstWords {
     /// `bahamas`): a first word such as `the` or `of` is walked only when the word after it
     /// may continue a form.
     pairs: Box<[u64]>,
-    /// One-word forms longer than 8 bytes (their keys do not tell them apart): bytes and
-    /// pattern id.
-    long_single: Vec<SingleForm>,
+    /// One-word forms longer than 8 bytes (their keys do not tell them apart): key, bytes and
+    /// pattern id, grouped by key.
+    long_single: Vec<(u64, Box<[u8]>, u32)>,
 }
 
 /// A one-word form (its bytes) and its pattern id.
@@ -322,22 +326,36 @@ type SingleForm = (Box<[u8]>, u32);
 struct FirstWord {
     /// 0 for an empty slot (no word has key 0).
     key: u64,
-    /// The one-word form's pattern id (`NONE` if no form is this word alone); for a word
-    /// longer than 8 bytes, the first of its forms in `long_single`.
-    single: u32,
-    /// [`LONGER`], [`ALWAYS`], [`LONG_SINGLE`] and, above 8 bits, the number of forms in
-    /// `long_single`.
-    flags: u32,
+    /// Low [`ID_BITS`] bits: the one-word form's pattern id ([`NONE`] if no form is this
+    /// word alone), or for a word longer than 8 bytes the first of its forms in
+    /// `long_single`; above them the flags [`LONGER`], [`ALWAYS`] and [`LONG_SINGLE`]. (Packed
+    /// so that an entry takes 16 bytes.)
+    packed: u32,
+    /// For a first word of longer forms: the automaton's state after it, where their walk
+    /// starts.
+    after: StateID,
 }
 
-const NONE: u32 = u32::MAX;
+/// Bits of a pattern id in [`FirstWord::packed`]: fewer than 16,777,215 forms in a matcher.
+const ID_BITS: u32 = 24;
+const NONE: u32 = (1 << ID_BITS) - 1;
 /// Longer forms start with this word (`african` of `african american`, `mr` of `mr.`).
-const LONGER: u32 = 1;
+const LONGER: u32 = 1 << ID_BITS;
 /// Some longer form has no ASCII second word (`mr.`, `o'` + a non-ASCII word): walk whatever
 /// follows.
-const ALWAYS: u32 = 2;
-/// `single` indexes `long_single`.
-const LONG_SINGLE: u32 = 4;
+const ALWAYS: u32 = 2 << ID_BITS;
+/// The id indexes `long_single`.
+const LONG_SINGLE: u32 = 4 << ID_BITS;
+
+impl FirstWord {
+    fn id(&self) -> u32 {
+        self.packed & NONE
+    }
+
+    fn has(&self, flag: u32) -> bool {
+        self.packed & flag != 0
+    }
+}
 
 const FILTER_BITS: u32 = 18;
 
@@ -346,7 +364,7 @@ const FILTER_BITS: u32 = 18;
 const BATCH: usize = 128;
 
 impl FirstWords {
-    fn new(patterns: &[String]) -> Self {
+    fn new(patterns: &[String], nfa: &NFA, start: StateID) -> Self {
         let words = 1usize << (FILTER_BITS - 6);
         let mut any = vec![0u64; words].into_boxed_slice();
         let mut pairs = vec![0u64; words].into_boxed_slice();
@@ -363,14 +381,14 @@ impl FirstWords {
             set_bit(&mut any, bucket(key));
             let entry = entries.entry(key).or_insert(FirstWord {
                 key,
-                single: NONE,
-                flags: 0,
+                packed: NONE,
+                after: start,
             });
             if first == form.len() {
                 if first <= 8 {
                     // Equal keys: the same word up to ASCII case (a case variant).
-                    if entry.single == NONE {
-                        entry.single = p as u32;
+                    if entry.id() == NONE {
+                        entry.packed = entry.packed & !NONE | p as u32;
                     }
                 } else {
                     let forms = long.entry(key).or_default();
@@ -382,7 +400,12 @@ impl FirstWords {
                     }
                 }
             } else {
-                entry.flags |= LONGER;
+                if !entry.has(LONGER) && first <= 8 {
+                    entry.after = form.as_bytes()[..first]
+                        .iter()
+                        .fold(start, |sid, &b| nfa.next_state(Anchored::Yes, sid, b));
+                }
+                entry.packed |= LONGER;
                 let sep = form.as_bytes()[first];
                 let rest = first + form[first..].chars().next().map_or(1, char::len_utf8);
                 let second_end = form[rest..]
@@ -393,7 +416,7 @@ impl FirstWords {
                     Some(k2) if second_end > rest => {
                         set_bit(&mut pairs, bucket(pair_key(key, sep, k2)))
                     }
-                    _ => entry.flags |= ALWAYS,
+                    _ => entry.packed |= ALWAYS,
                 }
             }
         }
@@ -403,9 +426,8 @@ impl FirstWords {
         for key in keys {
             let forms = long.remove(&key).expect("a key of `long`");
             let entry = entries.get_mut(&key).expect("every key has an entry");
-            entry.single = long_single.len() as u32;
-            entry.flags |= LONG_SINGLE | (forms.len() as u32) << 8;
-            long_single.extend(forms);
+            entry.packed = entry.packed & !NONE | LONG_SINGLE | long_single.len() as u32;
+            long_single.extend(forms.into_iter().map(|(f, p)| (key, f, p)));
         }
         let size = (entries.len() * 2).next_power_of_two().max(16);
         let mut table = vec![FirstWord::default(); size].into_boxed_slice();
@@ -446,14 +468,14 @@ impl FirstWords {
     /// The pattern id of the one-word form `word` with entry `e`, if there is one.
     #[inline]
     fn single(&self, e: &FirstWord, word: &[u8]) -> Option<u32> {
-        if e.flags & LONG_SINGLE == 0 {
-            return (e.single != NONE).then_some(e.single);
+        if !e.has(LONG_SINGLE) {
+            return (e.id() != NONE).then_some(e.id());
         }
-        let from = e.single as usize;
-        self.long_single[from..from + (e.flags >> 8) as usize]
+        self.long_single[e.id() as usize..]
             .iter()
-            .find(|(form, _)| form.eq_ignore_ascii_case(word))
-            .map(|&(_, p)| p)
+            .take_while(|(key, _, _)| *key == e.key)
+            .find(|(_, form, _)| form.eq_ignore_ascii_case(word))
+            .map(|&(_, _, p)| p)
     }
 
     /// Whether a longer form may start with the first word `bytes[..e]` (key `key`, entry
@@ -469,7 +491,7 @@ impl FirstWords {
         e: usize,
         next: Option<(usize, u64)>,
     ) -> bool {
-        if fw.flags & ALWAYS != 0 {
+        if fw.has(ALWAYS) {
             return true;
         }
         let Some(&sep) = bytes.get(e) else {
@@ -510,7 +532,7 @@ impl FirstWords {
             + self
                 .long_single
                 .iter()
-                .map(|(f, _)| f.len() + 24)
+                .map(|(_, f, _)| f.len() + 32)
                 .sum::<usize>()
     }
 }
@@ -638,15 +660,14 @@ fn flatten(
     mut bits: u64,
 ) -> usize {
     let count = bits.count_ones() as usize;
-    for k in 0..16 {
-        out[at + k].write(o + bits.trailing_zeros() as usize);
+    let (first, rest) = out[at..].split_at_mut(16);
+    for slot in first {
+        slot.write(o + bits.trailing_zeros() as usize);
         bits &= bits.wrapping_sub(1);
     }
-    let mut k = 16;
-    while bits != 0 {
-        out[at + k].write(o + bits.trailing_zeros() as usize);
+    for slot in rest.iter_mut().take(count.saturating_sub(16)) {
+        slot.write(o + bits.trailing_zeros() as usize);
         bits &= bits - 1;
-        k += 1;
     }
     at + count
 }
@@ -942,8 +963,16 @@ impl Matcher {
         let Some(fw) = w.first.get(key) else {
             return;
         };
-        if fw.flags & LONGER != 0 && w.first.may_continue(bytes, fw, e, next) {
-            if let Some((p, end)) = self.walk(w, text, s) {
+        if fw.has(LONGER) && w.first.may_continue(bytes, fw, e, next) {
+            // A word of 8 bytes or fewer is the entry's word: the walk starts after it, with
+            // its one-word form (if any) found. (Longer words share keys.)
+            let walked = if e - s <= 8 {
+                let single = w.first.single(fw, &bytes[s..e]).map(|p| (p as usize, e));
+                self.walk_from(w, text, s, (fw.after, e), single)
+            } else {
+                self.walk(w, text, s)
+            };
+            if let Some((p, end)) = walked {
                 self.emit(text, s, end, p, f);
                 *resume = end;
             }
@@ -995,11 +1024,21 @@ impl Matcher {
     /// The anchored leftmost-longest walk from the word start `s`: the longest form starting
     /// there that ends on a boundary (or a shorter multi-word form, see [`Self::shorter_match`]).
     fn walk(&self, w: &WordStarts, text: &str, s: usize) -> Option<(usize, usize)> {
+        self.walk_from(w, text, s, (w.start, s), None)
+    }
+
+    /// [`Self::walk`] from state `sid` at `at` (the bytes `s..at` walked), with `found` the
+    /// longest form found so far.
+    fn walk_from(
+        &self,
+        w: &WordStarts,
+        text: &str,
+        s: usize,
+        (mut sid, mut at): (StateID, usize),
+        mut found: Option<(usize, usize)>,
+    ) -> Option<(usize, usize)> {
         let bytes = text.as_bytes();
         let nfa = &w.nfa;
-        let mut sid = w.start;
-        let mut found = None;
-        let mut at = s;
         while at < bytes.len() {
             sid = nfa.next_state(Anchored::Yes, sid, bytes[at]);
             at += 1;
@@ -1564,6 +1603,9 @@ mod tests {
             "merchant",
             "policewoman",
             "anesthesiologist",
+            // A first word of more than 8 bytes that shares its key with a one-word form
+            // (`policewomen`, the plural of `policewoman`): walked from the start.
+            "policewomen officer",
         ];
         let build = |extra: bool| {
             let mut b = MatcherBuilder::new();
@@ -1589,6 +1631,7 @@ mod tests {
             "a person of color, persons of colour; non-binary nonbinary non binary non-",
             "New Zélande, new zelande, New York’s new yorker new Yorké new",
             "merchandises merchants' MERCHANT policewomen policewoman anesthesiologists ANESTHESIOLOGISTS' anesthesiologistsx",
+            "policewoman officer, Policewomen officers; policewomen officer policewomen-officer policewomen",
             "",
             "h",
             "he",
