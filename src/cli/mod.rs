@@ -134,7 +134,8 @@ pub struct RunArgs {
     /// Worker threads. Default: the number of cores.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Memory limit for DataFusion's operators, e.g. 2GiB, 512MiB.
+    /// Memory limit for DataFusion's operators, e.g. 2GiB, 512MiB (`apply` keeps its first
+    /// read's detections in a quarter of it; 512MiB without a limit).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<usize>,
     /// No progress bar and no summary on standard error.
