@@ -1135,12 +1135,15 @@ fn output_batch(
                     .map(i32::from)
             }))),
             _ if name == text_column => {
-                let s = StringArray::from_iter(
-                    rows.iter()
-                        .zip(indices)
-                        .map(|(r, &i)| Some(r.text(texts[i as usize].unwrap_or_default()))),
-                );
-                cast(&s, field.data_type()).map_err(err)?
+                // Sized up front: growing a batch's megabytes of text by doubling copies them
+                // and maps fresh memory at every step.
+                let text = |k: usize| rows[k].text(texts[indices[k] as usize].unwrap_or_default());
+                let bytes = (0..n).map(|k| text(k).len()).sum();
+                let mut b = StringBuilder::with_capacity(n, bytes);
+                for k in 0..n {
+                    b.append_value(text(k));
+                }
+                cast(&b.finish(), field.data_type()).map_err(err)?
             }
             _ => match batch.column_by_name(name) {
                 Some(c) => {
