@@ -16,8 +16,8 @@
 //! run in parallel on rayon's pool. With a `rebalance` action the input is read twice (count,
 //! then write); the counting pass keeps every row's detected terms ([`HitsCache`], up to a
 //! memory budget), so the writing pass leaves the detection UDF out of its plan and reads them
-//! back instead of detecting the same texts again. Everything is written into a temporary directory beside the output, which is
-//! renamed into place only when the run has succeeded.
+//! back instead of detecting the same texts again. Everything is written into a temporary
+//! directory beside the output, which is renamed into place only when the run has succeeded.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -721,7 +721,8 @@ impl HitsCache {
         HitsCache {
             offsets: vec![0],
             bytes: Vec::new(),
-            budget,
+            // The offsets are u32.
+            budget: budget.min(u32::MAX as usize),
             full: false,
             filling: true,
             cursor: 0,
@@ -756,7 +757,7 @@ impl HitsCache {
             }
             self.offsets.push(self.bytes.len() as u32);
         }
-        if self.bytes.len() + 4 * self.offsets.len() > self.budget {
+        if self.bytes.capacity() + 4 * self.offsets.capacity() > self.budget {
             self.offsets.truncate(rows);
             self.bytes.truncate(bytes);
             self.offsets.shrink_to_fit();
