@@ -189,11 +189,9 @@ fn models_are_found_in_directories_and_the_hugging_face_cache_and_missing_files_
     );
 }
 
-#[test]
-fn embed_writes_ids_and_vectors_as_parquet() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("emb");
-    let o = debias(&[
+/// `debias embed` of the shipped sample with its rules and the test model, into `out`.
+fn embed_sample(out: &std::path::Path) -> std::process::Output {
+    debias(&[
         "embed",
         "examples/news_sample.jsonl",
         "--rules",
@@ -202,7 +200,14 @@ fn embed_writes_ids_and_vectors_as_parquet() {
         model_dir().to_str().unwrap(),
         "--output",
         out.to_str().unwrap(),
-    ]);
+    ])
+}
+
+#[test]
+fn embed_writes_ids_and_vectors_as_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("emb");
+    let o = embed_sample(&out);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("embedded 55 documents"),
@@ -461,16 +466,7 @@ fn hub_feature_downloads_a_model_id_into_the_cache() {
     // The same vectors as from the model directory itself.
     let files =
         |out: &str| std::fs::read(dir.path().join(out).join("data/part-00000.parquet")).unwrap();
-    let o = debias(&[
-        "embed",
-        "examples/news_sample.jsonl",
-        "--rules",
-        "examples/news-sample.yaml",
-        "--model",
-        model_dir().to_str().unwrap(),
-        "--output",
-        dir.path().join("c").to_str().unwrap(),
-    ]);
+    let o = embed_sample(&dir.path().join("c"));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(files("a"), files("c"));
 }
