@@ -90,6 +90,18 @@ impl Taxonomy {
     }
 }
 
+/// `terms` as term ids with counts, in `out` (sorts `terms`).
+fn count_terms(terms: &mut [TermId], out: &mut DocHits) {
+    terms.sort_unstable();
+    out.terms.clear();
+    for &t in terms.iter() {
+        match out.terms.last_mut() {
+            Some((last, n)) if *last == t => *n += 1,
+            _ => out.terms.push((t, 1)),
+        }
+    }
+}
+
 /// The terms a document mentions, with counts, sorted by term id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DocHits {
@@ -162,13 +174,36 @@ impl Detector {
     pub fn detect(&self, text: &str, scratch: &mut Vec<TermId>, out: &mut DocHits) {
         scratch.clear();
         self.for_each_hit(text, |h| scratch.push(h.term));
-        scratch.sort_unstable();
-        out.terms.clear();
-        for &t in scratch.iter() {
-            match out.terms.last_mut() {
-                Some((last, n)) if *last == t => *n += 1,
-                _ => out.terms.push((t, 1)),
+        count_terms(scratch, out);
+    }
+
+    /// [`Detector::detect`] of many texts stored back to back, as in the value buffer of an
+    /// Arrow string array (text `k` is `joined[ends[k - 1]..ends[k]]`, see
+    /// [`Matcher::for_each_hit_joined`]): appends one [`DocHits`] per text to `out`. The same
+    /// hits as one call per text, found faster when the texts are short.
+    pub fn detect_joined(&self, joined: &str, ends: &[usize], out: &mut Vec<DocHits>) {
+        // Hits come text by text, in order.
+        let mut found: Vec<(u32, TermId)> = Vec::new();
+        self.matcher
+            .for_each_hit_joined(joined, ends, |k, h| found.push((k as u32, h.term)));
+        let mut found = found.iter().peekable();
+        let mut terms = Vec::new();
+        let mut start = 0;
+        for (k, &end) in ends.iter().enumerate() {
+            terms.clear();
+            while let Some(&(_, t)) = found.next_if(|(at, _)| *at as usize == k) {
+                terms.push(t);
             }
+            if !self.patterns.is_empty() {
+                let text = &joined[start..end];
+                for p in &self.patterns {
+                    terms.extend(p.regex.find_iter(text).map(|_| p.term));
+                }
+            }
+            let mut hits = DocHits::default();
+            count_terms(&mut terms, &mut hits);
+            out.push(hits);
+            start = end;
         }
     }
 

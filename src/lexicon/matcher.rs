@@ -363,6 +363,33 @@ const FILTER_BITS: u32 = 18;
 /// 64 that one block may add.
 const BATCH: usize = 128;
 
+/// Where the matcher is in a run of joined texts (see [`Matcher::for_each_hit_joined`]).
+struct Texts<'a> {
+    joined: &'a str,
+    ends: &'a [usize],
+    /// The current text, `joined[base..ends[k]]`.
+    k: usize,
+    base: usize,
+    text: &'a str,
+    /// No match may start before `resume` (the end of the last match), in the current text.
+    resume: usize,
+}
+
+impl<'a> Texts<'a> {
+    /// Makes the text holding byte `s` of `joined` current.
+    #[inline]
+    fn seek(&mut self, s: usize) {
+        if s >= self.ends[self.k] {
+            while self.ends[self.k] <= s {
+                self.k += 1;
+            }
+            self.base = self.ends[self.k - 1];
+            self.text = &self.joined[self.base..self.ends[self.k]];
+            self.resume = 0;
+        }
+    }
+}
+
 impl FirstWords {
     fn new(patterns: &[String], nfa: &NFA, start: StateID) -> Self {
         let words = 1usize << (FILTER_BITS - 6);
@@ -824,29 +851,75 @@ impl Matcher {
     /// terms of several lexicons gives one hit per term.
     pub fn for_each_hit(&self, text: &str, mut f: impl FnMut(Hit)) {
         match &self.search {
-            Search::WordStarts(w) => self.hits_at_word_starts(w, text, &mut f),
+            Search::WordStarts(w) => {
+                self.hits_at_word_starts::<false>(w, text, &[text.len()], &mut |_, h| f(h))
+            }
             Search::Anywhere(ac) => self.hits_anywhere(ac, text, &mut f),
         }
     }
 
-    /// One pass over `text`: at each word start, the longest form that starts there.
+    /// [`Self::for_each_hit`] for many texts stored back to back, as in the value buffer of an
+    /// Arrow string array: text `k` is `joined[ends[k - 1]..ends[k]]` (from 0 for the first),
+    /// and `f` gets `k` and the hit with offsets in text `k`. Hits are exactly those of each
+    /// text on its own (no match spans two texts), but short texts are matched much faster
+    /// together: their words are gathered and filtered in the same batches.
+    ///
+    /// # Panics
+    /// When `ends` is not non-decreasing, does not end at `joined.len()`, or splits a
+    /// character.
+    pub fn for_each_hit_joined(&self, joined: &str, ends: &[usize], mut f: impl FnMut(usize, Hit)) {
+        assert_eq!(
+            ends.last().copied().unwrap_or(0),
+            joined.len(),
+            "the texts' ends must cover the joined text"
+        );
+        match &self.search {
+            Search::WordStarts(w) => self.hits_at_word_starts::<true>(w, joined, ends, &mut f),
+            Search::Anywhere(ac) => {
+                let mut start = 0;
+                for (k, &end) in ends.iter().enumerate() {
+                    self.hits_anywhere(ac, &joined[start..end], &mut |h| f(k, h));
+                    start = end;
+                }
+            }
+        }
+    }
+
+    /// One pass over `joined`: at each word start, the longest form that starts there and
+    /// ends in the same text.
     ///
     /// Runs of word bytes are found 64 bytes at a time and gathered in batches of about
-    /// [`BATCH`] words. Each batch is filtered in one branch-free loop: an ASCII run is one
-    /// word, looked up in the [`FirstWords`] filter by its key; the words that pass (about one
-    /// in five in English prose), and the runs with non-ASCII bytes (accents, curly quotes,
-    /// dashes; they go through [`Self::exact`]), are then handled in order by
-    /// [`Self::candidate`]. Filtering a batch at once keeps the filter's misses from stalling on
-    /// every word and takes the rejection branch out of the loop.
-    fn hits_at_word_starts(&self, w: &WordStarts, text: &str, f: &mut impl FnMut(Hit)) {
-        let bytes = text.as_bytes();
+    /// [`BATCH`] words; a run also ends where a text ends. Each batch is filtered in one
+    /// branch-free loop: an ASCII run is one word, looked up in the [`FirstWords`] filter by
+    /// its key; the words that pass (about one in five in English prose), and the runs with
+    /// non-ASCII bytes (accents, curly quotes, dashes; they go through [`Self::exact`]), are
+    /// then handled in order by [`Self::candidate`], in their own text. Filtering a batch at
+    /// once keeps the filter's misses from stalling on every word and takes the rejection
+    /// branch out of the loop. `MANY`: whether `ends` may hold more than one text.
+    fn hits_at_word_starts<const MANY: bool>(
+        &self,
+        w: &WordStarts,
+        joined: &str,
+        ends: &[usize],
+        f: &mut impl FnMut(usize, Hit),
+    ) {
+        let bytes = joined.as_bytes();
         let n = bytes.len();
-        // No match may start before `resume` (the end of the last match).
-        let mut resume = 0;
-        // Word runs: `starts[i]..ends[i]`; `starts` may hold one more (a run still open).
+        // Where texts start, past the first.
+        let inner = &ends[..ends.len().saturating_sub(1)];
+        let mut next_inner = 0;
+        let mut texts = Texts {
+            joined,
+            ends,
+            k: 0,
+            base: 0,
+            text: &joined[..ends.first().copied().unwrap_or(0)],
+            resume: 0,
+        };
+        // Word runs: `starts[i]..run_ends[i]`; `starts` may hold one more (a run still open).
         // Not zeroed: most texts are short, and a batch only reads what was written.
         let mut starts = [MaybeUninit::<usize>::uninit(); BATCH + 64];
-        let mut ends = [MaybeUninit::<usize>::uninit(); BATCH + 64];
+        let mut run_ends = [MaybeUninit::<usize>::uninit(); BATCH + 64];
         let (mut ns, mut ne) = (0, 0);
         let mut prev = 0u64;
         let mut o = 0;
@@ -858,25 +931,30 @@ impl Matcher {
                 // The last, partial block: the text's last 64 bytes, shifted.
                 run_mask(&bytes[n - 64..]) >> (64 - block.len())
             };
+            // Texts starting in this block: a run may not continue across.
+            let mut split = 0u64;
+            while MANY && next_inner < inner.len() && inner[next_inner] < o + 64 {
+                split |= 1 << (inner[next_inner] - o);
+                next_inner += 1;
+            }
             let shifted = (m << 1) | prev;
             let valid = if block.len() == 64 {
                 u64::MAX
             } else {
                 (1u64 << block.len()) - 1
             };
-            let s = m & !shifted;
-            let e = !m & shifted & valid;
+            let s = m & (!shifted | split);
+            let e = shifted & (!m | split) & valid;
             ns = flatten(&mut starts, ns, o, s);
-            ne = flatten(&mut ends, ne, o, e);
+            ne = flatten(&mut run_ends, ne, o, e);
             prev = (m >> (block.len() - 1)) & 1;
             o += 64;
             if ne >= BATCH {
-                self.batch(
+                self.batch::<MANY>(
                     w,
-                    text,
                     written(&starts, ne),
-                    written(&ends, ne),
-                    &mut resume,
+                    written(&run_ends, ne),
+                    &mut texts,
                     f,
                 );
                 starts[0] = starts[ne];
@@ -885,31 +963,30 @@ impl Matcher {
             }
         }
         if prev == 1 {
-            ends[ne].write(n);
+            run_ends[ne].write(n);
             ne += 1;
         }
-        self.batch(
+        self.batch::<MANY>(
             w,
-            text,
             written(&starts, ne),
-            written(&ends, ne),
-            &mut resume,
+            written(&run_ends, ne),
+            &mut texts,
             f,
         );
     }
 
-    /// The word runs `starts[i]..ends[i]` of `text`, in order (see [`Self::hits_at_word_starts`]).
+    /// The word runs `starts[i]..ends[i]` of the joined texts, in order (see
+    /// [`Self::hits_at_word_starts`]).
     #[inline]
-    fn batch(
+    fn batch<const MANY: bool>(
         &self,
         w: &WordStarts,
-        text: &str,
         starts: &[usize],
         ends: &[usize],
-        resume: &mut usize,
-        f: &mut impl FnMut(Hit),
+        texts: &mut Texts,
+        f: &mut impl FnMut(usize, Hit),
     ) {
-        let bytes = text.as_bytes();
+        let bytes = texts.joined.as_bytes();
         let mut keys = [MaybeUninit::<u64>::uninit(); BATCH + 64];
         let mut picked = [MaybeUninit::<u8>::uninit(); BATCH + 64];
         let mut np = 0;
@@ -924,8 +1001,21 @@ impl Matcher {
         let keys = written(&keys, starts.len());
         for &i in written(&picked, np) {
             let i = i as usize;
-            let next = (i + 1 < starts.len()).then(|| (starts[i + 1], keys[i + 1]));
-            self.candidate(w, text, (starts[i], ends[i]), keys[i], next, resume, f);
+            if MANY {
+                texts.seek(starts[i]);
+            }
+            let (k, base, text) = (texts.k, texts.base, texts.text);
+            let next = (i + 1 < starts.len() && (!MANY || starts[i + 1] < base + text.len()))
+                .then(|| (starts[i + 1] - base, keys[i + 1]));
+            self.candidate(
+                w,
+                text,
+                (starts[i] - base, ends[i] - base),
+                keys[i],
+                next,
+                &mut texts.resume,
+                &mut |h| f(k, h),
+            );
         }
     }
 
@@ -1652,5 +1742,43 @@ mod tests {
         let mut v = Vec::new();
         slow.for_each_hit("#MeToo and #metoo, x#metoo", |h| v.push(h.term));
         assert_eq!(v, [99, 99, 99]);
+
+        // Many texts back to back, without separators: each text's hits as on its own. Words
+        // and forms are cut where one text ends and the next starts (`the` + ` bahamas` is
+        // not `the bahamas`, `poli` + `cewoman` not `policewoman`); the first text pads the
+        // others by 0 to 69 bytes, so that the cuts fall everywhere in the 64-byte blocks.
+        let pieces = [
+            "the", " bahamas", "a b", " c", "new", " york", "poli", "cewoman", "he", "r", "é",
+            "he", "", "she", "’s", "policewomen", " officer", "x", "#metoo",
+        ];
+        for k in 0..70 {
+            let pad = "ab ".repeat(k / 3) + &"é".repeat(k % 3);
+            let many: Vec<&str> = std::iter::once(pad.as_str())
+                .chain(pieces)
+                .chain(texts.iter().copied().cycle().take(3 * texts.len()))
+                .chain(pieces)
+                .collect();
+            let joined = many.concat();
+            let ends: Vec<usize> = many
+                .iter()
+                .scan(0, |end, t| {
+                    *end += t.len();
+                    Some(*end)
+                })
+                .collect();
+            for m in [&fast, &slow] {
+                let mut want = Vec::new();
+                for (i, t) in many.iter().enumerate() {
+                    m.for_each_hit(t, |h| want.push((i, h)));
+                }
+                let mut got = Vec::new();
+                m.for_each_hit_joined(&joined, &ends, |i, h| got.push((i, h)));
+                assert_eq!(got, want, "padding {k}");
+            }
+        }
+        let mut none = 0;
+        fast.for_each_hit_joined("", &[], |_, _| none += 1);
+        fast.for_each_hit_joined("", &[0, 0], |_, _| none += 1);
+        assert_eq!(none, 0);
     }
 }

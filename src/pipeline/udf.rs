@@ -15,11 +15,12 @@
 //! Large batches are split across the rayon pool, so a single partition still uses every core.
 
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, ListArray, MapArray, StringArray, StringBuilder, StructArray,
-    UInt32Array,
+    Array, ArrayRef, AsArray, GenericStringArray, ListArray, MapArray, OffsetSizeTrait,
+    StringArray, StringBuilder, StructArray, UInt32Array,
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
@@ -172,8 +173,7 @@ impl ScalarUDFImpl for DetectUdf {
             return exec_err!("{} takes one argument, the text", self.name());
         };
         let array = arg.to_array(args.number_rows)?;
-        let texts = string_values(&array)?;
-        let hits = detect_all(&self.detector, &texts);
+        let hits = detect_all(&self.detector, &array)?;
         let out: ArrayRef = match self.output {
             Output::Hits => Arc::new(hits_array(&hits)),
             Output::Groups => Arc::new(groups_array(&self.detector, &hits, true)),
@@ -195,25 +195,79 @@ pub fn string_values(array: &dyn Array) -> DfResult<Vec<Option<&str>>> {
     })
 }
 
-/// Detects every text, in parallel for large batches. `None` for a null text.
-pub fn detect_all(detector: &Detector, texts: &[Option<&str>]) -> Vec<Option<DocHits>> {
-    let run = |chunk: &[Option<&str>]| -> Vec<Option<DocHits>> {
-        let mut scratch = Vec::new();
-        chunk
-            .iter()
-            .map(|t| {
-                t.map(|t| {
-                    let mut h = DocHits::default();
-                    detector.detect(t, &mut scratch, &mut h);
-                    h
-                })
-            })
+/// Detects every text of a string column, in parallel for large batches. `None` for a null
+/// text.
+///
+/// Rows are matched [`CHUNK_ROWS`] at a time as one joined text ([`Detector::detect_joined`]):
+/// the column's own value buffer for `Utf8` and `LargeUtf8`, a copy for `Utf8View`.
+pub fn detect_all(detector: &Detector, array: &dyn Array) -> DfResult<Vec<Option<DocHits>>> {
+    let run = |rows: Range<usize>| -> Vec<Option<DocHits>> {
+        let mut copy = String::new();
+        let mut ends = Vec::with_capacity(rows.len());
+        let joined = joined_rows(array, rows.clone(), &mut copy, &mut ends);
+        let mut hits = Vec::with_capacity(rows.len());
+        detector.detect_joined(joined, &ends, &mut hits);
+        hits.into_iter()
+            .zip(rows)
+            .map(|(h, i)| array.is_valid(i).then_some(h))
             .collect()
     };
-    if texts.len() <= CHUNK_ROWS || rayon::current_num_threads() == 1 {
-        return run(texts);
+    match array.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {}
+        DataType::Null => return Ok(vec![None; array.len()]),
+        other => return exec_err!("expected a string column, found {other}"),
     }
-    texts.par_chunks(CHUNK_ROWS).flat_map_iter(run).collect()
+    let n = array.len();
+    if n <= CHUNK_ROWS || rayon::current_num_threads() == 1 {
+        return Ok((0..n)
+            .step_by(CHUNK_ROWS)
+            .flat_map(|a| run(a..(a + CHUNK_ROWS).min(n)))
+            .collect());
+    }
+    Ok((0..n.div_ceil(CHUNK_ROWS))
+        .into_par_iter()
+        .flat_map_iter(|c| run(c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(n)))
+        .collect())
+}
+
+/// The texts of `rows` of a `Utf8`, `LargeUtf8` or `Utf8View` column back to back, and in
+/// `ends` where each ends (see [`Detector::detect_joined`]); null rows as their slot's bytes
+/// (usually none). No copy but for `Utf8View`, whose texts are copied into `copy`.
+fn joined_rows<'a>(
+    array: &'a dyn Array,
+    rows: Range<usize>,
+    copy: &'a mut String,
+    ends: &mut Vec<usize>,
+) -> &'a str {
+    fn buffer<'a, O: OffsetSizeTrait>(
+        a: &'a GenericStringArray<O>,
+        rows: Range<usize>,
+        ends: &mut Vec<usize>,
+    ) -> &'a str {
+        let offsets = a.value_offsets();
+        let first = offsets[rows.start].as_usize();
+        let last = offsets[rows.end].as_usize();
+        ends.extend(offsets[rows.start + 1..=rows.end].iter().map(|o| o.as_usize() - first));
+        // SAFETY: every slot of a string array, null or not, is valid UTF-8 (the invariant on
+        // which the safe `value`, which does not check nulls, relies), and slot `i` is
+        // `offsets[i]..offsets[i + 1]` of the value buffer: consecutive slots are adjacent, and
+        // their concatenation is valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&a.value_data()[first..last]) }
+    }
+    match array.data_type() {
+        DataType::Utf8 => buffer(array.as_string::<i32>(), rows, ends),
+        DataType::LargeUtf8 => buffer(array.as_string::<i64>(), rows, ends),
+        DataType::Utf8View => {
+            let a = array.as_string_view();
+            copy.clear();
+            for i in rows {
+                copy.push_str(a.value(i));
+                ends.push(copy.len());
+            }
+            copy
+        }
+        _ => unreachable!("checked by detect_all"),
+    }
 }
 
 fn nulls_of(hits: &[Option<DocHits>]) -> Option<NullBuffer> {
@@ -406,5 +460,41 @@ mod tests {
         );
         assert_eq!(url_domain("").as_deref(), None);
         assert_eq!(url_domain("https:///nohost").as_deref(), None);
+    }
+
+    /// Rows of all three string types, with nulls, sliced, in more than one chunk: the hits
+    /// of each text detected on its own.
+    #[test]
+    fn detect_all_matches_each_text_on_its_own() {
+        use datafusion::arrow::array::{LargeStringArray, StringViewArray};
+        let detector = crate::rules::default_rules().unwrap().detector;
+        let samples = [
+            Some("She said her brother"),
+            None,
+            Some(" was a nurse in the Bahamas."),
+            Some("the"),
+            Some(" Bahamas"),
+            Some(""),
+            Some("He’s a Muslim woman, "),
+            Some("an African"),
+            Some(" American"),
+        ];
+        let texts: Vec<Option<&str>> = samples.iter().copied().cycle().take(1200).collect();
+        let want: Vec<Option<DocHits>> = texts[3..]
+            .iter()
+            .map(|t| t.map(|t| detector.hits(t)))
+            .collect();
+        let with_hits = want.iter().flatten().filter(|h| !h.terms.is_empty()).count();
+        assert!(with_hits > 500, "{with_hits}");
+        let arrays: [ArrayRef; 3] = [
+            Arc::new(StringArray::from(texts.clone())),
+            Arc::new(LargeStringArray::from(texts.clone())),
+            Arc::new(StringViewArray::from(texts.clone())),
+        ];
+        for array in arrays {
+            let sliced = array.slice(3, texts.len() - 3);
+            let got = detect_all(&detector, sliced.as_ref()).unwrap();
+            assert!(got == want, "{}", array.data_type());
+        }
     }
 }
