@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! cargo run --release --example encode_speed -- --model DIR [--device cpu|cuda] [--dtype f32|f16|bf16] \
-//!     [--tokens 128] [--sentences 4096] [--batch-tokens N (default: the device's)]
+//!     [--tokens 128] [--sentences 4096] [--batch-tokens N (default: the device's)] \
+//!     [--candle-graph (on the CPU in f32: the candle graph instead of the padding-free path)]
 //! # on an NVIDIA GPU (needs nvcc): benches/gpu_encode.sh DIR
 //! ```
 //!
@@ -38,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             dtype,
             device: device.clone(),
             batch_tokens,
+            candle_graph: args.iter().any(|a| a == "--candle-graph"),
         },
     )?;
     let bold = std::fs::read_to_string(concat!(

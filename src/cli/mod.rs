@@ -699,6 +699,7 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
             dtype: args.dtype,
             device,
             batch_tokens: args.batch_tokens.unwrap_or(0),
+            candle_graph: false,
         },
     )?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();

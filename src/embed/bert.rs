@@ -135,6 +135,27 @@ impl Layer {
     }
 }
 
+/// The weights of one layer, for [`super::cpu::CpuBert`].
+pub(super) struct LayerParts<'a> {
+    pub qkv: &'a Linear,
+    pub attn_out: &'a Linear,
+    pub attn_norm: &'a LayerNorm,
+    pub inter: &'a Linear,
+    pub out: &'a Linear,
+    pub out_norm: &'a LayerNorm,
+}
+
+/// The weights of a [`Bert`], for [`super::cpu::CpuBert`].
+pub(super) struct Parts<'a> {
+    pub word: &'a Embedding,
+    pub position: &'a Embedding,
+    pub token_type: &'a Embedding,
+    pub norm: &'a LayerNorm,
+    pub layers: Vec<LayerParts<'a>>,
+    pub heads: usize,
+    pub max_positions: usize,
+}
+
 /// The BERT encoder (no pooler: sentence-transformers pools the token states itself).
 #[derive(Debug, Clone)]
 pub struct Bert {
@@ -194,6 +215,29 @@ impl Bert {
             device: vb.device().clone(),
             max_positions: c.max_position_embeddings,
         })
+    }
+
+    pub(super) fn parts(&self) -> Parts<'_> {
+        Parts {
+            word: &self.word,
+            position: &self.position,
+            token_type: &self.token_type,
+            norm: &self.norm.0,
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerParts {
+                    qkv: &l.qkv,
+                    attn_out: &l.attn_out,
+                    attn_norm: &l.attn_norm.0,
+                    inter: &l.inter,
+                    out: &l.out,
+                    out_norm: &l.out_norm.0,
+                })
+                .collect(),
+            heads: self.layers.first().map_or(1, |l| l.heads),
+            max_positions: self.max_positions,
+        }
     }
 
     /// Token states [batch, tokens, hidden] (in f32) for `ids` [batch, tokens] (u32) with

@@ -16,6 +16,7 @@
 
 pub mod analysis;
 pub mod bert;
+pub mod cpu;
 
 use std::path::{Path, PathBuf};
 
@@ -255,6 +256,10 @@ pub struct EncoderOptions {
     /// Tokens per batch (longest text of the batch × texts); 0: the device's default
     /// ([`default_batch_tokens`]).
     pub batch_tokens: usize,
+    /// Run the candle graph even in f32 on the CPU, where the padding-free CPU path
+    /// ([`cpu::CpuBert`]) is used otherwise: the GPU's code, for comparing the two on a machine
+    /// without one. Default false.
+    pub candle_graph: bool,
 }
 
 /// Tokens per batch when none is given: a GPU wants large batches; on the CPU, batches whose
@@ -269,6 +274,7 @@ impl Default for EncoderOptions {
             dtype: DType::F32,
             device: Device::Cpu,
             batch_tokens: 0,
+            candle_graph: false,
         }
     }
 }
@@ -307,10 +313,18 @@ pub fn device(name: &str) -> Result<Device> {
     }
 }
 
+/// The model behind an [`Encoder`]: f32 on the CPU runs [`cpu::CpuBert`] (no padding, fused
+/// kernels, AVX-512 matrix products); a GPU or a half-precision dtype runs the candle graph.
+#[derive(Debug)]
+enum Model {
+    Candle(bert::Bert),
+    Cpu(cpu::CpuBert),
+}
+
 /// A loaded sentence encoder.
 #[derive(Debug)]
 pub struct Encoder {
-    model: bert::Bert,
+    model: Model,
     tokenizer: Tokenizer,
     pooling: Pooling,
     normalize: bool,
@@ -349,7 +363,12 @@ impl Encoder {
             VarBuilder::from_mmaped_safetensors(&[&files.weights], opts.dtype, &opts.device)
         }
         .map_err(model_err(&files, "weights"))?;
-        let model = bert::Bert::load(vb, &config).map_err(model_err(&files, "weights"))?;
+        let bert = bert::Bert::load(vb, &config).map_err(model_err(&files, "weights"))?;
+        let model = if opts.device.is_cpu() && opts.dtype == DType::F32 && !opts.candle_graph {
+            Model::Cpu(cpu::CpuBert::new(&bert).map_err(model_err(&files, "weights"))?)
+        } else {
+            Model::Candle(bert)
+        };
         let mut tokenizer = Tokenizer::from_file(&files.tokenizer)
             .map_err(|e| Error::Usage(format!("{}: {e}", files.tokenizer.display())))?;
         let max_len = files
@@ -447,12 +466,23 @@ impl Encoder {
         Ok(out)
     }
 
-    /// One embedding per text, each encoded on its own (a batch of one, no padding), so that a
-    /// text's vector depends on nothing but the text: batched vectors differ in their last bits
-    /// with the batch's other texts and lengths. What `apply` uses where a decision (a topic)
-    /// must be the same however the input is split. Texts run side by side on the CPU.
+    /// Whether a text's vector is the same, bit for bit, whatever texts share its batch: true
+    /// of the f32 CPU path (no padding; every token's state depends on its own text only),
+    /// not of the candle graph, whose batched vectors move in their last bits with the
+    /// batch's other texts and lengths.
+    pub fn batch_invariant(&self) -> bool {
+        matches!(self.model, Model::Cpu(_))
+    }
+
+    /// One embedding per text, each depending on nothing but the text (see
+    /// [`Self::batch_invariant`]): in batches where the model allows it, else each text
+    /// encoded on its own (a batch of one, no padding). What `apply` uses where a decision (a
+    /// topic) must be the same however the input is split.
     pub fn encode_each(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let ids = self.tokenize(texts)?;
+        if self.batch_invariant() {
+            return self.encode_ids(&ids);
+        }
         let run = |s: &Vec<u32>| -> Result<Vec<f32>> {
             let len = s.len().max(1);
             let mut v = self.forward(std::iter::once(s.as_slice()), len, 1)?;
@@ -480,6 +510,15 @@ impl Encoder {
         n: usize,
     ) -> Result<Vec<Vec<f32>>> {
         let err = |e: candle_core::Error| Error::Internal(format!("encoder: {e}"));
+        let model = match &self.model {
+            Model::Cpu(m) => {
+                let seqs: Vec<&[u32]> = seqs.collect();
+                return m
+                    .encode(&seqs, self.pooling, self.normalize)
+                    .map_err(err);
+            }
+            Model::Candle(m) => m,
+        };
         let mut flat = vec![0u32; n * len];
         let mut mask = vec![0u32; n * len];
         for (b, s) in seqs.enumerate() {
@@ -490,7 +529,7 @@ impl Encoder {
         let ids = Tensor::from_vec(flat, (n, len), dev).map_err(err)?;
         let attention = Tensor::from_vec(mask, (n, len), dev).map_err(err)?;
         let types = ids.zeros_like().map_err(err)?;
-        let states = self.model.forward(&ids, &types, &attention).map_err(err)?;
+        let states = model.forward(&ids, &types, &attention).map_err(err)?;
         let pooled = match self.pooling {
             Pooling::Mean => bert::mean_pool(&states, &attention).map_err(err)?,
             Pooling::Cls => states.get_on_dim(1, 0).map_err(err)?,

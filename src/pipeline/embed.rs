@@ -337,8 +337,9 @@ impl Vocab {
 /// The topics of `apply`'s `context: topic`: k-means centroids fitted on a seeded sample of
 /// the corpus, and the encoder that places every document at its nearest centroid.
 ///
-/// Every vector here comes from [`Encoder::encode_each`] (one text at a time), so a document's
-/// topic depends on its text alone, not on the batch it was read in: the output is the same
+/// Every vector here comes from [`Encoder::encode_each`] (batched where the encoder is batch
+/// invariant, as the f32 CPU path is; else one text at a time), so a document's topic depends
+/// on its text alone, not on the batch it was read in: the output is the same
 /// however the input is split into files, partitions or threads.
 pub struct TopicModel {
     encoder: Encoder,
@@ -546,6 +547,7 @@ fn load_encoder(er: &EmbeddingRules) -> Result<Encoder> {
             dtype: crate::embed::parse_dtype(&er.dtype).map_err(Error::Usage)?,
             device: crate::embed::device(&er.device)?,
             batch_tokens: er.batch_tokens,
+            candle_graph: false,
         },
     )
 }

@@ -13,12 +13,18 @@ use serde_json::Value;
 use super::common::{debias, fixture, gender_embedding_section, model_dir, stderr};
 
 fn encoder(dtype: DType) -> Encoder {
+    encoder_with(dtype, false)
+}
+
+/// `candle_graph`: the candle graph (what a GPU runs) even in f32 on the CPU.
+fn encoder_with(dtype: DType, candle_graph: bool) -> Encoder {
     let files = ModelFiles::locate(model_dir().to_str().unwrap()).unwrap();
     Encoder::load(
         files,
         EncoderOptions {
             dtype,
             batch_tokens: 2048,
+            candle_graph,
             ..EncoderOptions::default()
         },
     )
@@ -51,31 +57,39 @@ fn reference() -> (Vec<String>, Vec<Vec<f32>>) {
     (sentences, vectors)
 }
 
+/// Both f32 paths, the padding-free CPU one (the default on the CPU) and the candle graph (what
+/// a GPU runs), against the vectors sentence-transformers gave.
 #[test]
 fn embeddings_match_sentence_transformers() {
     let (sentences, expected) = reference();
-    let enc = encoder(DType::F32);
-    assert_eq!(enc.max_len(), 256);
     let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    let got = enc.encode(&texts).unwrap();
-    let mut worst = 1.0f64;
-    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
-        assert_eq!(g.len(), 384);
-        let c = cosine(g, e);
-        worst = worst.min(c);
-        assert!(
-            c >= 0.9999,
-            "sentence {i} ({:?}): cosine {c}",
-            &sentences[i]
+    for candle_graph in [false, true] {
+        let enc = encoder_with(DType::F32, candle_graph);
+        assert_eq!(enc.max_len(), 256);
+        assert_eq!(enc.batch_invariant(), !candle_graph);
+        let got = enc.encode(&texts).unwrap();
+        let mut worst = 1.0f64;
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert_eq!(g.len(), 384);
+            let c = cosine(g, e);
+            worst = worst.min(c);
+            assert!(
+                c >= 0.9999,
+                "candle graph {candle_graph}, sentence {i} ({:?}): cosine {c}",
+                &sentences[i]
+            );
+        }
+        println!(
+            "f32 (candle graph: {candle_graph}) vs sentence-transformers: lowest cosine {worst:.7} over {} sentences",
+            got.len()
         );
+        // Batching and order do not change a vector: not a bit of it on the CPU path.
+        let one = enc.encode(&texts[3..4]).unwrap();
+        assert!(cosine(&one[0], &got[3]) > 0.999_999);
+        if !candle_graph {
+            assert_eq!(one[0], got[3]);
+        }
     }
-    println!(
-        "f32 vs sentence-transformers: lowest cosine {worst:.7} over {} sentences",
-        got.len()
-    );
-    // Batching and order do not change a vector.
-    let one = enc.encode(&texts[3..4]).unwrap();
-    assert!(cosine(&one[0], &got[3]) > 0.999_999);
 }
 
 #[test]
@@ -345,14 +359,18 @@ fn scan_with_an_embedding_section_reports_implicit_mentions_topics_and_associati
 #[test]
 fn encode_each_does_not_depend_on_the_other_texts() {
     let (sentences, _) = reference();
-    let enc = encoder(DType::F32);
     let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    let each = enc.encode_each(&texts).unwrap();
-    let batched = enc.encode(&texts).unwrap();
-    for (i, t) in texts.iter().enumerate() {
-        let pair = [texts[(i + 3) % texts.len()], *t];
-        assert_eq!(enc.encode_each(&pair).unwrap()[1], each[i], "sentence {i}");
-        assert!(cosine(&each[i], &batched[i]) > 0.99999, "sentence {i}");
+    // The CPU path in batches; the candle graph one text at a time.
+    for candle_graph in [false, true] {
+        let enc = encoder_with(DType::F32, candle_graph);
+        let each = enc.encode_each(&texts).unwrap();
+        let batched = enc.encode(&texts).unwrap();
+        for (i, t) in texts.iter().enumerate() {
+            let pair = [texts[(i + 3) % texts.len()], *t];
+            let again = enc.encode_each(&pair).unwrap();
+            assert_eq!(again[1], each[i], "candle graph {candle_graph}, sentence {i}");
+            assert!(cosine(&each[i], &batched[i]) > 0.99999, "sentence {i}");
+        }
     }
 }
 
