@@ -496,5 +496,22 @@ mod tests {
             let got = detect_all(&detector, sliced.as_ref()).unwrap();
             assert!(got == want, "{}", array.data_type());
         }
+
+        // With regex patterns beside the lexicons: a pattern's hits added to the text's own.
+        let rules = crate::rules::parse(
+            "patterns.yaml",
+            "version: 1\naxes:\n  gender:\n    patterns:\n      female: ['\\bnurse\\b', 'a']\n",
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let detector = rules.detector;
+        let want: Vec<Option<DocHits>> = texts
+            .iter()
+            .map(|t| t.map(|t| detector.hits(t)))
+            .collect();
+        let array = StringArray::from(texts.clone());
+        assert!(detect_all(&detector, &array).unwrap() == want);
+        let nurse = want[2].as_ref().unwrap();
+        assert!(nurse.terms.len() >= 2, "{nurse:?}");
     }
 }
