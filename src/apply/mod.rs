@@ -675,13 +675,15 @@ impl Actions {
                         if !in_scope(r) || unit(self.seed, &action.name, &r.id) >= a.probability {
                             continue;
                         }
-                        let mapping = a.swapper.mapping(
-                            stable_hash(self.seed, action.name.as_bytes()),
-                            &r.id,
-                            &a.from,
-                            &a.to,
-                        );
-                        let Some((text, edits)) = a.swapper.rewrite(r.text(doc.text), &mapping)
+                        let mapping = || {
+                            a.swapper.mapping(
+                                stable_hash(self.seed, action.name.as_bytes()),
+                                &r.id,
+                                &a.from,
+                                &a.to,
+                            )
+                        };
+                        let Some((text, edits)) = a.swapper.rewrite_lazy(r.text(doc.text), mapping)
                         else {
                             continue;
                         };

@@ -192,7 +192,19 @@ impl Swapper {
     /// Rewrites `text` under `mapping`; returns the new text and its edits, or `None` when
     /// nothing in it was swapped.
     pub fn rewrite(&self, text: &str, mapping: &Mapping) -> Option<(String, Vec<Edit>)> {
-        let mut out = String::with_capacity(text.len() + 16);
+        self.rewrite_lazy(text, || mapping.clone())
+    }
+
+    /// [`Self::rewrite`] with the mapping made by `mapping` at the first swappable term: most
+    /// documents have none, and need neither the mapping nor an output buffer.
+    pub fn rewrite_lazy(
+        &self,
+        text: &str,
+        mapping: impl FnOnce() -> Mapping,
+    ) -> Option<(String, Vec<Edit>)> {
+        let mut make = Some(mapping);
+        let mut mapping: Option<Mapping> = None;
+        let mut out = String::new();
         let mut edits = Vec::new();
         let mut last = 0;
         self.matcher.for_each_hit(text, |h| {
@@ -200,6 +212,7 @@ impl Swapper {
                 return; // a second term on the same form (shared forms): first one wins
             }
             let entry = &self.entries[h.term as usize];
+            let mapping = mapping.get_or_insert_with(|| (make.take().expect("made once"))());
             let Some(Some(target)) = mapping.0.get(entry.group as usize) else {
                 return;
             };
@@ -225,6 +238,9 @@ impl Swapper {
             let replacement = match_case(original, word);
             if replacement == original {
                 return;
+            }
+            if edits.is_empty() {
+                out.reserve(text.len() + 16);
             }
             out.push_str(&text[last..h.start]);
             out.push_str(&replacement);

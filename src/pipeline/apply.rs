@@ -252,6 +252,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     let mut carried = Carried {
         topics,
         hits: rebalance.map(|_| HitsCache::new(budget)),
+        batches: rebalance.map(|_| BatchCache::new(budget)),
     };
     let plan = match rebalance {
         Some(k) => {
@@ -285,6 +286,9 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
             }
             if let Some(h) = &mut carried.hits {
                 h.filling = false;
+            }
+            if let Some(b) = &mut carried.batches {
+                b.filling = false;
             }
             let ActionKind::Rebalance(rb) = &list[k].kind else {
                 unreachable!("rebalance_index points at a rebalance action")
@@ -650,6 +654,8 @@ struct Carried {
     topics: Option<TopicState>,
     /// With a rebalance action: each row's detections.
     hits: Option<HitsCache>,
+    /// With a rebalance action: the input's batches, file by file.
+    batches: Option<BatchCache>,
 }
 
 /// The topics of a `context: topic` run: fitted before the counting pass, which assigns each
@@ -697,8 +703,74 @@ impl TopicState {
 }
 
 /// Memory for [`HitsCache`] (a quarter of `--memory-limit` when there is one): about 50
-/// million documents of prose.
+/// million documents of prose. As much again for [`BatchCache`].
 const HITS_CACHE_BYTES: usize = 512 << 20;
+
+/// The counting pass's input batches (the plan's output less the detections, which the
+/// [`HitsCache`] keeps), file by file, for the writing pass: a file kept whole is not read,
+/// nor its JSON or CSV decoded, again. Up to a memory budget (the batches' buffers): the
+/// first file that does not fit is let go, and it and every later file are read again. The
+/// writing pass sees the same rows in the same order either way.
+struct BatchCache {
+    /// Per file in reading order: its batches, or `None` when it did not fit.
+    files: Vec<Option<Vec<RecordBatch>>>,
+    bytes: usize,
+    budget: usize,
+    /// The budget ran out: later files are not kept.
+    full: bool,
+    /// Whether this pass keeps batches (else it takes them back).
+    filling: bool,
+}
+
+impl BatchCache {
+    fn new(budget: usize) -> Self {
+        BatchCache {
+            files: Vec::new(),
+            bytes: 0,
+            budget,
+            full: false,
+            filling: true,
+        }
+    }
+
+    /// The counting pass starts file `f` (files come in order, from 0).
+    fn begin(&mut self, f: usize) {
+        debug_assert_eq!(self.files.len(), f);
+        self.files.push((!self.full).then(Vec::new));
+    }
+
+    /// The counting pass: keeps `batch` of the current file, less the detections column,
+    /// unless the budget runs out (then the file is let go).
+    fn keep(&mut self, batch: &RecordBatch) -> Result<()> {
+        let Some(Some(kept)) = self.files.last_mut() else {
+            return Ok(());
+        };
+        let schema = batch.schema();
+        let columns: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| schema.field(i).name() != super::cols::HITS)
+            .collect();
+        let batch = batch
+            .project(&columns)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let size = batch.get_array_memory_size();
+        if self.bytes + size > self.budget {
+            self.bytes -= kept.iter().map(|b| b.get_array_memory_size()).sum::<usize>();
+            *self.files.last_mut().expect("a current file") = None;
+            self.full = true;
+            return Ok(());
+        }
+        self.bytes += size;
+        kept.push(batch);
+        Ok(())
+    }
+
+    /// The writing pass: file `f`'s batches, when it was kept whole.
+    fn take(&mut self, f: usize) -> Option<Vec<RecordBatch>> {
+        let batches = self.files.get_mut(f)?.take()?;
+        self.bytes -= batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>();
+        Some(batches)
+    }
+}
 
 /// The detections of the counting pass, kept for the writing pass: per input row in reading
 /// order, its terms and counts (LEB128: the number of terms, then each term id as the
@@ -831,7 +903,25 @@ async fn run_pass(
     // The writing pass reads the counting pass's detections back: no detection in its plan.
     let detect = carried.hits.as_ref().is_none_or(|h| h.filling);
     let slots = StatSlots::new(rules);
-    for f in files {
+    for (fi, f) in files.iter().enumerate() {
+        let mut row = 0u64;
+        match &mut carried.batches {
+            Some(b) if b.filling => b.begin(fi),
+            Some(b) => {
+                if let Some(kept) = b.take(fi) {
+                    for batch in kept {
+                        let (docs, bytes) = process_batch(
+                            &batch, rules, f, actions, &mut row, sinks, &slots, carried,
+                        )?;
+                        if let Some(p) = &opts.progress {
+                            p.batch(docs, bytes);
+                        }
+                    }
+                    continue;
+                }
+            }
+            None => {}
+        }
         let df = open(ctx, f).await?;
         let schema = df.schema().as_arrow().clone();
         let has_id = check_columns(f, &schema, &rules.input)?;
@@ -871,9 +961,11 @@ async fn run_pass(
         })?;
         let stream = df.execute_stream().await.map_err(|e| diagnose(f, e))?;
         let mut batches = super::prefetch(stream);
-        let mut row = 0u64;
         while let Some(batch) = batches.recv().await {
             let batch = batch.map_err(|e| diagnose(f, e))?;
+            if let Some(b) = carried.batches.as_mut().filter(|b| b.filling) {
+                b.keep(&batch)?;
+            }
             let (docs, bytes) =
                 process_batch(&batch, rules, f, actions, &mut row, sinks, &slots, carried)?;
             if let Some(p) = &opts.progress {
@@ -1231,5 +1323,47 @@ mod tests {
             assert_eq!(get_varint(&mut r), x);
             assert!(r.is_empty());
         }
+    }
+
+    /// Files are kept whole, the detections column left out, until the budget runs out: the
+    /// file that overflows is let go, as is every later one, and nothing is counted twice.
+    #[test]
+    fn kept_batches_are_whole_files_within_the_budget() {
+        use datafusion::arrow::array::{Int64Array, StringArray};
+        let batch = |n: usize| {
+            RecordBatch::try_from_iter([
+                (
+                    "text",
+                    Arc::new(StringArray::from(vec!["a sentence of prose"; n])) as ArrayRef,
+                ),
+                (
+                    super::super::cols::HITS,
+                    Arc::new(Int64Array::from(vec![7; n])) as ArrayRef,
+                ),
+            ])
+            .unwrap()
+        };
+        let one = batch(100).project(&[0]).unwrap().get_array_memory_size();
+        let mut cache = BatchCache::new(3 * one + one / 2);
+        // File 0: two batches (fit); file 1: two more (the second overflows); file 2: one.
+        for (f, n) in [(0, 2), (1, 2), (2, 1)] {
+            cache.begin(f);
+            for _ in 0..n {
+                cache.keep(&batch(100)).unwrap();
+            }
+        }
+        assert!(cache.full);
+        assert_eq!(cache.bytes, 2 * one, "file 1's batch let go");
+        cache.filling = false;
+        let kept = cache.take(0).expect("file 0 kept whole");
+        assert_eq!(kept.len(), 2);
+        for b in &kept {
+            assert_eq!(b.num_columns(), 1);
+            assert_eq!(b.schema().field(0).name(), "text");
+            assert_eq!(b.num_rows(), 100);
+        }
+        assert!(cache.take(1).is_none() && cache.take(2).is_none());
+        assert!(cache.take(0).is_none(), "taken once");
+        assert_eq!(cache.bytes, 0);
     }
 }
