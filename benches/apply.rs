@@ -21,7 +21,7 @@ actions:
 "#;
 
 fn whole_apply(c: &mut Criterion) {
-    debias::alloc::keep_freed_memory();
+    debias::alloc::tune();
     let dir = tempfile::tempdir().unwrap();
     let src = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -11,7 +11,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use debias::embed::{Encoder, EncoderOptions, ModelFiles};
 
 fn encode(c: &mut Criterion) {
-    debias::alloc::keep_freed_memory();
+    debias::alloc::tune();
     let model = std::env::var("DEBIAS_MODEL").unwrap_or_else(|_| {
         format!(
             "{}/.cache/debias/models/all-MiniLM-L6-v2",

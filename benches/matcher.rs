@@ -50,7 +50,8 @@ fn matcher(c: &mut Criterion) {
         b.iter(|| {
             let mut n = 0usize;
             for (joined, ends) in &chunks {
-                det.matcher().for_each_hit_joined(joined, ends, |_, _| n += 1);
+                det.matcher()
+                    .for_each_hit_joined(joined, ends, |_, _| n += 1);
             }
             n
         })

@@ -11,7 +11,7 @@ use debias::pipeline::{ScanOptions, scan};
 use debias::report::Report;
 
 fn whole_scan(c: &mut Criterion) {
-    debias::alloc::keep_freed_memory();
+    debias::alloc::tune();
     let dir = tempfile::tempdir().unwrap();
     let src = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

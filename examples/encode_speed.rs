@@ -24,7 +24,7 @@ fn arg(args: &[String], name: &str, default: &str) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    debias::alloc::keep_freed_memory();
+    debias::alloc::tune();
     let args: Vec<String> = std::env::args().collect();
     let model = arg(&args, "--model", debias::embed::DEFAULT_MODEL);
     let device = debias::embed::device(&arg(&args, "--device", "cpu"))?;

@@ -7,19 +7,45 @@ pub use mimalloc::MiMalloc;
 unsafe extern "C" {
     /// mimalloc's `mi_option_set` (mimalloc.h), linked in with [`MiMalloc`].
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    /// mimalloc's `mi_version`: major · 10000 + minor · 100 + patch (e.g. 30302).
+    fn mi_version() -> std::ffi::c_int;
 }
 
 /// `mi_option_purge_delay` in mimalloc.h (the same in mimalloc 2 and 3).
 const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 
-/// Keeps freed memory for reuse instead of handing it back to the system 10 ms after it is
-/// freed (mimalloc's default): every batch's buffers would otherwise be mapped afresh, and
-/// zeroed by the kernel, over and over (4% of the CPU time of `debias apply`). The process's
-/// memory then stays at its peak until it exits, which the streaming pipeline bounds. The
-/// `MIMALLOC_PURGE_DELAY` environment variable still decides when set.
-pub fn keep_freed_memory() {
+/// `mi_option_allow_thp` in mimalloc.h: its place in the options enum differs between
+/// mimalloc 2 (37) and 3 (43), as vendored by libmimalloc-sys 0.1.49.
+fn option_allow_thp() -> Option<std::ffi::c_int> {
+    // SAFETY: a function of mimalloc without arguments or side effects.
+    match unsafe { mi_version() } / 10000 {
+        2 => Some(37),
+        3 => Some(43),
+        _ => None,
+    }
+}
+
+/// Tunes mimalloc for `debias`'s batch jobs, unless the corresponding `MIMALLOC_*` variable
+/// is set:
+///
+/// - freed memory is kept for reuse instead of handed back to the system 10 ms after it is
+///   freed (mimalloc's default): every batch's buffers would otherwise be mapped afresh, and
+///   zeroed by the kernel, over and over (4% of the CPU time of `debias apply`). The
+///   process's memory then stays at its peak until it exits, which the streaming pipeline
+///   bounds (`MIMALLOC_PURGE_DELAY`);
+/// - no transparent huge pages asked for (mimalloc's default asks for them with `madvise`,
+///   overriding a system set to `madvise`): faulting in and zeroing 2 MiB pages made the
+///   kernel time of a `debias apply` of 59 MB swing between 0.1 and 0.6 s from run to run
+///   (BENCHMARKS.md); with 4 KiB pages it stays near 0.1 s (`MIMALLOC_ALLOW_THP`).
+pub fn tune() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one of mimalloc's options (an integer); any value is valid for it.
         unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none()
+        && let Some(option) = option_allow_thp()
+    {
+        // SAFETY: as above (a boolean option).
+        unsafe { mi_option_set(option, 0) };
     }
 }

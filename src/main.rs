@@ -2,6 +2,6 @@
 static GLOBAL: debias::alloc::MiMalloc = debias::alloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    debias::alloc::keep_freed_memory();
+    debias::alloc::tune();
     debias::cli::main()
 }

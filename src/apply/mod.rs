@@ -103,6 +103,47 @@ pub struct Doc<'a> {
     pub topic: Option<u16>,
 }
 
+/// What a document's counterfactual rewrites gave in the counting pass, call by call, so that
+/// the writing pass does not search the text again where a rewrite changed nothing, nor detect
+/// the terms of a rewritten text again. The counting pass runs the actions up to the
+/// rebalance, the writing pass all of them, on the same document: its first calls are the
+/// counting pass's, in the same order, with the same results.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RewriteMemo {
+    /// Per call: `None` where the rewrite changed nothing, else the rewritten text's terms.
+    pub calls: Vec<Option<DocHits>>,
+    /// Whether this pass records its calls (the counting pass) or reads them back.
+    pub record: bool,
+    next: usize,
+}
+
+impl RewriteMemo {
+    /// A memo that records the calls of the counting pass.
+    pub fn recording() -> Self {
+        RewriteMemo {
+            record: true,
+            ..RewriteMemo::default()
+        }
+    }
+
+    /// A memo that reads back `calls`, recorded by the counting pass.
+    pub fn known(calls: Vec<Option<DocHits>>) -> Self {
+        RewriteMemo {
+            calls,
+            ..RewriteMemo::default()
+        }
+    }
+
+    /// What the next call gave in the counting pass, when known.
+    fn next(&mut self) -> Option<&Option<DocHits>> {
+        if self.record {
+            return None;
+        }
+        self.next += 1;
+        self.calls.get(self.next - 1)
+    }
+}
+
 /// Every row accounted for. Invariants (checked by [`Account::check`]):
 /// `read = kept + Σ dropped`, and `written = kept + augmented + duplicated`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -619,7 +660,13 @@ impl Actions {
     }
 
     /// Runs the actions over one document; returns its output rows and records what happened.
-    pub fn process(&self, doc: &Doc<'_>, stats: &mut PassStats) -> Vec<OutRow> {
+    /// `memo` records the document's rewrites (the counting pass) or reads them back.
+    pub fn process(
+        &self,
+        doc: &Doc<'_>,
+        stats: &mut PassStats,
+        memo: &mut RewriteMemo,
+    ) -> Vec<OutRow> {
         let tax = self.detector.taxonomy();
         let mut rows = vec![OutRow {
             id: doc.id.to_owned(),
@@ -675,6 +722,10 @@ impl Actions {
                         if !in_scope(r) || unit(self.seed, &action.name, &r.id) >= a.probability {
                             continue;
                         }
+                        let known = memo.next().cloned();
+                        if known == Some(None) {
+                            continue; // the counting pass found nothing to rewrite
+                        }
                         let mapping = || {
                             a.swapper.mapping(
                                 stable_hash(self.seed, action.name.as_bytes()),
@@ -683,11 +734,22 @@ impl Actions {
                                 &a.to,
                             )
                         };
-                        let Some((text, edits)) = a.swapper.rewrite_lazy(r.text(doc.text), mapping)
-                        else {
+                        let rewritten = a.swapper.rewrite_lazy(r.text(doc.text), mapping);
+                        let Some((text, edits)) = rewritten else {
+                            debug_assert!(known.is_none(), "the counting pass rewrote it");
+                            if memo.record {
+                                memo.calls.push(None);
+                            }
                             continue;
                         };
-                        let hits = self.detector.hits(&text);
+                        let hits = match known {
+                            Some(Some(hits)) => hits,
+                            _ => self.detector.hits(&text),
+                        };
+                        debug_assert_eq!(hits, self.detector.hits(&text));
+                        if memo.record {
+                            memo.calls.push(Some(hits.clone()));
+                        }
                         match a.mode {
                             AugmentMode::Append => copies.push(OutRow {
                                 id: format!("{}#{}", r.id, action.name),

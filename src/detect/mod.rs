@@ -205,7 +205,12 @@ impl Detector {
             for (k, &end) in ends.iter().enumerate() {
                 let text = &joined[start..end];
                 terms.clear();
-                terms.extend(out[k].terms.iter().flat_map(|&(t, n)| (0..n).map(move |_| t)));
+                terms.extend(
+                    out[k]
+                        .terms
+                        .iter()
+                        .flat_map(|&(t, n)| (0..n).map(move |_| t)),
+                );
                 let lexicon_hits = terms.len();
                 for p in &self.patterns {
                     terms.extend(p.regex.find_iter(text).map(|_| p.term));

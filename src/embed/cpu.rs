@@ -115,7 +115,10 @@ impl CpuBert {
             .collect::<Result<Vec<_>>>()?;
         let hidden = p.word.embeddings().dims2()?.1;
         if hidden % p.heads != 0 {
-            candle_core::bail!("hidden size {hidden} is not a multiple of {} heads", p.heads);
+            candle_core::bail!(
+                "hidden size {hidden} is not a multiple of {} heads",
+                p.heads
+            );
         }
         Ok(CpuBert {
             word: flat(p.word.embeddings())?,
@@ -402,7 +405,15 @@ impl Attention {
     /// Self-attention of the `len` tokens from row `start` of `qkv` (`[tokens, 3 · hidden]`:
     /// queries, keys, values), written to the same rows of `ctx` (`[tokens, hidden]`).
     #[inline(always)]
-    fn run(&mut self, qkv: &[f32], start: usize, len: usize, h: usize, heads: usize, ctx: &mut [f32]) {
+    fn run(
+        &mut self,
+        qkv: &[f32],
+        start: usize,
+        len: usize,
+        h: usize,
+        heads: usize,
+        ctx: &mut [f32],
+    ) {
         let hd = h / heads;
         let scale = 1.0 / (hd as f32).sqrt();
         let row = |t: usize| &qkv[(start + t) * 3 * h..][..3 * h];

@@ -513,9 +513,7 @@ impl Encoder {
         let model = match &self.model {
             Model::Cpu(m) => {
                 let seqs: Vec<&[u32]> = seqs.collect();
-                return m
-                    .encode(&seqs, self.pooling, self.normalize)
-                    .map_err(err);
+                return m.encode(&seqs, self.pooling, self.normalize).map_err(err);
             }
             Model::Candle(m) => m,
         };

@@ -1748,8 +1748,25 @@ mod tests {
         // not `the bahamas`, `poli` + `cewoman` not `policewoman`); the first text pads the
         // others by 0 to 69 bytes, so that the cuts fall everywhere in the 64-byte blocks.
         let pieces = [
-            "the", " bahamas", "a b", " c", "new", " york", "poli", "cewoman", "he", "r", "é",
-            "he", "", "she", "’s", "policewomen", " officer", "x", "#metoo",
+            "the",
+            " bahamas",
+            "a b",
+            " c",
+            "new",
+            " york",
+            "poli",
+            "cewoman",
+            "he",
+            "r",
+            "é",
+            "he",
+            "",
+            "she",
+            "’s",
+            "policewomen",
+            " officer",
+            "x",
+            "#metoo",
         ];
         for k in 0..70 {
             let pad = "ab ".repeat(k / 3) + &"é".repeat(k % 3);

@@ -48,7 +48,7 @@ use super::{
 use crate::apply::manifest::{
     self, ActionEntry, FilterAuditEntry, GroupImpact, InputEntry, Manifest, OutputEntry, RulesEntry,
 };
-use crate::apply::{Actions, Doc, OutRow, PassStats, RebalancePlan};
+use crate::apply::{Actions, Doc, OutRow, PassStats, RebalancePlan, RewriteMemo};
 use crate::detect::{DocHits, GroupId};
 use crate::error::{Error, InputError, Result};
 use crate::report::stats::{ScanStats, Scratch};
@@ -754,7 +754,10 @@ impl BatchCache {
             .map_err(|e| Error::Internal(e.to_string()))?;
         let size = batch.get_array_memory_size();
         if self.bytes + size > self.budget {
-            self.bytes -= kept.iter().map(|b| b.get_array_memory_size()).sum::<usize>();
+            self.bytes -= kept
+                .iter()
+                .map(|b| b.get_array_memory_size())
+                .sum::<usize>();
             *self.files.last_mut().expect("a current file") = None;
             self.full = true;
             return Ok(());
@@ -767,7 +770,10 @@ impl BatchCache {
     /// The writing pass: file `f`'s batches, when it was kept whole.
     fn take(&mut self, f: usize) -> Option<Vec<RecordBatch>> {
         let batches = self.files.get_mut(f)?.take()?;
-        self.bytes -= batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>();
+        self.bytes -= batches
+            .iter()
+            .map(|b| b.get_array_memory_size())
+            .sum::<usize>();
         Some(batches)
     }
 }
@@ -780,6 +786,11 @@ struct HitsCache {
     /// Row `k`'s encoding is `bytes[offsets[k]..offsets[k + 1]]`.
     offsets: Vec<u32>,
     bytes: Vec<u8>,
+    /// Row `k`'s [`RewriteMemo`] is `rewrite_bytes[rewrite_offsets[k]..rewrite_offsets[k + 1]]`
+    /// (the number of calls, then per call 0 for nothing rewritten, or 1 and the rewritten
+    /// text's terms as above): one byte for most rows.
+    rewrite_offsets: Vec<u32>,
+    rewrite_bytes: Vec<u8>,
     budget: usize,
     /// The budget ran out: later rows are not kept.
     full: bool,
@@ -793,6 +804,8 @@ impl HitsCache {
         HitsCache {
             offsets: vec![0],
             bytes: Vec::new(),
+            rewrite_offsets: vec![0],
+            rewrite_bytes: Vec::new(),
             // The offsets are u32.
             budget: budget.min(u32::MAX as usize),
             full: false,
@@ -820,22 +833,75 @@ impl HitsCache {
         let mut h = DocHits::default();
         for i in 0..n {
             hits(i, &mut h);
-            put_varint(&mut self.bytes, h.terms.len() as u32);
-            let mut last = 0;
-            for &(t, c) in &h.terms {
-                put_varint(&mut self.bytes, t - last);
-                put_varint(&mut self.bytes, c);
-                last = t;
-            }
+            put_hits(&mut self.bytes, &h);
             self.offsets.push(self.bytes.len() as u32);
         }
-        if self.bytes.capacity() + 4 * self.offsets.capacity() > self.budget {
+        self.rewrite_offsets.reserve(n);
+        self.rewrite_bytes.reserve(n);
+        if self.used() > self.budget {
             self.offsets.truncate(rows);
             self.bytes.truncate(bytes);
-            self.offsets.shrink_to_fit();
-            self.bytes.shrink_to_fit();
-            self.full = true;
+            self.let_go();
         }
+    }
+
+    /// Bytes held.
+    fn used(&self) -> usize {
+        self.bytes.capacity()
+            + 4 * self.offsets.capacity()
+            + self.rewrite_bytes.capacity()
+            + 4 * self.rewrite_offsets.capacity()
+    }
+
+    /// The budget ran out: keeps what is kept, and no more.
+    fn let_go(&mut self) {
+        self.offsets.shrink_to_fit();
+        self.bytes.shrink_to_fit();
+        self.rewrite_offsets.shrink_to_fit();
+        self.rewrite_bytes.shrink_to_fit();
+        self.full = true;
+    }
+
+    /// The counting pass, after [`Self::keep_rows`] kept a batch whole: the [`RewriteMemo`]
+    /// of each of its rows, encoded (see `rewrite_bytes`). When they do not fit, the batch's
+    /// rows are let go, detections too.
+    fn keep_rewrites<'a>(&mut self, memos: impl ExactSizeIterator<Item = &'a [u8]>) {
+        let n = memos.len();
+        let (rows, bytes) = (self.rewrite_offsets.len(), self.rewrite_bytes.len());
+        debug_assert_eq!(rows + n, self.offsets.len());
+        for m in memos {
+            self.rewrite_bytes.extend_from_slice(m);
+            self.rewrite_offsets.push(self.rewrite_bytes.len() as u32);
+        }
+        if self.used() > self.budget {
+            self.rewrite_offsets.truncate(rows);
+            self.rewrite_bytes.truncate(bytes);
+            let start = self.offsets[rows - 1];
+            self.offsets.truncate(rows);
+            self.bytes.truncate(start as usize);
+            self.let_go();
+        }
+    }
+
+    /// The writing pass: row `k`'s rewrites in the counting pass, when kept.
+    fn rewrites(&self, k: usize) -> Option<Vec<Option<DocHits>>> {
+        let (&s, &e) = (
+            self.rewrite_offsets.get(k)?,
+            self.rewrite_offsets.get(k + 1)?,
+        );
+        let mut bytes = &self.rewrite_bytes[s as usize..e as usize];
+        let n = get_varint(&mut bytes);
+        Some(
+            (0..n)
+                .map(|_| {
+                    (get_varint(&mut bytes) == 1).then(|| {
+                        let mut h = DocHits::default();
+                        get_hits(&mut bytes, &mut h);
+                        h
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// The writing pass: row `k`'s terms into `out`; false when row `k` was not kept.
@@ -844,14 +910,46 @@ impl HitsCache {
             return false;
         };
         let mut bytes = &self.bytes[s as usize..e as usize];
-        out.terms.clear();
-        let n = get_varint(&mut bytes);
-        let mut last = 0;
-        for _ in 0..n {
-            last += get_varint(&mut bytes);
-            out.terms.push((last, get_varint(&mut bytes)));
-        }
+        get_hits(&mut bytes, out);
         true
+    }
+}
+
+/// A row's rewrites encoded for [`HitsCache::keep_rewrites`].
+fn encode_rewrites(memo: &RewriteMemo) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, memo.calls.len() as u32);
+    for c in &memo.calls {
+        match c {
+            None => out.push(0),
+            Some(h) => {
+                out.push(1);
+                put_hits(&mut out, h);
+            }
+        }
+    }
+    out
+}
+
+/// The number of terms, then each term id as the difference from the previous one and its
+/// count, in LEB128.
+fn put_hits(out: &mut Vec<u8>, h: &DocHits) {
+    put_varint(out, h.terms.len() as u32);
+    let mut last = 0;
+    for &(t, c) in &h.terms {
+        put_varint(out, t - last);
+        put_varint(out, c);
+        last = t;
+    }
+}
+
+fn get_hits(bytes: &mut &[u8], out: &mut DocHits) {
+    out.terms.clear();
+    let n = get_varint(bytes);
+    let mut last = 0;
+    for _ in 0..n {
+        last += get_varint(bytes);
+        out.terms.push((last, get_varint(bytes)));
     }
 }
 
@@ -994,7 +1092,8 @@ fn predicate_error(
 
 /// One input row processed: whether it was scanned (false for a row outside `input.where` or
 /// without text), and its output rows.
-type RowResult = (bool, Vec<OutRow>);
+/// With the row's rewrites, encoded, when the counting pass keeps them.
+type RowResult = (bool, Vec<OutRow>, Vec<u8>);
 
 #[allow(clippy::too_many_arguments)]
 fn process_batch(
@@ -1009,9 +1108,13 @@ fn process_batch(
 ) -> Result<(u64, u64)> {
     let cols = PlanColumns::of(batch)?;
     // The detections of this batch's rows: from the plan, or kept by the counting pass.
+    // Whether the counting pass keeps this batch's detections, and so its rows' rewrites.
+    let mut record = false;
     let kept: Option<(&HitsCache, usize)> = match &mut carried.hits {
         Some(h) if h.filling => {
+            let before = h.rows();
             h.keep(&cols, batch.num_rows());
+            record = h.rows() == before + batch.num_rows();
             None
         }
         Some(h) => {
@@ -1056,7 +1159,8 @@ fn process_batch(
                 let slot = &mut *slots.mine();
                 slot.pass.account.read += 1;
                 crate::apply::bump(&mut slot.pass.account.dropped, reason);
-                (false, Vec::new())
+                let memo = record.then(|| encode_rewrites(&RewriteMemo::default()));
+                (false, Vec::new(), memo.unwrap_or_default())
             };
             if selected.is_some_and(|s| !s.value(i)) {
                 return skip("input.where");
@@ -1094,7 +1198,15 @@ fn process_batch(
                     .collect(),
                 topic: topic_of.as_ref().map(|t| t[i]).filter(|&t| t != NO_TOPIC),
             };
-            let rows = actions.process(&doc, &mut stats);
+            let mut memo = match kept {
+                _ if record => RewriteMemo::recording(),
+                Some((h, first)) => h
+                    .rewrites(first + i)
+                    .map(RewriteMemo::known)
+                    .unwrap_or_default(),
+                None => RewriteMemo::default(),
+            };
+            let rows = actions.process(&doc, &mut stats, &mut memo);
             {
                 let slot = &mut *slots.mine();
                 slot.pass.merge(&stats);
@@ -1128,14 +1240,22 @@ fn process_batch(
                     }
                 }
             }
-            (true, rows)
+            let memo = if record {
+                encode_rewrites(&memo)
+            } else {
+                Vec::new()
+            };
+            (true, rows, memo)
         })
         .collect();
+    if record && let Some(h) = &mut carried.hits {
+        h.keep_rewrites(results.iter().map(|r| r.2.as_slice()));
+    }
 
     let mut indices: Vec<u32> = Vec::new();
     let mut out_rows: Vec<OutRow> = Vec::new();
     let (mut docs, mut bytes) = (0u64, 0u64);
-    for (i, (scanned, rows)) in results.into_iter().enumerate() {
+    for (i, (scanned, rows, _)) in results.into_iter().enumerate() {
         if !scanned {
             continue;
         }
@@ -1323,6 +1443,51 @@ mod tests {
             assert_eq!(get_varint(&mut r), x);
             assert!(r.is_empty());
         }
+    }
+
+    /// Each kept row's rewrites read back as recorded; rewrites that do not fit let their
+    /// batch go, detections too.
+    #[test]
+    fn kept_rewrites_read_back_with_their_rows() {
+        let memo = |i: u32| {
+            let mut m = RewriteMemo::recording();
+            m.calls = (0..i % 3)
+                .map(|k| {
+                    (k % 2 == 1).then(|| DocHits {
+                        terms: vec![(i, 1), (i + 300 * k, 2 + k)],
+                    })
+                })
+                .collect();
+            m
+        };
+        let mut cache = HitsCache::new(4000);
+        let mut batches = 0;
+        for b in 0..10u32 {
+            let before = cache.rows();
+            cache.keep_rows(20, |i, h| h.terms = vec![(b * 20 + i as u32, 1)]);
+            if cache.rows() != before + 20 {
+                break;
+            }
+            let encoded: Vec<Vec<u8>> = (0..20)
+                .map(|i| encode_rewrites(&memo(b * 20 + i)))
+                .collect();
+            cache.keep_rewrites(encoded.iter().map(Vec::as_slice));
+            if cache.full {
+                break;
+            }
+            batches += 1;
+        }
+        let kept = cache.rows();
+        assert_eq!(kept, 20 * batches);
+        assert!(batches > 0 && cache.full, "{batches}");
+        assert!(cache.used() <= 4000);
+        let mut h = DocHits::default();
+        for k in 0..kept {
+            assert_eq!(cache.rewrites(k).unwrap(), memo(k as u32).calls, "row {k}");
+            assert!(cache.get(k, &mut h));
+            assert_eq!(h.terms, [(k as u32, 1)]);
+        }
+        assert!(cache.rewrites(kept).is_none() && !cache.get(kept, &mut h));
     }
 
     /// Files are kept whole, the detections column left out, until the budget runs out: the

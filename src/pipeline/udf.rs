@@ -247,7 +247,11 @@ fn joined_rows<'a>(
         let offsets = a.value_offsets();
         let first = offsets[rows.start].as_usize();
         let last = offsets[rows.end].as_usize();
-        ends.extend(offsets[rows.start + 1..=rows.end].iter().map(|o| o.as_usize() - first));
+        ends.extend(
+            offsets[rows.start + 1..=rows.end]
+                .iter()
+                .map(|o| o.as_usize() - first),
+        );
         // SAFETY: every slot of a string array, null or not, is valid UTF-8 (the invariant on
         // which the safe `value`, which does not check nulls, relies), and slot `i` is
         // `offsets[i]..offsets[i + 1]` of the value buffer: consecutive slots are adjacent, and
@@ -484,7 +488,11 @@ mod tests {
             .iter()
             .map(|t| t.map(|t| detector.hits(t)))
             .collect();
-        let with_hits = want.iter().flatten().filter(|h| !h.terms.is_empty()).count();
+        let with_hits = want
+            .iter()
+            .flatten()
+            .filter(|h| !h.terms.is_empty())
+            .count();
         assert!(with_hits > 500, "{with_hits}");
         let arrays: [ArrayRef; 3] = [
             Arc::new(StringArray::from(texts.clone())),
@@ -505,10 +513,8 @@ mod tests {
         )
         .unwrap();
         let detector = rules.detector;
-        let want: Vec<Option<DocHits>> = texts
-            .iter()
-            .map(|t| t.map(|t| detector.hits(t)))
-            .collect();
+        let want: Vec<Option<DocHits>> =
+            texts.iter().map(|t| t.map(|t| detector.hits(t))).collect();
         let array = StringArray::from(texts.clone());
         assert!(detect_all(&detector, &array).unwrap() == want);
         let nurse = want[2].as_ref().unwrap();

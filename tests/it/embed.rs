@@ -368,7 +368,10 @@ fn encode_each_does_not_depend_on_the_other_texts() {
         for (i, t) in texts.iter().enumerate() {
             let pair = [texts[(i + 3) % texts.len()], *t];
             let again = enc.encode_each(&pair).unwrap();
-            assert_eq!(again[1], each[i], "candle graph {candle_graph}, sentence {i}");
+            assert_eq!(
+                again[1], each[i],
+                "candle graph {candle_graph}, sentence {i}"
+            );
             assert!(cosine(&each[i], &batched[i]) > 0.99999, "sentence {i}");
         }
     }
