@@ -14,9 +14,11 @@
 //! Files are read one after the other, each as one ordered stream, and rows are written in
 //! input order, so the output does not depend on `--threads`; the actions of a batch's rows
 //! run in parallel on rayon's pool. With a `rebalance` action the input is read twice (count,
-//! then write); the counting pass keeps every row's detected terms ([`HitsCache`], up to a
-//! memory budget), so the writing pass leaves the detection UDF out of its plan and reads them
-//! back instead of detecting the same texts again. Everything is written into a temporary
+//! then write); the counting pass keeps every row's detected terms and what its rewrites
+//! found ([`HitsCache`], up to a memory budget), so the writing pass leaves the detection UDF
+//! out of its plan and reads them back instead of detecting the same texts again, and the
+//! decoded input batches of the files that fit in another such budget ([`BatchCache`]), so
+//! that it does not read those files again. Everything is written into a temporary
 //! directory beside the output, which is renamed into place only when the run has succeeded.
 
 use std::collections::BTreeMap;
@@ -781,7 +783,8 @@ impl BatchCache {
 /// The detections of the counting pass, kept for the writing pass: per input row in reading
 /// order, its terms and counts (LEB128: the number of terms, then each term id as the
 /// difference from the previous one and its count; about 5 bytes a row of prose, plus a
-/// 4-byte offset), up to a memory budget. Rows past the budget are detected again.
+/// 4-byte offset), and its [`RewriteMemo`], up to a memory budget. Rows past the budget are
+/// detected and rewritten again.
 struct HitsCache {
     /// Row `k`'s encoding is `bytes[offsets[k]..offsets[k + 1]]`.
     offsets: Vec<u32>,
