@@ -135,8 +135,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Memory limit for DataFusion's operators, e.g. 2GiB, 512MiB (`apply` keeps its first
-    /// read's detections in a quarter of it and its decoded input in another quarter; 512MiB
-    /// each without a limit).
+    /// read's detections in a quarter of it and its decoded input in another quarter, 512MiB
+    /// each without a limit, and rows waiting for Parquet encoding in an eighth, at most
+    /// 256MiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<usize>,
     /// No progress bar and no summary on standard error.

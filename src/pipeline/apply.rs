@@ -42,7 +42,7 @@ use sha2::{Digest, Sha256};
 use super::attributes::TempDir;
 use super::embed::TopicModel;
 use super::input::InputFile;
-use super::output::{Sink, SinkThread};
+use super::output::{ENCODE_BUFFER_BYTES, Sink, SinkThread};
 use super::{
     PlanColumns, Progress, ScanOptions, ScanOutcome, base_exprs, check_columns, column_list,
     diagnose, open, resolve_inputs, runtime, session, udf,
@@ -315,12 +315,19 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         stop_at: None,
     };
     let mut after = ScanStats::new(&rules.detector);
-    let mut sink = SinkThread::spawn(Sink::new(
-        tmp.path(),
-        out_schema.clone(),
-        &rules.apply.output,
-        &rules.input.text_column,
-    )?)?;
+    // Rows waiting for Parquet encoding: an eighth of `--memory-limit`, at most the default.
+    let buffer = opts
+        .memory_limit
+        .map_or(ENCODE_BUFFER_BYTES, |m| (m / 8).min(ENCODE_BUFFER_BYTES));
+    let mut sink = SinkThread::spawn(
+        Sink::new(
+            tmp.path(),
+            out_schema.clone(),
+            &rules.apply.output,
+            &rules.input.text_column,
+        )?
+        .buffer(buffer),
+    )?;
     let mut weighted: BTreeMap<GroupId, f64> = BTreeMap::new();
     if let Some(p) = &opts.progress {
         p.start(files.len(), files.iter().map(|f| f.size).sum());

@@ -2,21 +2,33 @@
 //! (`COLUMN=VALUE/`), byte-identical for the same rows whatever batches they arrive in.
 //!
 //! Parquet's writer cuts pages by the batches it is given, so rows are re-chunked into
-//! [`CHUNK_ROWS`]-row batches before they reach it; a new file is started once the current
-//! one holds `target_file_size` bytes (checked after each chunk).
+//! [`CHUNK_ROWS`]-row batches before they reach it. Row groups are encoded and compressed on
+//! rayon's pool, several at a time and each column of a group on its own task, then appended
+//! to their file in order: the column writers get the same calls as in parquet's
+//! `ArrowWriter`, so the bytes are those it would write, whatever thread encodes them. The
+//! rows waiting for encoding are bounded in bytes: a row group being filled past the bound
+//! is encoded as its rows come, on the writer's thread. A new file is started once the
+//! current one holds `target_file_size` bytes (checked after each row group).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use datafusion::arrow::array::{Array, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use datafusion::parquet::basic::{Compression, GzipLevel, ZstdLevel};
+use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::file::writer::SerializedFileWriter;
 use datafusion::parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::apply::manifest::FileEntry;
@@ -29,6 +41,9 @@ pub const CHUNK_ROWS: usize = 1024;
 /// The directory name of a null partition value (as Hive and Spark write it).
 pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 
+/// Bytes of rows that may wait for encoding (see [`Sink::buffer`]).
+pub const ENCODE_BUFFER_BYTES: usize = 256 << 20;
+
 /// Writes the data files under `root` (the temporary output directory).
 pub struct Sink {
     root: PathBuf,
@@ -37,17 +52,166 @@ pub struct Sink {
     partition_by: Vec<String>,
     props: WriterProperties,
     target: u64,
+    /// Rows per row group.
+    group_size: usize,
+    /// Makes each row group's column writers (from the schema and properties alone).
+    factory: ArrowRowGroupWriterFactory,
     parts: BTreeMap<String, Part>,
+    /// Row groups handed to the pool, oldest first: appended to their files in this order.
+    encoding: VecDeque<Encoding>,
+    /// Bytes of the rows of the groups in `encoding` and of the groups being filled.
+    buffered: usize,
+    buffer: usize,
     files: Vec<FileEntry>,
 }
 
 struct Part {
     /// Relative to the output directory, e.g. `data/lang=en`.
     dir: String,
+    /// The chunk being filled.
     pending: Vec<RecordBatch>,
     pending_rows: usize,
-    writer: Option<(ArrowWriter<HashingFile>, String, u64)>,
+    /// The row group being filled: its chunks, or (once the buffer was full) its column
+    /// writers, which encode each chunk as it comes.
+    group: Vec<RecordBatch>,
+    group_bytes: usize,
+    inline: Option<GroupWriter>,
+    group_rows: usize,
+    file: Option<OpenFile>,
     next_file: usize,
+}
+
+impl Part {
+    fn new(dir: String) -> Self {
+        Part {
+            dir,
+            pending: Vec::new(),
+            pending_rows: 0,
+            group: Vec::new(),
+            group_bytes: 0,
+            inline: None,
+            group_rows: 0,
+            file: None,
+            next_file: 0,
+        }
+    }
+}
+
+/// A data file being written: rows so far, path relative to the output directory.
+struct OpenFile {
+    writer: SerializedFileWriter<HashingFile>,
+    rel: String,
+    rows: u64,
+}
+
+/// A row group on its way: its part, rows, buffered bytes and encoded columns.
+struct Encoding {
+    part: String,
+    rows: usize,
+    bytes: usize,
+    done: mpsc::Receiver<std::result::Result<Vec<ArrowColumnChunk>, String>>,
+}
+
+/// One row group's column writers, grouped by top-level field (a nested field has several
+/// leaf columns), fed chunk by chunk with the calls parquet's `ArrowWriter` makes.
+struct GroupWriter {
+    schema: SchemaRef,
+    fields: Vec<Vec<ArrowColumnWriter>>,
+}
+
+impl GroupWriter {
+    fn new(
+        schema: &SchemaRef,
+        writers: Vec<ArrowColumnWriter>,
+        first: &RecordBatch,
+    ) -> PResult<Self> {
+        let mut writers = writers.into_iter();
+        let mut fields = Vec::with_capacity(schema.fields().len());
+        for (i, field) in schema.fields().iter().enumerate() {
+            let leaves = compute_leaves(field, first.column(i))?.len();
+            fields.push(writers.by_ref().take(leaves).collect());
+        }
+        Ok(GroupWriter {
+            schema: schema.clone(),
+            fields,
+        })
+    }
+
+    fn write_field(
+        schema: &SchemaRef,
+        i: usize,
+        writers: &mut [ArrowColumnWriter],
+        chunk: &RecordBatch,
+    ) -> PResult<()> {
+        for (w, leaf) in writers
+            .iter_mut()
+            .zip(compute_leaves(schema.field(i), chunk.column(i))?)
+        {
+            w.write(&leaf)?;
+        }
+        Ok(())
+    }
+
+    /// Encodes one chunk, field after field.
+    fn write(&mut self, chunk: &RecordBatch) -> PResult<()> {
+        for (i, writers) in self.fields.iter_mut().enumerate() {
+            Self::write_field(&self.schema, i, writers, chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Encodes `chunks`, each field on its own task, and closes the columns.
+    fn encode(mut self, chunks: &[RecordBatch]) -> PResult<Vec<ArrowColumnChunk>> {
+        let schema = &self.schema;
+        std::mem::take(&mut self.fields)
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, mut writers)| {
+                for c in chunks {
+                    Self::write_field(schema, i, &mut writers, c)?;
+                }
+                writers.into_iter().map(ArrowColumnWriter::close).collect()
+            })
+            .collect::<PResult<Vec<Vec<_>>>>()
+            .map(|f| f.into_iter().flatten().collect())
+    }
+
+    /// Closes the columns of a group fed by [`Self::write`].
+    fn close(self) -> PResult<Vec<ArrowColumnChunk>> {
+        self.fields
+            .into_iter()
+            .flatten()
+            .map(ArrowColumnWriter::close)
+            .collect()
+    }
+}
+
+type PResult<T> = std::result::Result<T, ParquetError>;
+
+/// The bytes of a chunk's rows (chunks are slices of larger batches, whose whole buffers
+/// `get_array_memory_size` would count for each).
+fn slice_bytes(chunk: &RecordBatch) -> usize {
+    chunk
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
+}
+
+/// New column writers for a row group whose first chunk is `first`.
+fn group_writer(
+    factory: &ArrowRowGroupWriterFactory,
+    schema: &SchemaRef,
+    first: &RecordBatch,
+) -> Result<GroupWriter> {
+    factory
+        .create_column_writers(0)
+        .and_then(|w| GroupWriter::new(schema, w, first))
+        .map_err(|e| Error::Internal(format!("Parquet column writers: {e}")))
 }
 
 impl Sink {
@@ -104,15 +268,33 @@ impl Sink {
                 .project(&keep)
                 .map_err(|e| Error::Internal(e.to_string()))?,
         );
+        // The factory needs a file writer only for the schema and properties it derives.
+        let (_, factory) =
+            ArrowWriter::try_new(std::io::sink(), data_schema.clone(), Some(props.clone()))
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(|e| Error::Internal(format!("the Parquet schema: {e}")))?;
         Ok(Sink {
             root: root.to_path_buf(),
             schema: data_schema,
             partition_by: rules.partition_by.clone(),
             props,
             target: rules.target_file_size,
+            group_size: rules.row_group_size.max(1),
+            factory,
             parts: BTreeMap::new(),
+            encoding: VecDeque::new(),
+            buffered: 0,
+            buffer: ENCODE_BUFFER_BYTES,
             files: Vec::new(),
         })
+    }
+
+    /// Bounds the bytes of rows waiting for encoding (default [`ENCODE_BUFFER_BYTES`]): past
+    /// it, the writer waits for the oldest row group, and a row group being filled is encoded
+    /// as its rows come. The output does not depend on it.
+    pub fn buffer(mut self, bytes: usize) -> Self {
+        self.buffer = bytes;
+        self
     }
 
     /// Queues `batch` (in the full output schema) for writing.
@@ -178,69 +360,191 @@ impl Sink {
         let batch = batch
             .project(&keep)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let part = self.parts.entry(dir.clone()).or_insert_with(|| Part {
-            dir,
-            pending: Vec::new(),
-            pending_rows: 0,
-            writer: None,
-            next_file: 0,
-        });
-        // Fill the pending chunk up to CHUNK_ROWS from the new batch, write it, and write whole
-        // chunks straight from the batch (slices share its buffers: nothing is copied twice).
+        let part = self
+            .parts
+            .entry(dir.clone())
+            .or_insert_with(|| Part::new(dir.clone()));
+        // Fill the pending chunk up to CHUNK_ROWS from the new batch, and cut whole chunks
+        // straight from the batch (slices share its buffers: nothing is copied twice).
+        let mut chunks = Vec::new();
         let mut batch = batch;
         while part.pending_rows + batch.num_rows() >= CHUNK_ROWS {
             let take = CHUNK_ROWS - part.pending_rows;
             let head = batch.slice(0, take);
             batch = batch.slice(take, batch.num_rows() - take);
-            let chunk = if part.pending.is_empty() {
+            chunks.push(if part.pending.is_empty() {
                 head
             } else {
                 part.pending.push(head);
                 take_pending(&self.schema, part)?
-            };
-            write_chunk(
-                &self.root,
-                &self.schema,
-                &self.props,
-                self.target,
-                part,
-                &chunk,
-                &mut self.files,
-            )?;
+            });
         }
         if batch.num_rows() > 0 {
             part.pending_rows += batch.num_rows();
             part.pending.push(batch);
         }
+        for c in chunks {
+            self.add_chunk(&dir, c)?;
+        }
+        // Groups already encoded go to their files now, and free their memory.
+        while self.append_next(false)? {}
         Ok(())
+    }
+
+    /// Adds a chunk to its part's row group, cut where the group is full (as `ArrowWriter`
+    /// cuts it), and hands full groups to the pool.
+    fn add_chunk(&mut self, dir: &str, chunk: RecordBatch) -> Result<()> {
+        let mut chunk = chunk;
+        loop {
+            let part = self.parts.get_mut(dir).expect("the part of a chunk");
+            let room = self.group_size - part.group_rows;
+            let (head, rest) = if chunk.num_rows() > room {
+                let rest = chunk.slice(room, chunk.num_rows() - room);
+                (chunk.slice(0, room), Some(rest))
+            } else {
+                (chunk, None)
+            };
+            part.group_rows += head.num_rows();
+            if let Some(w) = &mut part.inline {
+                w.write(&head)
+                    .map_err(|e| Error::output(self.root.join(&part.dir), e))?;
+            } else {
+                let bytes = slice_bytes(&head);
+                part.group_bytes += bytes;
+                self.buffered += bytes;
+                part.group.push(head);
+                if self.buffered > self.buffer {
+                    // Past the buffer: encode what is there and the rest as it comes.
+                    let mut w = group_writer(&self.factory, &self.schema, &part.group[0])?;
+                    for c in part.group.drain(..) {
+                        w.write(&c)
+                            .map_err(|e| Error::output(self.root.join(&part.dir), e))?;
+                    }
+                    self.buffered -= part.group_bytes;
+                    part.group_bytes = 0;
+                    part.inline = Some(w);
+                }
+            }
+            if part.group_rows == self.group_size {
+                self.submit(dir)?;
+            }
+            match rest {
+                Some(r) => chunk = r,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Hands the part's row group to the pool (or, when it was encoded as it came, closes
+    /// it), then waits for the oldest groups while the rows waiting exceed the buffer.
+    fn submit(&mut self, dir: &str) -> Result<()> {
+        let part = self.parts.get_mut(dir).expect("the part of a group");
+        let rows = std::mem::take(&mut part.group_rows);
+        let bytes = std::mem::take(&mut part.group_bytes);
+        let (tx, done) = mpsc::sync_channel(1);
+        if let Some(w) = part.inline.take() {
+            let _ = tx.send(w.close().map_err(|e| e.to_string()));
+        } else {
+            let chunks = std::mem::take(&mut part.group);
+            let w = group_writer(&self.factory, &self.schema, &chunks[0])?;
+            let job = move || {
+                let r =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.encode(&chunks)));
+                let _ = tx.send(match r {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(_) => Err("a Parquet encoding task panicked".into()),
+                });
+            };
+            if rayon::current_thread_index().is_some() {
+                job(); // on the pool already: waiting for it there could starve it
+            } else {
+                rayon::spawn(job);
+            }
+        }
+        self.encoding.push_back(Encoding {
+            part: dir.to_owned(),
+            rows,
+            bytes,
+            done,
+        });
+        while self.buffered > self.buffer || self.encoding.len() > rayon::current_num_threads() + 1
+        {
+            if !self.append_next(true)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the oldest encoded row group to its part's file (opening one if needed, and
+    /// closing it once it reaches the target size). `wait`: whether to wait for its encoding;
+    /// false when there was none or (not waiting) it is not done.
+    fn append_next(&mut self, wait: bool) -> Result<bool> {
+        let Some(next) = self.encoding.front() else {
+            return Ok(false);
+        };
+        let encoded = if wait {
+            next.done
+                .recv()
+                .map_err(|_| "a Parquet encoding task stopped".to_owned())
+        } else {
+            match next.done.try_recv() {
+                Ok(r) => Ok(r),
+                Err(mpsc::TryRecvError::Empty) => return Ok(false),
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    Err("a Parquet encoding task stopped".to_owned())
+                }
+            }
+        };
+        let Encoding {
+            part, rows, bytes, ..
+        } = self.encoding.pop_front().expect("front");
+        self.buffered -= bytes;
+        let part = self.parts.get_mut(&part).expect("the part of a group");
+        let columns = encoded
+            .and_then(|r| r)
+            .map_err(|e| Error::output(self.root.join(&part.dir), e))?;
+        if part.file.is_none() {
+            open(&self.root, &self.schema, &self.props, part)?;
+        }
+        let f = part.file.as_mut().expect("opened above");
+        let path = self.root.join(&f.rel);
+        let mut group = f
+            .writer
+            .next_row_group()
+            .map_err(|e| Error::output(&path, e))?;
+        for c in columns {
+            c.append_to_row_group(&mut group)
+                .map_err(|e| Error::output(&path, e))?;
+        }
+        group.close().map_err(|e| Error::output(&path, e))?;
+        f.rows += rows as u64;
+        if f.writer.bytes_written() as u64 >= self.target {
+            close(&self.root, part, &mut self.files)?;
+        }
+        Ok(true)
     }
 
     /// Writes what is pending and closes every file; returns the files, sorted by path.
     pub fn finish(mut self) -> Result<Vec<FileEntry>> {
-        for part in self.parts.values_mut() {
+        let dirs: Vec<String> = self.parts.keys().cloned().collect();
+        for dir in &dirs {
+            let part = self.parts.get_mut(dir).expect("a part");
             if part.pending_rows > 0 {
                 let all = take_pending(&self.schema, part)?;
-                write_chunk(
-                    &self.root,
-                    &self.schema,
-                    &self.props,
-                    self.target,
-                    part,
-                    &all,
-                    &mut self.files,
-                )?;
+                self.add_chunk(dir, all)?;
             }
+            if self.parts[dir].group_rows > 0 {
+                self.submit(dir)?;
+            }
+        }
+        while self.append_next(true)? {}
+        for part in self.parts.values_mut() {
             close(&self.root, part, &mut self.files)?;
         }
         if self.files.is_empty() && self.partition_by.is_empty() {
             // No rows: one empty file, so that the schema can still be read.
-            let mut part = Part {
-                dir: "data".into(),
-                pending: Vec::new(),
-                pending_rows: 0,
-                writer: None,
-                next_file: 0,
-            };
+            let mut part = Part::new("data".into());
             open(&self.root, &self.schema, &self.props, &mut part)?;
             close(&self.root, &mut part, &mut self.files)?;
         }
@@ -336,40 +640,24 @@ fn open(root: &Path, schema: &SchemaRef, props: &WriterProperties, part: &mut Pa
         hash: Sha256::new(),
         bytes: 0,
     };
-    let w = ArrowWriter::try_new(file, schema.clone(), Some(props.clone()))
+    // `ArrowWriter` writes the header and puts the Arrow schema in the footer's metadata.
+    let (writer, _) = ArrowWriter::try_new(file, schema.clone(), Some(props.clone()))
+        .and_then(ArrowWriter::into_serialized_writer)
         .map_err(|e| Error::output(&path, e))?;
-    part.writer = Some((w, rel, 0));
-    Ok(())
-}
-
-fn write_chunk(
-    root: &Path,
-    schema: &SchemaRef,
-    props: &WriterProperties,
-    target: u64,
-    part: &mut Part,
-    chunk: &RecordBatch,
-    files: &mut Vec<FileEntry>,
-) -> Result<()> {
-    if part.writer.is_none() {
-        open(root, schema, props, part)?;
-    }
-    let (w, rel, rows) = part.writer.as_mut().expect("opened above");
-    w.write(chunk)
-        .map_err(|e| Error::output(root.join(&*rel), e))?;
-    *rows += chunk.num_rows() as u64;
-    if (w.bytes_written() + w.in_progress_size()) as u64 >= target {
-        close(root, part, files)?;
-    }
+    part.file = Some(OpenFile {
+        writer,
+        rel,
+        rows: 0,
+    });
     Ok(())
 }
 
 fn close(root: &Path, part: &mut Part, files: &mut Vec<FileEntry>) -> Result<()> {
-    let Some((w, rel, rows)) = part.writer.take() else {
+    let Some(OpenFile { writer, rel, rows }) = part.file.take() else {
         return Ok(());
     };
     let path = root.join(&rel);
-    let mut f = w.into_inner().map_err(|e| Error::output(&path, e))?;
+    let mut f = writer.into_inner().map_err(|e| Error::output(&path, e))?;
     f.file.flush().map_err(|e| Error::output(&path, e))?;
     files.push(FileEntry {
         path: rel,
@@ -421,6 +709,133 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::{ArrayRef, Int64Array, ListBuilder, StringArray, StringBuilder};
+    use std::sync::Arc;
+
+    /// `n` rows from `from`: text, id, a list column and a number, nulls here and there.
+    fn rows(from: usize, n: usize) -> RecordBatch {
+        let text: StringArray = (from..from + n)
+            .map(|i| {
+                (i % 97 != 0).then(|| format!("row {i}: {}", "she said that he ".repeat(i % 13)))
+            })
+            .collect();
+        let id: StringArray = (from..from + n).map(|i| Some(format!("doc-{i}"))).collect();
+        let mut groups = ListBuilder::new(StringBuilder::new());
+        for i in from..from + n {
+            for g in 0..i % 3 {
+                groups
+                    .values()
+                    .append_value(["gender/female", "gender/male"][g % 2]);
+            }
+            groups.append(i % 11 != 0);
+        }
+        let num = Int64Array::from_iter_values((from..from + n).map(|i| (i * 7919 % 1000) as i64));
+        RecordBatch::try_from_iter([
+            ("text", Arc::new(text) as ArrayRef),
+            ("id", Arc::new(id) as ArrayRef),
+            ("groups", Arc::new(groups.finish()) as ArrayRef),
+            ("num", Arc::new(num) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    /// Batches of uneven sizes, 10,000 rows in all.
+    fn input() -> Vec<RecordBatch> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for n in [1, 3000, 17, 1024, 2500, 458, 3000].into_iter().cycle() {
+            let n = n.min(10_000 - at);
+            if n == 0 {
+                break;
+            }
+            out.push(rows(at, n));
+            at += n;
+        }
+        out
+    }
+
+    fn write(rules: &OutputRules, buffer: usize) -> (tempfile::TempDir, Vec<FileEntry>) {
+        let dir = tempfile::tempdir().unwrap();
+        let batches = input();
+        let mut sink = Sink::new(dir.path(), batches[0].schema(), rules, "text")
+            .unwrap()
+            .buffer(buffer);
+        for b in &batches {
+            sink.write(b).unwrap();
+        }
+        let files = sink.finish().unwrap();
+        (dir, files)
+    }
+
+    /// Row groups encoded on the pool, or as their rows come (a buffer of 0), give the bytes
+    /// that parquet's own `ArrowWriter` writes when given the same 1,024-row chunks.
+    #[test]
+    fn encoding_on_the_pool_writes_what_arrow_writer_writes() {
+        let rules = OutputRules {
+            row_group_size: 2500,
+            ..OutputRules::default()
+        };
+        let (dir, files) = write(&rules, ENCODE_BUFFER_BYTES);
+        let (dir0, files0) = write(&rules, 0);
+        assert_eq!(files.len(), 1);
+        let bytes = std::fs::read(dir.path().join(&files[0].path)).unwrap();
+        assert_eq!(
+            bytes,
+            std::fs::read(dir0.path().join(&files0[0].path)).unwrap()
+        );
+
+        let batches = input();
+        let schema = batches[0].schema();
+        let all = concat_batches(&schema, &batches).unwrap();
+        let sink = Sink::new(dir.path(), schema.clone(), &rules, "text").unwrap();
+        let mut reference = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut reference, schema, Some(sink.props.clone())).unwrap();
+        for at in (0..all.num_rows()).step_by(CHUNK_ROWS) {
+            w.write(&all.slice(at, CHUNK_ROWS.min(all.num_rows() - at)))
+                .unwrap();
+        }
+        let meta = w.close().unwrap();
+        assert_eq!(meta.num_row_groups(), 4); // 2,500 rows each
+        assert_eq!(bytes, reference);
+        assert_eq!(files[0].rows, 10_000);
+        assert_eq!(files[0].bytes, bytes.len() as u64);
+    }
+
+    /// Files roll over after the row group that takes them to the target size, and hold
+    /// whole row groups; the same files whatever the buffer.
+    #[test]
+    fn files_roll_over_after_whole_row_groups() {
+        let rules = OutputRules {
+            row_group_size: 1000,
+            target_file_size: 10_000,
+            ..OutputRules::default()
+        };
+        let (dir, files) = write(&rules, ENCODE_BUFFER_BYTES);
+        let (_dir0, files0) = write(&rules, 0);
+        assert!(files.len() > 2, "{files:?}");
+        assert_eq!(
+            files
+                .iter()
+                .map(|f| (&f.path, f.rows, &f.sha256))
+                .collect::<Vec<_>>(),
+            files0
+                .iter()
+                .map(|f| (&f.path, f.rows, &f.sha256))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(files.iter().map(|f| f.rows).sum::<u64>(), 10_000);
+        for (i, f) in files.iter().enumerate() {
+            assert_eq!(f.path, format!("data/part-{i:05}.parquet"));
+            if i + 1 < files.len() {
+                assert_eq!(f.rows % 1000, 0, "{f:?}");
+                assert!(f.bytes >= rules.target_file_size, "{f:?}");
+            }
+            assert_eq!(
+                std::fs::metadata(dir.path().join(&f.path)).unwrap().len(),
+                f.bytes
+            );
+        }
+    }
 
     #[test]
     fn partition_values_are_safe_directory_names() {

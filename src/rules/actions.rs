@@ -162,7 +162,7 @@ pub struct OutputRules {
     /// Compression level (zstd 1-22, gzip 0-9); the codec's default when absent.
     pub level: Option<i32>,
     pub row_group_size: usize,
-    /// A new file is started once a file holds this many bytes of (uncompressed) row data.
+    /// A new file is started once a file holds this many bytes (checked after each row group).
     pub target_file_size: u64,
     /// Hive-style directories `COLUMN=VALUE/` per value of these columns.
     pub partition_by: Vec<String>,
