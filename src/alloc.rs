@@ -57,11 +57,11 @@ pub fn tune() {
         // SAFETY: sets one of mimalloc's options (an integer); any value is valid for it.
         unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     }
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none()
-        && let Some(option) = option_allow_thp()
-    {
-        // SAFETY: as above (a boolean option).
-        unsafe { mi_option_set(option, 0) };
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        if let Some(option) = option_allow_thp() {
+            // SAFETY: as above (a boolean option).
+            unsafe { mi_option_set(option, 0) };
+        }
         // SAFETY: `prctl` with an option that takes one integer argument; it only sets a flag
         // of this process's memory map. Failure (an old kernel) leaves huge pages allowed.
         #[cfg(target_os = "linux")]
