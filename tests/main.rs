@@ -7,6 +7,7 @@ mod it {
     pub mod bad_input;
     pub mod bold;
     pub mod cli;
+    pub mod detection;
     pub mod common;
     pub mod embed;
     pub mod formats;

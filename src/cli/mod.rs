@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::apply::manifest::Manifest;
 use crate::error::Error;
-use crate::lexicon::{self, LexiconKind};
+use crate::lexicon;
 use crate::pipeline::apply::ApplyOptions;
 use crate::pipeline::{self, Progress, ScanOptions, attributes::AttributesOutput};
 use crate::report::diff::ReportDiff;
@@ -48,6 +48,11 @@ pub enum Command {
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Measure detection on a labelled sample of your corpus: precision, recall and F1 per axis,
+    /// with every false positive and miss (see rules/eval/GUIDELINE.md for how to label).
+    Eval(EvalArgs),
+    /// Show why a text is tagged: each match, its group, and the term or rule behind it.
+    Explain(ExplainArgs),
     /// List the built-in lexicons, or print one.
     Lexicons {
         /// A lexicon to print (its YAML).
@@ -118,9 +123,14 @@ pub struct ScanArgs {
     /// directory, the extension's for a file, md on standard output.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMATS")]
     pub format: Vec<ReportFormat>,
-    /// Also write per-document groups and mention counts as Parquet into this directory.
+    /// Also write per-document groups, mention counts and matched spans as Parquet into this
+    /// directory.
     #[arg(long, value_name = "DIR")]
     pub attributes: Option<PathBuf>,
+    /// Measure the rules' detection on a labelled sample (JSONL, as for `debias eval`) and add
+    /// it to the report ("Detection quality"). May be given more than once.
+    #[arg(long = "eval", value_name = "LABELLED.jsonl")]
+    pub eval: Vec<PathBuf>,
     /// Replace existing outputs.
     #[arg(long)]
     pub overwrite: bool,
@@ -207,6 +217,55 @@ pub struct EmbedArgs {
     pub quiet: bool,
 }
 
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  debias eval rules/eval/real_text.jsonl\n  debias eval sample.jsonl --rules project.yaml --show 50\n  debias eval sample.jsonl --format json > eval.json\n  debias eval sample.jsonl --fail-under 0.9   # exit 3 when a judged axis is below")]
+pub struct EvalArgs {
+    /// Labelled JSONL files: {"text": ..., "axes": [...]} or {"text": ..., "groups":
+    /// ["axis/group", ...]} per line, optionally "judged": [...] (recall-only lines).
+    #[arg(required = true, value_name = "LABELLED.jsonl")]
+    pub files: Vec<PathBuf>,
+    /// Rule file whose detection is measured. Default: the built-in rules.
+    #[arg(long, short, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// md (tables and lists, the default) or json (every false positive and miss).
+    #[arg(long, short, value_enum, default_value = "md")]
+    pub format: EvalFormat,
+    /// False positives and misses listed per axis in the Markdown output.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub show: usize,
+    /// Exit with status 3 when the precision or recall of a judged axis (20 positives or more)
+    /// is below this ratio.
+    #[arg(long, value_name = "RATIO")]
+    pub fail_under: Option<f64>,
+}
+
+/// Output formats of `debias eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalFormat {
+    Md,
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  debias explain \"French troops crossed the old bridge.\"\n  debias explain --input corpus.jsonl --id doc-42\n  debias explain \"She is deaf.\" --json")]
+pub struct ExplainArgs {
+    /// The text to explain (or use --input and --id).
+    #[arg(value_name = "TEXT", required_unless_present = "id", conflicts_with = "id")]
+    pub text: Option<String>,
+    /// Input files, directories or globs holding the document given by --id.
+    #[arg(long, value_name = "INPUT", requires = "id")]
+    pub input: Vec<String>,
+    /// The id of the document to explain (the rules' id column, or FILE#ROW).
+    #[arg(long, value_name = "ID", requires = "input")]
+    pub id: Option<String>,
+    /// Rule file. Default: the built-in rules.
+    #[arg(long, short, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Print JSON: the text and every candidate span with its verdict.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Parses `512MiB`, `2GiB`, `1.5GB`, `1000000`.
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -265,8 +324,152 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             print_stdout(rules::DEFAULT_RULES);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Eval(args) => eval(args),
+        Command::Explain(args) => explain(args).map(|()| ExitCode::SUCCESS),
         Command::Lexicons { name } => lexicons(name.as_deref()),
     }
+}
+
+fn load_rules(path: Option<&Path>) -> Result<RuleSet, Error> {
+    match path {
+        Some(p) => rules::load(p),
+        None => rules::default_rules(),
+    }
+}
+
+fn eval(args: EvalArgs) -> Result<ExitCode, Error> {
+    let rules = load_rules(args.rules.as_deref())?;
+    if let Some(r) = args.fail_under
+        && !(0.0..=1.0).contains(&r)
+    {
+        return Err(Error::Usage(format!("--fail-under takes a ratio between 0 and 1, not {r}")));
+    }
+    let mut failed = Vec::new();
+    let mut out = String::new();
+    let mut json = Vec::new();
+    for f in &args.files {
+        let lines = crate::eval::read_labelled(f, rules.taxonomy())?;
+        let e = crate::eval::evaluate(&rules.detector, &lines, &f.display().to_string(), rules.report.confidence);
+        if let Some(min) = args.fail_under {
+            for s in e.axes.iter().filter(|s| !s.too_few) {
+                for (what, v) in [("precision", s.precision), ("recall", s.recall)] {
+                    if v.is_some_and(|v| v < min) {
+                        failed.push(format!("{}: {} {what} {:.3} < {min}", f.display(), s.name, v.unwrap_or(0.0)));
+                    }
+                }
+            }
+        }
+        match args.format {
+            EvalFormat::Md => {
+                out.push_str(&e.to_markdown(args.show));
+                out.push('\n');
+            }
+            EvalFormat::Json => json.push(e),
+        }
+    }
+    if args.format == EvalFormat::Json {
+        let v = if json.len() == 1 { serde_json::to_value(&json[0]) } else { serde_json::to_value(&json) };
+        out = serde_json::to_string_pretty(&v.map_err(|e| Error::Internal(e.to_string()))?)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        out.push('\n');
+    }
+    print_stdout(&out);
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for f in &failed {
+        eprintln!("below --fail-under: {f}");
+    }
+    Ok(ExitCode::from(3))
+}
+
+fn explain(args: ExplainArgs) -> Result<(), Error> {
+    let rules = load_rules(args.rules.as_deref())?;
+    let (text, origin) = match (&args.text, &args.id) {
+        (Some(t), _) => (t.clone(), None),
+        (None, Some(id)) => match pipeline::embed::find_document(&rules, &args.input, id)? {
+            Some((t, file)) => (t, Some(format!("{file}, id {id}"))),
+            None => {
+                return Err(Error::Usage(format!(
+                    "no document with id `{id}` in {} (as the rules' `input:` selects documents)",
+                    args.input.join(", ")
+                )));
+            }
+        },
+        (None, None) => return Err(Error::Usage("give a TEXT, or --input and --id".into())),
+    };
+    let spans = crate::eval::explain(&rules.detector, &text);
+    if args.json {
+        let v = serde_json::json!({"text": text, "document": origin, "spans": spans});
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&v).map_err(|e| Error::Internal(e.to_string()))?));
+        return Ok(());
+    }
+    let color = std::io::stdout().is_terminal();
+    print_stdout(&render_explanation(&text, origin.as_deref(), &spans, color));
+    Ok(())
+}
+
+/// The text with its counted matches marked (`[French]1`, bold on a terminal) and a line per
+/// candidate: counted with the reason, or not counted and why.
+fn render_explanation(text: &str, origin: Option<&str>, spans: &[crate::eval::Span], color: bool) -> String {
+    let counted: Vec<(usize, &crate::eval::Span)> = spans.iter().filter(|s| s.counted).enumerate().map(|(i, s)| (i + 1, s)).collect();
+    let mut out = String::new();
+    if let Some(o) = origin {
+        out.push_str(&format!("{o}\n\n"));
+    }
+    // Overlapping matches ("young woman", "woman") are marked as one region with every number.
+    let mut regions: Vec<(usize, usize, Vec<usize>)> = Vec::new();
+    for &(n, s) in &counted {
+        match regions.last_mut() {
+            Some(r) if s.start < r.1 => {
+                r.1 = r.1.max(s.end);
+                r.2.push(n);
+            }
+            _ => regions.push((s.start, s.end, vec![n])),
+        }
+    }
+    let mut at = 0;
+    for (s, e, ns) in &regions {
+        out.push_str(&text[at..*s]);
+        let tags = ns.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
+        if color {
+            out.push_str(&format!("\x1b[1;4m{}\x1b[0m\x1b[2m{tags}\x1b[0m", &text[*s..*e]));
+        } else {
+            out.push_str(&format!("[{}]{tags}", &text[*s..*e]));
+        }
+        at = *e;
+    }
+    out.push_str(&text[at..]);
+    out.push_str("\n\n");
+    if counted.is_empty() {
+        out.push_str("No mention of any group.\n");
+    }
+    for (n, s) in &counted {
+        out.push_str(&format!("{n:>3}. {:<24} {:<36} {}", format!("\"{}\"", s.text), s.group, s.why));
+        if let Some(e) = &s.evidence {
+            out.push_str(&format!(" {e}"));
+        }
+        if s.term != s.text.to_lowercase() {
+            out.push_str(&format!(" (term `{}`)", s.term));
+        }
+        out.push('\n');
+    }
+    // Numbers that are not ages are candidates of every number; they would only be noise here.
+    let rejected: Vec<&crate::eval::Span> = spans
+        .iter()
+        .filter(|s| !s.counted && !s.text.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    if !rejected.is_empty() {
+        out.push_str("\nNot counted:\n");
+        for s in rejected {
+            out.push_str(&format!("     {:<24} {:<36} {}", format!("\"{}\"", s.text), s.group, s.why));
+            if let Some(r) = &s.rule {
+                out.push_str(&format!(" (the rule: {r})"));
+            }
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Writes to stdout, ignoring a closed pipe (`debias ... | head`).
@@ -329,11 +532,7 @@ fn lexicons(name: Option<&str>) -> Result<ExitCode, Error> {
                 out.push_str(&format!(
                     "{:<20} {:<10} {:<8} {:>6} {:>6}\n",
                     b.name,
-                    if b.kind == LexiconKind::Axis {
-                        "axis"
-                    } else {
-                        "attribute"
-                    },
+                    b.kind.name(),
                     if b.default { "yes" } else { "no" },
                     lex.groups.len(),
                     terms
@@ -549,6 +748,12 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
         None => rules::default_rules()?,
     };
     let dest = report_dest(args.report.as_deref(), &args.format, args.overwrite)?;
+    // The labelled samples are read (and checked) before the corpus.
+    let labelled = args
+        .eval
+        .iter()
+        .map(|f| crate::eval::read_labelled(f, rules.taxonomy()).map(|l| (f, l)))
+        .collect::<Result<Vec<_>, Error>>()?;
     // A missing or incomplete model is reported before the corpus is read.
     if let Some(er) = &rules.embedding {
         crate::embed::ModelFiles::locate(&er.model)?;
@@ -576,6 +781,10 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
     }
     let outcome = outcome?;
     let mut report = Report::build(&rules, &outcome);
+    report.evaluations = labelled
+        .iter()
+        .map(|(f, l)| crate::eval::evaluate(&rules.detector, l, &f.display().to_string(), rules.report.confidence))
+        .collect();
     if let Some(er) = &rules.embedding {
         if !args.run.quiet {
             eprintln!(

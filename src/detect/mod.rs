@@ -8,6 +8,8 @@ use std::ops::Range;
 
 use regex::Regex;
 
+use crate::lexicon::context::Why;
+use crate::lexicon::matcher::Candidate;
 use crate::lexicon::{Hit, LexiconKind, Matcher};
 
 /// Index of a group in [`Taxonomy::groups`].
@@ -165,6 +167,7 @@ impl Detector {
                     start: m.start(),
                     end: m.end(),
                     term: p.term,
+                    why: Why::Pattern,
                 });
             }
         }
@@ -228,6 +231,34 @@ impl Detector {
         let mut out = DocHits::default();
         self.detect(text, &mut Vec::new(), &mut out);
         out
+    }
+
+    /// Every hit of `text` with why it counted, sorted by position (for `--attributes` spans).
+    pub fn spans(&self, text: &str) -> Vec<Hit> {
+        let mut v = Vec::new();
+        self.for_each_hit(text, |h| v.push(h));
+        v.sort_by_key(|h| (h.start, h.end, h.term));
+        v
+    }
+
+    /// Every candidate of `text`, counted or not, with what its context rule said, sorted by
+    /// position (for `debias explain` and `debias eval`). Pattern hits are counted candidates.
+    pub fn explain(&self, text: &str) -> Vec<Candidate> {
+        let mut v = self.matcher.explain(text);
+        for p in &self.patterns {
+            for m in p.regex.find_iter(text) {
+                v.push(Candidate {
+                    start: m.start(),
+                    end: m.end(),
+                    term: p.term,
+                    verdict: Ok(Why::Pattern),
+                    rule: Some(format!("pattern {}", p.regex.as_str())),
+                    evidence: None,
+                });
+            }
+        }
+        v.sort_by_key(|c| (c.start, c.end, c.term));
+        v
     }
 
     /// The first hit of group `g` in `text`, for example snippets.

@@ -1,5 +1,5 @@
 //! The surface forms a lexicon term is matched in: its regular plural and its spelling with a
-//! hyphen or a space between words. Possessives need no form of their own: the apostrophe is a
+//! hyphen, an en dash or a space between words. Possessives need no form of their own: the apostrophe is a
 //! word boundary, so `nurse's` and `nurses'` match `nurse` and `nurses`.
 
 /// The lower-case forms of `term` that are matched. `plural` adds the regular English plural of
@@ -12,11 +12,12 @@ pub fn surface_forms(term: &str, plural: bool) -> Vec<String> {
     }
     let mut out = Vec::with_capacity(bases.len() * 2);
     for b in bases {
-        if b.contains(' ') {
+        // Words joined by a space, a hyphen or an en dash ("Mexican–American", as some style
+        // guides write a compound of two equal parts).
+        if b.contains(' ') || b.contains('-') {
             out.push(b.replace(' ', "-"));
-        }
-        if b.contains('-') {
             out.push(b.replace('-', " "));
+            out.push(b.replace([' ', '-'], "–"));
         }
         out.push(b);
     }
@@ -62,19 +63,21 @@ mod tests {
     }
 
     #[test]
-    fn multi_word_terms_match_with_hyphen_or_space() {
+    fn multi_word_terms_match_with_hyphen_en_dash_or_space() {
         assert_eq!(
             surface_forms("african american", true),
             [
                 "african american",
                 "african americans",
                 "african-american",
-                "african-americans"
+                "african-americans",
+                "african–american",
+                "african–americans"
             ]
         );
         assert_eq!(
             surface_forms("non-binary", false),
-            ["non binary", "non-binary"]
+            ["non binary", "non-binary", "non–binary"]
         );
     }
 

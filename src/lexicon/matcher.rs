@@ -33,13 +33,17 @@ use aho_corasick::nfa::contiguous::NFA;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind};
 
 use super::ContextRule;
+use super::context::{AgeRule, Miss, PersonWords, Why, WordContext};
+use super::words::{ASCII_WORD, length_tag, word_key};
+pub use super::words::is_word_char;
 
-/// A term found in a text: byte offsets and the term it is a form of.
+/// A term found in a text: byte offsets, the term it is a form of, and why it counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
     pub start: usize,
     pub end: usize,
     pub term: u32,
+    pub why: Why,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,26 +54,126 @@ struct Target {
     layer: u32,
     /// For a term embedded in a longer form of another layer: its byte span in that form.
     span: Option<(u16, u16)>,
+    /// The form is an inflection of the term (its plural), not the term as written.
+    inflected: bool,
 }
 
 /// A [`Target`] as matching needs it: 12 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Emit {
     term: u32,
-    /// The context rule's id, or [`NONE`].
+    /// The context rule's id, or [`NONE`]; [`INFLECTED`] set for an inflected form.
     context: u32,
     /// For a term embedded in a longer form: its byte span in the form; `(0, 0)` otherwise.
     span: (u16, u16),
 }
 
+/// The bit of [`Emit::context`] that marks an inflected form.
+const INFLECTED: u32 = 1 << 31;
+
 impl Emit {
     fn new(t: &Target) -> Self {
         Emit {
             term: t.term,
-            context: t.context.unwrap_or(NONE),
+            context: t.context.unwrap_or(NONE) | if t.inflected { INFLECTED } else { 0 },
             span: t.span.unwrap_or((0, 0)),
         }
     }
+}
+
+/// Receives a matcher's hits: every hit that counted, and in explanation mode
+/// ([`Matcher::explain`]) also the candidates whose context rule failed.
+pub(crate) trait Sink {
+    /// Whether candidates that did not count are wanted too.
+    const ALL: bool = false;
+    fn hit(&mut self, h: Hit);
+    /// A candidate (`h`, with its context rule's id) and the verdict of its rule.
+    fn traced(&mut self, _h: Hit, _context: Option<u32>, _verdict: Result<Why, Miss>) {}
+}
+
+impl<F: FnMut(Hit)> Sink for F {
+    #[inline(always)]
+    fn hit(&mut self, h: Hit) {
+        self(h)
+    }
+}
+
+/// A [`Sink`] for many texts matched together ([`Matcher::for_each_hit_joined`]): hits come
+/// with the index of their text.
+pub(crate) trait JoinedSink {
+    const ALL: bool = false;
+    fn hit(&mut self, k: usize, h: Hit);
+    fn traced(&mut self, _k: usize, _h: Hit, _context: Option<u32>, _verdict: Result<Why, Miss>) {}
+}
+
+impl<F: FnMut(usize, Hit)> JoinedSink for F {
+    #[inline(always)]
+    fn hit(&mut self, k: usize, h: Hit) {
+        self(k, h)
+    }
+}
+
+/// The [`Sink`] of text `k` of a [`JoinedSink`].
+struct At<'a, J>(&'a mut J, usize);
+
+impl<J: JoinedSink> Sink for At<'_, J> {
+    const ALL: bool = J::ALL;
+    #[inline(always)]
+    fn hit(&mut self, h: Hit) {
+        self.0.hit(self.1, h)
+    }
+    fn traced(&mut self, h: Hit, context: Option<u32>, verdict: Result<Why, Miss>) {
+        self.0.traced(self.1, h, context, verdict)
+    }
+}
+
+/// A candidate match and what its context rule said, for explanations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub start: usize,
+    pub end: usize,
+    pub term: u32,
+    /// Why it counted, or why not.
+    pub verdict: Result<Why, Miss>,
+    /// What its context rule asks, when it has one.
+    pub rule: Option<String>,
+    /// The word that satisfied a `person` or `origin` rule, when there is one.
+    pub evidence: Option<String>,
+}
+
+struct Tracer<'m> {
+    matcher: &'m Matcher,
+    text: &'m str,
+    out: Vec<Candidate>,
+}
+
+impl JoinedSink for Tracer<'_> {
+    const ALL: bool = true;
+    fn hit(&mut self, _k: usize, _h: Hit) {}
+    fn traced(&mut self, _k: usize, h: Hit, context: Option<u32>, verdict: Result<Why, Miss>) {
+        let rule = context.map(|c| self.matcher.contexts[c as usize].describe()).filter(|d| !d.is_empty());
+        let evidence = match verdict {
+            Ok(Why::Attributive) => super::context::attributive(self.text, h.start, h.end, &self.matcher.people, false).map(|w| format!("before `{}`", w.text)),
+            Ok(Why::Predicative) => super::context::predicative(self.text, h.start, &self.matcher.people).map(|w| format!("said of `{}`", w.text)),
+            Ok(Why::Postnominal) => super::words::word_before(self.text, h.start).map(|w| format!("after `{}`", w.text)),
+            _ => None,
+        };
+        self.out.push(Candidate {
+            start: h.start,
+            end: h.end,
+            term: h.term,
+            verdict,
+            rule,
+            evidence,
+        });
+    }
+}
+
+/// A context rule as registered: word conditions, or a numeric age.
+#[derive(Debug)]
+enum Rule {
+    Words(ContextRule),
+    Age(AgeRule),
 }
 
 /// Collects surface forms before they are compiled into a [`Matcher`].
@@ -78,10 +182,11 @@ pub struct MatcherBuilder {
     patterns: Vec<String>,
     index: HashMap<String, usize>,
     targets: Vec<Vec<Target>>,
-    contexts: Vec<ContextRule>,
+    contexts: Vec<Rule>,
     context_index: HashMap<ContextRule, u32>,
     /// (outer, inner): forms of layer `inner` do not count inside longer forms of `outer`.
     shadowed: Vec<(u32, u32)>,
+    people: PersonWords,
 }
 
 impl MatcherBuilder {
@@ -95,7 +200,7 @@ impl MatcherBuilder {
             return *id;
         }
         let id = self.contexts.len() as u32;
-        self.contexts.push(rule.clone());
+        self.contexts.push(Rule::Words(rule.clone()));
         self.context_index.insert(rule.clone(), id);
         id
     }
@@ -107,11 +212,18 @@ impl MatcherBuilder {
     /// form of one layer (`young woman`, age) still counts the forms of other layers inside it
     /// (`woman`, gender).
     pub fn add(&mut self, form: &str, term: u32, context: Option<u32>, layer: u32) {
+        self.add_form(form, term, context, layer, false);
+    }
+
+    /// [`Self::add`] for a form that is an inflection of its term (a plural: `americans` of
+    /// `american`), which `person` rules read as a noun for people.
+    pub fn add_form(&mut self, form: &str, term: u32, context: Option<u32>, layer: u32, inflected: bool) {
         let target = Target {
             term,
             context,
             layer,
             span: None,
+            inflected,
         };
         for variant in case_variants(form) {
             let id = *self.index.entry(variant.clone()).or_insert_with(|| {
@@ -119,10 +231,22 @@ impl MatcherBuilder {
                 self.targets.push(Vec::new());
                 self.patterns.len() - 1
             });
-            if !self.targets[id].contains(&target) {
+            if !self.targets[id].iter().any(|t| Target { inflected, ..*t } == target) {
                 self.targets[id].push(target);
             }
         }
+    }
+
+    /// Registers a numeric-age rule and returns its context id, for [`Self::add_form`] of its
+    /// anchor forms (the hit's term is chosen by the rule).
+    pub fn age_rule(&mut self, rule: AgeRule) -> u32 {
+        self.contexts.push(Rule::Age(rule));
+        self.contexts.len() as u32 - 1
+    }
+
+    /// The nouns and names that `person` context rules look for.
+    pub fn people(&mut self, people: PersonWords) {
+        self.people = people;
     }
 
     /// Forms of layer `inner` inside a longer form of layer `outer` are not counted.
@@ -274,7 +398,15 @@ impl MatcherBuilder {
                     Some(*end)
                 }))
                 .collect(),
-            contexts: self.contexts.iter().map(WordContext::new).collect(),
+            contexts: self
+                .contexts
+                .into_iter()
+                .map(|r| match r {
+                    Rule::Words(w) => WordContext::new(&w),
+                    Rule::Age(a) => WordContext::age(a),
+                })
+                .collect(),
+            people: self.people,
             edges,
             multiword,
             prefixes,
@@ -573,36 +705,6 @@ fn set_bit(bits: &mut [u64], b: usize) {
     bits[b >> 6] |= 1 << (b & 63);
 }
 
-/// The key of the word `bytes[s..e]`: its first 8 bytes in ASCII lower case and its length;
-/// `None` when the word has a non-ASCII byte.
-#[inline(always)]
-fn word_key(bytes: &[u8], s: usize, e: usize) -> Option<u64> {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let n = e - s;
-    let v = if s + 8 <= bytes.len() {
-        u64::from_le_bytes(bytes[s..s + 8].try_into().expect("8 bytes"))
-    } else {
-        let mut buf = [0u8; 8];
-        let m = (bytes.len() - s).min(8);
-        buf[..m].copy_from_slice(&bytes[s..s + m]);
-        u64::from_le_bytes(buf)
-    };
-    let v = if n >= 8 {
-        v
-    } else {
-        v & ((1u64 << (n * 8)) - 1)
-    };
-    if v & HIGH != 0 || (n > 8 && !bytes[s + 8..e].is_ascii()) {
-        return None;
-    }
-    // SWAR lower case: the high bit of each byte of `ge_a` is set for bytes >= b'A', of
-    // `gt_z` for bytes > b'Z'; upper-case letters get 0x20 added.
-    let ge_a = v + 0x3f3f_3f3f_3f3f_3f3f;
-    let gt_z = v + 0x2525_2525_2525_2525;
-    let upper = ge_a & !gt_z & HIGH;
-    Some((v | (upper >> 2)) ^ length_tag(n))
-}
-
 /// [`word_key`] of a run of at most 16 bytes without a branch on its bytes; 0 when the run
 /// has a non-ASCII byte or is longer.
 #[inline(always)]
@@ -619,14 +721,6 @@ fn quick_key(bytes: &[u8], s: usize, e: usize) -> u64 {
     let gt_z = v0 + 0x2525_2525_2525_2525;
     let upper = ge_a & !gt_z & HIGH;
     (v0 | (upper >> 2)) ^ length_tag(n)
-}
-
-/// What a key adds for a word longer than 8 bytes: the top bit (never set in the key of a
-/// shorter word, whose bytes are ASCII and whose zero padding tells its length) and the
-/// length.
-#[inline(always)]
-fn length_tag(n: usize) -> u64 {
-    ((n > 8) as u64 * (0x80 | (n as u64 & 0x7f))) << 56
 }
 
 /// The 8 bytes of `bytes` from `s` (zeros past the end).
@@ -707,34 +801,6 @@ fn written<T: Copy>(a: &[MaybeUninit<T>], n: usize) -> &[T] {
     unsafe { std::slice::from_raw_parts(a.as_ptr().cast::<T>(), n) }
 }
 
-/// Hashes the words of a [`WordSet`] (FNV-1a; SipHash's protection against chosen keys is
-/// not needed for a rule file's words).
-#[derive(Debug, Default, Clone, Copy)]
-struct BuildKeyHasher;
-
-impl std::hash::BuildHasher for BuildKeyHasher {
-    type Hasher = KeyHasher;
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    fn write_u64(&mut self, k: u64) {
-        self.0 = k.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
-    }
-}
-
 /// Bytes that can be part of a word: ASCII letters, digits and `_`, and every non-ASCII byte
 /// (whether a non-ASCII character is a word character is decided by [`Matcher::exact`]).
 #[cfg(any(test, not(target_arch = "x86_64")))]
@@ -801,17 +867,6 @@ fn run_mask_sse2(block: &[u8; 64]) -> u64 {
     }
 }
 
-/// ASCII bytes that are word characters (letters, digits, `_`).
-static ASCII_WORD: [bool; 128] = {
-    let mut t = [false; 128];
-    let mut b = 0;
-    while b < 128 {
-        t[b] = (b as u8).is_ascii_alphanumeric() || b == b'_' as usize;
-        b += 1;
-    }
-    t
-};
-
 /// The compiled matcher. Cheap to share (`Arc`) across threads; matching allocates nothing.
 #[derive(Debug)]
 pub struct Matcher {
@@ -821,6 +876,7 @@ pub struct Matcher {
     emits: Vec<Emit>,
     emit_ranges: Vec<u32>,
     contexts: Vec<WordContext>,
+    people: PersonWords,
     /// Whether each pattern starts / ends with a word character (needs a boundary there).
     edges: Vec<(bool, bool)>,
     multiword: Vec<bool>,
@@ -841,10 +897,11 @@ impl Matcher {
 
     /// Bytes of heap used by the automaton.
     pub fn memory_usage(&self) -> usize {
-        match &self.search {
+        let search = match &self.search {
             Search::WordStarts(w) => w.nfa.memory_usage() + w.first.memory_usage(),
             Search::Anywhere(ac) => ac.memory_usage(),
-        }
+        };
+        search + self.people.memory_usage()
     }
 
     /// Calls `f` for every term occurrence in `text`, left to right. A surface form shared by
@@ -901,7 +958,7 @@ impl Matcher {
         w: &WordStarts,
         joined: &str,
         ends: &[usize],
-        f: &mut impl FnMut(usize, Hit),
+        f: &mut impl JoinedSink,
     ) {
         let bytes = joined.as_bytes();
         let n = bytes.len();
@@ -984,7 +1041,7 @@ impl Matcher {
         starts: &[usize],
         ends: &[usize],
         texts: &mut Texts,
-        f: &mut impl FnMut(usize, Hit),
+        f: &mut impl JoinedSink,
     ) {
         let bytes = texts.joined.as_bytes();
         let mut keys = [MaybeUninit::<u64>::uninit(); BATCH + 64];
@@ -1014,7 +1071,7 @@ impl Matcher {
                 keys[i],
                 next,
                 &mut texts.resume,
-                &mut |h| f(k, h),
+                &mut At(f, k),
             );
         }
     }
@@ -1032,7 +1089,7 @@ impl Matcher {
         key: u64,
         next: Option<(usize, u64)>,
         resume: &mut usize,
-        f: &mut impl FnMut(Hit),
+        f: &mut impl Sink,
     ) {
         if s < *resume {
             // Inside the last match; a run can straddle its end only with non-ASCII bytes.
@@ -1082,7 +1139,7 @@ impl Matcher {
         from: usize,
         to: usize,
         resume: &mut usize,
-        f: &mut impl FnMut(Hit),
+        f: &mut impl Sink,
     ) {
         let bytes = text.as_bytes();
         let mut i = from;
@@ -1158,7 +1215,7 @@ impl Matcher {
     }
 
     /// Unanchored leftmost-longest search, with a restart after each rejected candidate.
-    fn hits_anywhere(&self, ac: &AhoCorasick, text: &str, f: &mut impl FnMut(Hit)) {
+    fn hits_anywhere(&self, ac: &AhoCorasick, text: &str, f: &mut impl Sink) {
         let bytes = text.as_bytes();
         let mut pos = 0;
         'outer: while pos < bytes.len() {
@@ -1206,7 +1263,7 @@ impl Matcher {
     }
 
     #[inline]
-    fn emit(&self, text: &str, s0: usize, e0: usize, p: usize, f: &mut impl FnMut(Hit)) {
+    fn emit<S: Sink>(&self, text: &str, s0: usize, e0: usize, p: usize, f: &mut S) {
         let range = self.emit_ranges[p] as usize..self.emit_ranges[p + 1] as usize;
         for t in &self.emits[range] {
             let (s, e) = if t.span.1 == 0 {
@@ -1214,15 +1271,55 @@ impl Matcher {
             } else {
                 (s0 + t.span.0 as usize, s0 + t.span.1 as usize)
             };
-            if t.context != NONE && !context_holds(&self.contexts[t.context as usize], text, s, e) {
-                continue;
+            let ctx = t.context & !INFLECTED;
+            let verdict = if ctx == NONE {
+                Ok((Why::Term, t.term, s))
+            } else {
+                self.contexts[ctx as usize].check(
+                    text,
+                    (s, e),
+                    t.term,
+                    t.context & INFLECTED != 0,
+                    &self.people,
+                )
+            };
+            if S::ALL {
+                let (term, start) = verdict.map_or((t.term, s), |(_, term, start)| (term, start));
+                let h = Hit { start, end: e, term, why: verdict.map_or(Why::Term, |(w, _, _)| w) };
+                f.traced(h, (ctx != NONE).then_some(ctx), verdict.map(|(w, _, _)| w));
             }
-            f(Hit {
-                start: s,
-                end: e,
-                term: t.term,
-            });
+            if let Ok((why, term, start)) = verdict {
+                f.hit(Hit {
+                    start,
+                    end: e,
+                    term,
+                    why,
+                });
+            }
         }
+    }
+
+    /// Every candidate match of `text` and what its context rule said: the hits that count and
+    /// those whose rule failed, in text order (for `debias explain`).
+    pub fn explain(&self, text: &str) -> Vec<Candidate> {
+        let mut tracer = Tracer {
+            matcher: self,
+            text,
+            out: Vec::new(),
+        };
+        match &self.search {
+            Search::WordStarts(w) => {
+                self.hits_at_word_starts::<false>(w, text, &[text.len()], &mut tracer)
+            }
+            Search::Anywhere(ac) => self.hits_anywhere(ac, text, &mut At(&mut tracer, 0)),
+        }
+        tracer.out.sort_by_key(|c| (c.start, c.end, c.term));
+        tracer.out
+    }
+
+    /// The person words of `person` rules.
+    pub fn people(&self) -> &PersonWords {
+        &self.people
     }
 }
 
@@ -1250,23 +1347,6 @@ fn case_variants(form: &str) -> Vec<String> {
     v
 }
 
-/// Letters, digits, `_` and combining marks.
-#[inline]
-pub fn is_word_char(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_alphanumeric() || c == '_';
-    }
-    c.is_alphanumeric() || is_combining_mark(c)
-}
-
-/// The combining diacritical mark blocks (general category M for the scripts debias targets).
-fn is_combining_mark(c: char) -> bool {
-    matches!(c as u32,
-        0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F
-        | 0x0483..=0x0489 | 0x0591..=0x05BD | 0x0610..=0x061A | 0x064B..=0x065F | 0x0900..=0x0903
-        | 0x093A..=0x094F | 0x0E31 | 0x0E34..=0x0E3A | 0x3099..=0x309A)
-}
-
 #[inline]
 fn boundary_before(text: &str, s: usize) -> bool {
     if s == 0 {
@@ -1290,173 +1370,6 @@ fn boundary_after(text: &str, e: usize) -> bool {
         return !(b.is_ascii_alphanumeric() || b == b'_');
     }
     !text[e..].chars().next().is_some_and(is_word_char)
-}
-
-/// Characters skipped between a term and the word next to it: spaces, hyphens, dashes, quotes
-/// and brackets.
-fn skippable(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '-' | '–' | '—' | '"' | '\'' | '’' | '‘' | '“' | '”' | '(' | ')' | '«' | '»'
-        )
-}
-
-/// The word after the term (past spaces, dashes, quotes and brackets), as it is in the text.
-fn next_word(text: &str, e: usize) -> &str {
-    // ASCII text (nearly always): byte by byte.
-    let bytes = text.as_bytes();
-    let mut i = e;
-    while i < bytes.len() && ASCII_SKIPPABLE[bytes[i] as usize & 0x7f] && bytes[i] < 0x80 {
-        i += 1;
-    }
-    let mut j = i;
-    while j < bytes.len() && bytes[j] < 0x80 && ASCII_WORD[bytes[j] as usize] {
-        j += 1;
-    }
-    if bytes.get(i).is_some_and(|&b| b >= 0x80) || bytes.get(j).is_some_and(|&b| b >= 0x80) {
-        let rest = text[e..].trim_start_matches(skippable);
-        let end = rest
-            .char_indices()
-            .find(|(_, c)| !is_word_char(*c))
-            .map_or(rest.len(), |(i, _)| i);
-        return &rest[..end];
-    }
-    &text[i..j]
-}
-
-/// The word before the term, as it is in the text.
-fn prev_word(text: &str, s: usize) -> &str {
-    let bytes = text.as_bytes();
-    let mut j = s;
-    while j > 0 && bytes[j - 1] < 0x80 && ASCII_SKIPPABLE[bytes[j - 1] as usize] {
-        j -= 1;
-    }
-    let mut i = j;
-    while i > 0 && bytes[i - 1] < 0x80 && ASCII_WORD[bytes[i - 1] as usize] {
-        i -= 1;
-    }
-    if (j > 0 && bytes[j - 1] >= 0x80) || (i > 0 && bytes[i - 1] >= 0x80) {
-        let before = text[..s].trim_end_matches(skippable);
-        let start = before
-            .char_indices()
-            .rev()
-            .take_while(|(_, c)| is_word_char(*c))
-            .last()
-            .map_or(before.len(), |(i, _)| i);
-        return &before[start..];
-    }
-    &text[i..j]
-}
-
-/// The ASCII characters of [`skippable`].
-static ASCII_SKIPPABLE: [bool; 128] = {
-    let mut t = [false; 128];
-    let mut b = 0;
-    while b < 128 {
-        t[b] = matches!(
-            b as u8,
-            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | b'-' | b'"' | b'\'' | b'(' | b')'
-        );
-        b += 1;
-    }
-    t
-};
-
-/// A [`ContextRule`] with its word lists as sets, checked for every hit of its terms.
-#[derive(Debug)]
-struct WordContext {
-    capitalized: bool,
-    next_word: WordSet,
-    prev_word: WordSet,
-    not_next_word: WordSet,
-    not_prev_word: WordSet,
-}
-
-/// Words, compared in lower case: short ASCII words (nearly all) by their [`word_key`], which
-/// is the whole word.
-#[derive(Debug, Default)]
-struct WordSet {
-    short: std::collections::HashSet<u64, BuildKeyHasher>,
-    long: std::collections::HashSet<Box<str>, BuildKeyHasher>,
-}
-
-impl WordSet {
-    fn new(words: &[String]) -> Self {
-        let mut set = WordSet::default();
-        for w in words {
-            let lower = w.to_lowercase();
-            match short_key(&lower) {
-                Some(k) => set.short.insert(k),
-                None => set.long.insert(lower.into()),
-            };
-        }
-        set
-    }
-
-    fn is_empty(&self) -> bool {
-        self.short.is_empty() && self.long.is_empty()
-    }
-
-    /// Whether the set holds `w` in lower case.
-    fn holds(&self, w: &str) -> bool {
-        if self.is_empty() || w.is_empty() {
-            return false;
-        }
-        if let Some(k) = short_key(w) {
-            return self.short.contains(&k);
-        }
-        let lower = w.to_lowercase();
-        match short_key(&lower) {
-            Some(k) => self.short.contains(&k),
-            None => self.long.contains(lower.as_str()),
-        }
-    }
-}
-
-/// The key of a non-empty ASCII word of at most 8 bytes (its bytes in lower case).
-fn short_key(w: &str) -> Option<u64> {
-    (!w.is_empty() && w.len() <= 8)
-        .then(|| word_key(w.as_bytes(), 0, w.len()))
-        .flatten()
-}
-
-impl WordContext {
-    fn new(rule: &ContextRule) -> Self {
-        let set = |words: &[String]| WordSet::new(words);
-        WordContext {
-            capitalized: rule.capitalized,
-            next_word: set(&rule.next_word),
-            prev_word: set(&rule.prev_word),
-            not_next_word: set(&rule.not_next_word),
-            not_prev_word: set(&rule.not_prev_word),
-        }
-    }
-}
-
-fn context_holds(rule: &WordContext, text: &str, s: usize, e: usize) -> bool {
-    if rule.capitalized && !text[s..].chars().next().is_some_and(char::is_uppercase) {
-        return false;
-    }
-    if !rule.next_word.is_empty() || !rule.not_next_word.is_empty() {
-        let w = next_word(text, e);
-        if !rule.next_word.is_empty() && !rule.next_word.holds(w) {
-            return false;
-        }
-        if rule.not_next_word.holds(w) {
-            return false;
-        }
-    }
-    if !rule.prev_word.is_empty() || !rule.not_prev_word.is_empty() {
-        let w = prev_word(text, s);
-        if !rule.prev_word.is_empty() && !rule.prev_word.holds(w) {
-            return false;
-        }
-        if rule.not_prev_word.holds(w) {
-            return false;
-        }
-    }
-    true
 }
 
 #[cfg(test)]

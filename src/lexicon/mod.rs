@@ -3,8 +3,10 @@
 //!
 //! The file format is documented in `rules/lexicons/README.md`; this module is its reader.
 
+pub mod context;
 mod inflect;
 pub mod matcher;
+mod words;
 
 use indexmap::IndexMap;
 
@@ -22,6 +24,20 @@ pub enum LexiconKind {
     Axis,
     /// Context terms whose association with the groups is measured (occupations, ...).
     Attribute,
+    /// Words for people (nouns, pronouns, first names) that `person` context rules look for;
+    /// not counted themselves.
+    Person,
+}
+
+impl LexiconKind {
+    /// The `kind:` value of a lexicon file.
+    pub fn name(self) -> &'static str {
+        match self {
+            LexiconKind::Axis => "axis",
+            LexiconKind::Attribute => "attribute",
+            LexiconKind::Person => "person",
+        }
+    }
 }
 
 /// Where a term or rule was written, for error messages.
@@ -62,8 +78,21 @@ pub struct GroupTerms {
 /// When an ambiguous term counts. All conditions that are set must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ContextRule {
+    /// Only where the term describes a person or people (`person:`), in the uses allowed; see
+    /// [`context::PersonUse`].
+    pub person: context::PersonUse,
+    /// Only as where people come from (`origin: true`): "came from England", "immigrants from
+    /// Syria", "born in Mexico", "the people of Iraq".
+    pub origin: bool,
+    /// Not as someone's offspring (`not_offspring: true`): "her children", "they had seven
+    /// children", "a mother of two kids".
+    pub not_offspring: bool,
     /// Only when written with a capital first letter.
     pub capitalized: bool,
+    /// Not inside a title or name (`not_in_titles: true`): capitalised in the middle of a
+    /// sentence next to another capitalised word ("Soulja Boy", "Young Thug", "the Americans
+    /// with Disabilities Act"), unless that word is a first name ("Queen Elizabeth").
+    pub not_in_titles: bool,
     /// Only when the next word is one of these (lower case).
     pub next_word: Vec<String>,
     /// Only when the previous word is one of these.
@@ -84,6 +113,11 @@ pub struct Lexicon {
     pub groups: IndexMap<String, GroupTerms>,
     /// Context rules by term text.
     pub context: IndexMap<String, ContextRule>,
+    /// Context rules for every term of a group that has no rule of its own, by group.
+    pub group_context: IndexMap<String, ContextRule>,
+    /// Numeric ages of people ("a 30-year-old", "aged 15", "in her 70s") counted in the group
+    /// whose range (inclusive, in years) holds them (`ages:`).
+    pub ages: IndexMap<String, (u32, u32)>,
     pub notes: Vec<String>,
     /// Axes whose terms do not count inside this lexicon's longer terms (`shadows:`): e.g.
     /// race_ethnicity's `chinese american` is not also nationality's `chinese` and `american`.
@@ -129,6 +163,7 @@ pub static BUILTINS: &[Builtin] = &[
     builtin!("sentiment", Attribute, true),
     builtin!("traits", Attribute, true),
     builtin!("family_career", Attribute, true),
+    builtin!("person", Person, false),
 ];
 
 /// The built-in lexicon called `name`.
@@ -163,13 +198,20 @@ const LEXICON_KEYS: &[&str] = &[
     "sources",
     "groups",
     "context",
+    "ages",
     "notes",
     "shadows",
 ];
 const GROUP_KEYS: &[&str] = &["description", "terms", "exact"];
 const CONTEXT_KEYS: &[&str] = &[
     "term",
+    "terms",
+    "group",
+    "person",
+    "origin",
+    "not_offspring",
     "capitalized",
+    "not_in_titles",
     "next_word",
     "prev_word",
     "not_next_word",
@@ -209,8 +251,9 @@ pub fn parse(
         }
     };
     let kind = match f.get("kind") {
-        Some(n) => match r.choice(n, "kind", &["axis", "attribute"]) {
+        Some(n) => match r.choice(n, "kind", &["axis", "attribute", "person"]) {
             Some("attribute") => LexiconKind::Attribute,
+            Some("person") => LexiconKind::Person,
             _ => LexiconKind::Axis,
         },
         None => LexiconKind::Axis,
@@ -256,6 +299,7 @@ pub fn parse(
         None => r.error(&root, "groups", "missing key `groups`"),
     }
     let mut context = IndexMap::new();
+    let mut group_context = IndexMap::new();
     if let Some(c) = f.get("context") {
         let items: &[Node] = match &c.kind {
             yaml::Kind::Seq(items) => items,
@@ -271,22 +315,41 @@ pub fn parse(
         };
         for (i, item) in items.iter().enumerate() {
             let key = format!("context[{i}]");
-            if let Some((term, rule)) = read_context(&mut r, item, &key) {
-                let known = groups
-                    .values()
-                    .any(|g: &GroupTerms| g.terms.iter().any(|t| t.text == term));
-                if !known {
-                    r.error(item, &key, format!("context rule for `{term}`, which is not a term of any group of this lexicon"));
-                } else if context.insert(term.clone(), rule).is_some() {
-                    r.error(
-                        item,
-                        &key,
-                        format!("a second context rule for `{term}`; merge them into one"),
-                    );
+            let Some((applies, rule)) = read_context(&mut r, item, &key) else {
+                continue;
+            };
+            match applies {
+                RuleTarget::Terms(terms) => {
+                    for term in terms {
+                        let known = groups
+                            .values()
+                            .any(|g: &GroupTerms| g.terms.iter().any(|t| t.text == term));
+                        if !known {
+                            r.error(item, &key, format!("context rule for `{term}`, which is not a term of any group of this lexicon"));
+                        } else if context.insert(term.clone(), rule.clone()).is_some() {
+                            r.error(
+                                item,
+                                &key,
+                                format!("a second context rule for `{term}`; merge them into one"),
+                            );
+                        }
+                    }
+                }
+                RuleTarget::Group(g) => {
+                    if !groups.contains_key(&g) {
+                        let names: Vec<&str> = groups.keys().map(String::as_str).collect();
+                        r.error(item, &key, format!("context rule for group `{g}`, which is not a group of this lexicon (groups: {})", names.join(", ")));
+                    } else if group_context.insert(g.clone(), rule).is_some() {
+                        r.error(item, &key, format!("a second context rule for group `{g}`; merge them into one"));
+                    }
                 }
             }
         }
     }
+    let ages = f
+        .get("ages")
+        .map(|n| read_ages(&mut r, n, "ages", |g| groups.contains_key(g)))
+        .unwrap_or_default();
     Some(Lexicon {
         name,
         kind,
@@ -294,6 +357,8 @@ pub fn parse(
         sources,
         groups,
         context,
+        group_context,
+        ages,
         notes,
         shadows,
         origin: origin.to_owned(),
@@ -346,28 +411,67 @@ pub fn normalize_term(s: &str) -> Result<String, String> {
     Ok(t)
 }
 
+/// What a context rule applies to: the terms it names (`term:` / `terms:`), or every term of a
+/// group that has no rule of its own (`group:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleTarget {
+    Terms(Vec<String>),
+    Group(String),
+}
+
+/// Reads one item of a `context:` list.
 pub(crate) fn read_context(
     r: &mut Reader<'_>,
     node: &Node,
     key: &str,
-) -> Option<(String, ContextRule)> {
+) -> Option<(RuleTarget, ContextRule)> {
     let f = r.fields(node, key, CONTEXT_KEYS)?;
-    let term = match f.get("term") {
-        Some(n) => match normalize_term(&r.string(n, &format!("{key}.term"))?) {
-            Ok(t) => t,
-            Err(e) => {
-                r.error(n, &format!("{key}.term"), e);
-                return None;
+    let named = ["term", "terms", "group"]
+        .iter()
+        .filter(|k| f.get(k).is_some())
+        .count();
+    if named != 1 {
+        r.error_help(
+            node,
+            key,
+            if named == 0 { "a context rule needs `term`, `terms` or `group`" } else { "a context rule names its terms once: with `term`, `terms` or `group`" },
+            Some("`term: black`, `terms: [black, white]`, or `group: older_adult` (every term of the group without a rule of its own)"),
+        );
+        return None;
+    }
+    let target = if let Some(n) = f.get("group") {
+        RuleTarget::Group(r.string(n, &format!("{key}.group"))?)
+    } else {
+        let list = match (f.get("term"), f.get("terms")) {
+            (Some(n), _) => vec![(r.string(n, &format!("{key}.term"))?, n)],
+            (None, Some(n)) => r.strings(n, &format!("{key}.terms")),
+            (None, None) => Vec::new(),
+        };
+        let mut terms = Vec::new();
+        for (t, n) in list {
+            match normalize_term(&t) {
+                Ok(t) => terms.push(t),
+                Err(e) => r.error(n, &format!("{key}.term"), e),
             }
-        },
-        None => {
-            r.error(node, key, "missing key `term`");
+        }
+        if terms.is_empty() {
             return None;
         }
+        RuleTarget::Terms(terms)
     };
     let mut rule = ContextRule::default();
-    if let Some(n) = f.get("capitalized") {
-        rule.capitalized = r.boolean(n, &format!("{key}.capitalized")).unwrap_or(false);
+    if let Some(n) = f.get("person") {
+        rule.person = context::PersonUse::read(r, n, &format!("{key}.person"));
+    }
+    for (name, flag) in [
+        ("origin", &mut rule.origin),
+        ("not_offspring", &mut rule.not_offspring),
+        ("capitalized", &mut rule.capitalized),
+        ("not_in_titles", &mut rule.not_in_titles),
+    ] {
+        if let Some(n) = f.get(name) {
+            *flag = r.boolean(n, &format!("{key}.{name}")).unwrap_or(false);
+        }
     }
     let mut words = |name: &str| -> Vec<String> {
         f.get(name)
@@ -384,13 +488,54 @@ pub(crate) fn read_context(
     rule.not_next_word = words("not_next_word");
     rule.not_prev_word = words("not_prev_word");
     if rule == ContextRule::default() {
-        r.error(
+        r.error(node, key, "the context rule sets no condition");
+    }
+    if rule.person.any() && rule.origin {
+        r.error_help(
             node,
             key,
-            format!("the context rule for `{term}` sets no condition"),
+            "`person` and `origin` cannot both hold for one word",
+            Some("`person` is for words said of people (french), `origin` for places people come from (france)"),
         );
     }
-    Some((term, rule))
+    Some((target, rule))
+}
+
+/// Reads `ages:` (group → `[from, to]` in years, inclusive); `known` tells which groups exist.
+pub(crate) fn read_ages(
+    r: &mut Reader<'_>,
+    node: &Node,
+    key: &str,
+    known: impl Fn(&str) -> bool,
+) -> IndexMap<String, (u32, u32)> {
+    let mut out: IndexMap<String, (u32, u32)> = IndexMap::new();
+    for (g, gkey, range) in r.entries(node, key) {
+        let k = format!("{key}.{g}");
+        if !known(g) {
+            r.error(gkey, &k, format!("`{g}` is not a group of this lexicon"));
+            continue;
+        }
+        let bounds: Vec<u64> = match &range.kind {
+            yaml::Kind::Seq(items) if items.len() == 2 => {
+                items.iter().filter_map(|n| r.count(n, &k)).collect()
+            }
+            _ => {
+                r.error_help(range, &k, format!("expected `[from, to]` in years, found {}", range.type_name()), Some("e.g. `young_adult: [18, 34]`"));
+                continue;
+            }
+        };
+        let [lo, hi] = bounds[..] else { continue };
+        if lo > hi || hi > 150 {
+            r.error(range, &k, format!("the range [{lo}, {hi}] is empty or beyond 150 years"));
+            continue;
+        }
+        if let Some((other, _)) = out.iter().find(|(_, (a, b))| lo as u32 <= *b && *a <= hi as u32) {
+            r.error(range, &k, format!("the range [{lo}, {hi}] overlaps the range of `{other}`; an age belongs to one group"));
+            continue;
+        }
+        out.insert(g.to_owned(), (lo as u32, hi as u32));
+    }
+    out
 }
 
 /// Group, axis and lexicon names: lower-case ASCII letters, digits and `_`, starting with a letter.

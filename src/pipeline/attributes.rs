@@ -10,6 +10,7 @@
 //! | `debias_groups` | List<Utf8> | demographic groups mentioned, `axis/group` |
 //! | `debias_mentions` | Map<Utf8, UInt32> | mentions per demographic group |
 //! | `debias_attributes` | List<Utf8> | attribute categories mentioned, `lexicon/category` |
+//! | `debias_spans` | List<Struct> | every match: `start`, `end` (UInt32 byte offsets in the text), `text`, `term`, `group` (`axis/group`), `rule` (why it counted: `term`, `attributive`, `predicative`, `nominal`, `postnominal`, `origin`, `age`, `context`, `pattern`) |
 //!
 //! Only scanned documents are written (rows selected by `input.where`, with a text). The files
 //! are written into a temporary directory beside DIR that is renamed to DIR when the scan has
@@ -19,8 +20,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::{
+    ArrayRef, ListBuilder, RecordBatch, StringArray, StringBuilder, StructBuilder, UInt32Builder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
@@ -69,7 +72,64 @@ pub fn schema() -> SchemaRef {
         Field::new("debias_groups", udf::group_list_type(), false),
         Field::new("debias_mentions", udf::mentions_type(), false),
         Field::new("debias_attributes", udf::group_list_type(), false),
+        Field::new("debias_spans", spans_type(), false),
     ]))
+}
+
+fn span_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("start", DataType::UInt32, false),
+        Field::new("end", DataType::UInt32, false),
+        Field::new("text", DataType::Utf8, false),
+        Field::new("term", DataType::Utf8, false),
+        Field::new("group", DataType::Utf8, false),
+        Field::new("rule", DataType::Utf8, false),
+    ])
+}
+
+/// The type of `debias_spans`: a list of (start, end, text, term, group, rule).
+pub fn spans_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Struct(span_fields()), false)))
+}
+
+/// The `debias_spans` of documents: for each, every match with why it counted.
+fn spans_array(detector: &Detector, docs: &[(String, bool)]) -> ArrayRef {
+    let tax = detector.taxonomy();
+    let fields = span_fields();
+    let values = StructBuilder::new(
+        fields.clone(),
+        vec![
+            Box::new(UInt32Builder::new()),
+            Box::new(UInt32Builder::new()),
+            Box::new(StringBuilder::new()),
+            Box::new(StringBuilder::new()),
+            Box::new(StringBuilder::new()),
+            Box::new(StringBuilder::new()),
+        ],
+    );
+    let mut list = ListBuilder::new(values).with_field(Arc::new(Field::new(
+        "item",
+        DataType::Struct(fields),
+        false,
+    )));
+    for (text, any) in docs {
+        let spans = if *any { detector.spans(text) } else { Vec::new() };
+        let b = list.values();
+        for h in spans {
+            let term = &tax.terms[h.term as usize];
+            b.field_builder::<UInt32Builder>(0).expect("start").append_value(h.start as u32);
+            b.field_builder::<UInt32Builder>(1).expect("end").append_value(h.end as u32);
+            b.field_builder::<StringBuilder>(2).expect("text").append_value(&text[h.start..h.end]);
+            b.field_builder::<StringBuilder>(3).expect("term").append_value(&term.text);
+            b.field_builder::<StringBuilder>(4)
+                .expect("group")
+                .append_value(&tax.groups[term.group as usize].key);
+            b.field_builder::<StringBuilder>(5).expect("rule").append_value(h.why.name());
+            b.append(true);
+        }
+        list.append(true);
+    }
+    Arc::new(list.finish())
 }
 
 /// A temporary directory beside an output, filled and then renamed into place by
@@ -175,6 +235,7 @@ impl Writer {
             schema: self.schema.clone(),
             ids: Vec::new(),
             hits: Vec::new(),
+            texts: Vec::new(),
         })
     }
 }
@@ -187,12 +248,16 @@ pub struct PartWriter {
     schema: SchemaRef,
     ids: Vec<String>,
     hits: Vec<Option<DocHits>>,
+    /// The texts, when they have a match (their spans are found again when written).
+    texts: Vec<(String, bool)>,
 }
 
 impl PartWriter {
-    pub fn push(&mut self, id: &str, hits: &DocHits) {
+    pub fn push(&mut self, id: &str, text: &str, hits: &DocHits) {
         self.ids.push(id.to_owned());
         self.hits.push(Some(hits.clone()));
+        let any = !hits.terms.is_empty();
+        self.texts.push((if any { text.to_owned() } else { String::new() }, any));
     }
 
     /// Writes the buffered rows once there are enough for a batch.
@@ -214,8 +279,10 @@ impl PartWriter {
             Arc::new(udf::groups_array(d, &self.hits, true)),
             Arc::new(udf::mentions_array(d, &self.hits)),
             Arc::new(udf::groups_array(d, &self.hits, false)),
+            spans_array(d, &self.texts),
         ];
         self.hits.clear();
+        self.texts.clear();
         let batch = RecordBatch::try_new(self.schema.clone(), columns)
             .map_err(|e| Error::Internal(e.to_string()))?;
         self.writer

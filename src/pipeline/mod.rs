@@ -616,7 +616,7 @@ fn fold_batch(
             scratch,
         );
         if let Some(w) = writer.as_deref_mut() {
-            w.push(id, &doc);
+            w.push(id, text, &doc);
         }
         docs += 1;
         bytes += text.len() as u64;

@@ -204,7 +204,8 @@ impl Page {
             b.push_str("<tr>");
             for (i, c) in r.iter().enumerate() {
                 if align.is_text(i) {
-                    let _ = write!(b, "<td>{}</td>", esc(c));
+                    let cell = esc(c).replace(MARK_OPEN, "<mark>").replace(MARK_CLOSE, "</mark>");
+                    let _ = write!(b, "<td>{cell}</td>");
                 } else {
                     let _ = write!(b, "<td class=\"n\">{}</td>", esc(c));
                 }
@@ -607,6 +608,45 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
     if let Some(e) = &r.embedding {
         embedding_sections(page, e, &id("embeddings"), &title("Embeddings"));
     }
+    if !r.evaluations.is_empty() {
+        evaluation_section(page, &r.evaluations, &id("detection-quality"), &title("Detection quality"));
+    }
+}
+
+/// Precision and recall of the rules on labelled samples (`scan --eval`).
+fn evaluation_section(page: &mut Page, evals: &[crate::eval::Evaluation], id: &str, title: &str) {
+    page.section(id, title);
+    page.p("How often the rules' detection agrees with labels written by hand (debias eval): precision is the share \
+            of detected texts that are labelled, recall the share of labelled texts that are detected. Axes with \
+            fewer labelled positives than the minimum are shown but not judged.");
+    let ci = |c: Option<[f64; 2]>| c.map_or("–".to_owned(), |[a, b]| format!("{a:.2}–{b:.2}"));
+    let r3 = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{x:.3}"));
+    for (k, e) in evals.iter().enumerate() {
+        let rows: Vec<Vec<String>> = e
+            .axes
+            .iter()
+            .map(|s| {
+                vec![
+                    if s.too_few { format!("{} (too few)", s.name) } else { s.name.clone() },
+                    num(s.positives),
+                    r3(s.precision),
+                    ci(s.precision_ci),
+                    r3(s.recall),
+                    ci(s.recall_ci),
+                    num(s.false_positives),
+                    num(s.misses),
+                ]
+            })
+            .collect();
+        page.table(
+            &format!("{id}-{k}"),
+            &format!("{} ({} labelled texts)", e.file, num(e.texts)),
+            &["axis", "positives", "precision", "interval", "recall", "interval", "false positives", "misses"],
+            1,
+            &rows,
+        );
+    }
+    page.end();
 }
 
 fn axis_section(page: &mut Page, a: &AxisReport, id: &str, title: &str) {
@@ -706,7 +746,7 @@ fn axis_section(page: &mut Page, a: &AxisReport, id: &str, title: &str) {
         .flat_map(|g| {
             g.examples
                 .iter()
-                .map(|e| vec![g.name.clone(), e.id.clone(), e.snippet.clone()])
+                .map(|e| vec![g.name.clone(), e.id.clone(), e.marked(MARK_OPEN, MARK_CLOSE)])
         })
         .collect();
     if !examples.is_empty() {
@@ -720,6 +760,11 @@ fn axis_section(page: &mut Page, a: &AxisReport, id: &str, title: &str) {
     }
     page.end();
 }
+
+/// Around the match in a snippet cell: replaced by `<mark>` after escaping (private-use
+/// characters, which a report's text does not hold).
+const MARK_OPEN: &str = "\u{E000}";
+const MARK_CLOSE: &str = "\u{E001}";
 
 fn associations_section(page: &mut Page, r: &Report, id: &str, title: &str) {
     page.section(id, title);

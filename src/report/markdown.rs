@@ -170,7 +170,7 @@ pub fn render(r: &Report) -> String {
             );
             for g in examples {
                 for e in &g.examples {
-                    let _ = writeln!(w, "- {} `{}` — {}", g.name, cell(&e.id), cell(&e.snippet));
+                    let _ = writeln!(w, "- {} `{}` — {}", g.name, cell(&e.id), cell(&e.marked("**", "**")));
                 }
             }
         }
@@ -291,6 +291,9 @@ pub fn render(r: &Report) -> String {
     }
     if let Some(e) = &r.embedding {
         super::embedding::render(w, e);
+    }
+    for e in &r.evaluations {
+        let _ = writeln!(w, "{}", e.to_markdown_at(5, 2));
     }
     o
 }

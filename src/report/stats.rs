@@ -21,6 +21,8 @@ pub struct Example {
     pub rank: u64,
     pub id: String,
     pub snippet: String,
+    /// The byte range of the match in the snippet.
+    pub mark: [usize; 2],
     /// The matched text.
     pub matched: String,
 }
@@ -187,10 +189,12 @@ impl ScanStats {
                 let Some(hit) = detector.first_hit_of(text, g) else {
                     continue;
                 };
+                let (snippet, mark) = snippet_marked(text, hit.start, hit.end, snippet_chars);
                 let ex = Example {
                     rank,
                     id: id.to_owned(),
-                    snippet: snippet(text, hit.start, hit.end, snippet_chars),
+                    snippet,
+                    mark,
                     matched: text[hit.start..hit.end].to_owned(),
                 };
                 let at = kept.partition_point(|e| (e.rank, e.id.as_str()) < (rank, id));
@@ -261,6 +265,11 @@ fn add_vec(a: &mut [u64], b: &[u64]) {
 /// About `max_chars` characters of `text` around the byte range `start..end`, on character
 /// boundaries, whitespace collapsed, with `…` where it was cut.
 pub fn snippet(text: &str, start: usize, end: usize, max_chars: usize) -> String {
+    snippet_marked(text, start, end, max_chars).0
+}
+
+/// [`snippet`], and the byte range of the match `start..end` in it.
+pub fn snippet_marked(text: &str, start: usize, end: usize, max_chars: usize) -> (String, [usize; 2]) {
     let match_chars = text[start..end].chars().count();
     let side = max_chars.saturating_sub(match_chars) / 2;
     // Start `side` characters before the match (or at the text's start).
@@ -285,7 +294,17 @@ pub fn snippet(text: &str, start: usize, end: usize, max_chars: usize) -> String
         out.push('…');
     }
     let mut last_space = false;
-    for c in text[from..to].chars() {
+    let mut mark = [0, 0];
+    for (i, c) in text[from..to].char_indices() {
+        if matches!(c, '\u{E000}' | '\u{E001}') {
+            continue; // the HTML page's match markers
+        }
+        if from + i == start {
+            mark[0] = out.len();
+        }
+        if from + i == end {
+            mark[1] = out.len();
+        }
         if c.is_whitespace() {
             if !last_space {
                 out.push(' ');
@@ -296,10 +315,15 @@ pub fn snippet(text: &str, start: usize, end: usize, max_chars: usize) -> String
             last_space = false;
         }
     }
+    if end == to {
+        mark[1] = out.len();
+    }
+    // A match that starts with collapsed whitespace keeps at least its own text.
+    mark[1] = mark[1].max(mark[0]);
     if to < text.len() {
         out.push('…');
     }
-    out
+    (out, mark)
 }
 
 #[cfg(test)]
@@ -316,6 +340,10 @@ mod tests {
         assert!(out.chars().count() <= 26, "{out}");
         assert_eq!(snippet("she ran", 0, 3, 160), "she ran");
         assert_eq!(snippet("a\n\n she", 4, 7, 160), "a she");
+        let (out, [a, b]) = snippet_marked(t, s, s + 3, 40);
+        assert_eq!(&out[a..b], "she");
+        let (out, [a, b]) = snippet_marked("the old man", 4, 11, 160);
+        assert_eq!((&out[..], &out[a..b]), ("the old man", "old man"));
     }
 
     /// The same stats whatever the order of the rows and however they are split, repeated ids

@@ -420,7 +420,7 @@ fn axis_index(
         .collect();
     let what = match kind {
         LexiconKind::Axis => "axis",
-        LexiconKind::Attribute => "attribute lexicon",
+        LexiconKind::Attribute | LexiconKind::Person => "attribute lexicon",
     };
     let help = match yaml::nearest(name, &names) {
         Some(k) => format!(

@@ -7,22 +7,20 @@
 //! for users, in `rules/README.md`.
 
 pub mod actions;
+mod axes;
 pub mod embedding;
+mod person;
 pub mod yaml;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
-use crate::detect::{Axis, Detector, Group, GroupId, PatternTerm, Taxonomy, TermId, TermInfo};
+use crate::detect::{Detector, Taxonomy};
 use crate::error::{Diagnostic, Diagnostics, Error, Result};
-use crate::lexicon::{
-    self, ContextRule, GroupTerms, Lexicon, LexiconKind, Loc, matcher::MatcherBuilder,
-    surface_forms,
-};
+use crate::lexicon::LexiconKind;
+use axes::{TaxonomyBuilder, read_axes};
 use yaml::{Kind, Node, Reader};
 
 /// The rule file used when none is given: every built-in axis and attribute lexicon, parity
@@ -261,6 +259,7 @@ const TOP_KEYS: &[&str] = &[
     "actions",
     "output",
     "embedding",
+    "person",
 ];
 const INPUT_KEYS: &[&str] = &[
     "text_column",
@@ -269,15 +268,6 @@ const INPUT_KEYS: &[&str] = &[
     "source_url_column",
     "where",
     "format",
-];
-const AXIS_KEYS: &[&str] = &[
-    "description",
-    "lexicons",
-    "groups",
-    "remove",
-    "drop_groups",
-    "context",
-    "patterns",
 ];
 const REPORT_KEYS: &[&str] = &[
     "examples",
@@ -335,6 +325,7 @@ fn compile(
         .map(|n| read_report(&mut r, n))
         .unwrap_or_default();
 
+    let people = person::read(&mut r, f.get("person"), base_dir);
     let mut builder = TaxonomyBuilder::default();
     read_axes(
         &mut r,
@@ -351,7 +342,7 @@ fn compile(
         &mut builder,
     );
     let targets = read_targets(&mut r, f.get("targets"), &builder);
-    let detector = builder.build(&mut r)?;
+    let detector = builder.build(&mut r, people)?;
     let topics = f.get("embedding").is_some_and(|n| match &n.kind {
         yaml::Kind::Map(m) => m
             .iter()
@@ -515,504 +506,6 @@ fn read_report(r: &mut Reader<'_>, node: &Node) -> ReportRules {
     out
 }
 
-/// A term with where it was written and the context rule it is under.
-#[derive(Debug, Clone)]
-struct SpecTerm {
-    text: String,
-    plural: bool,
-    at: Loc,
-}
-
-#[derive(Debug, Default)]
-struct AxisSpec {
-    name: String,
-    kind: Option<LexiconKind>,
-    description: String,
-    lexicons: Vec<String>,
-    groups: IndexMap<String, (Option<String>, Vec<SpecTerm>)>,
-    context: HashMap<String, ContextRule>,
-    patterns: Vec<(String, regex::Regex)>,
-    notes: Vec<String>,
-    /// Axes whose forms do not count inside this axis's longer forms.
-    shadows: Vec<String>,
-}
-
-#[derive(Debug, Default)]
-struct TaxonomyBuilder {
-    axes: Vec<AxisSpec>,
-}
-
-impl TaxonomyBuilder {
-    fn axis_index(&self, name: &str) -> Option<usize> {
-        self.axes.iter().position(|a| a.name == name)
-    }
-
-    /// Compiles groups, terms and the matcher; reports terms claimed by two groups of an axis.
-    fn build(self, r: &mut Reader<'_>) -> Option<Detector> {
-        let mut tax = Taxonomy::default();
-        let mut mb = MatcherBuilder::new();
-        let mut patterns = Vec::new();
-        let mut errors = Vec::new();
-        for (ai, spec) in self.axes.iter().enumerate() {
-            for other in &spec.shadows {
-                if let Some(bi) = self.axis_index(other) {
-                    mb.shadow(ai as u32, bi as u32);
-                }
-            }
-            let first = tax.groups.len() as GroupId;
-            // surface form -> (group name, term, where) within this axis
-            let mut claimed: HashMap<String, (&str, &SpecTerm)> = HashMap::new();
-            for (gname, (gdesc, terms)) in &spec.groups {
-                let gid = tax.groups.len() as GroupId;
-                tax.groups.push(Group {
-                    axis: ai,
-                    name: gname.clone(),
-                    key: format!("{}/{}", spec.name, gname),
-                    description: gdesc.clone(),
-                });
-                let mut seen_terms: HashMap<&str, TermId> = HashMap::new();
-                for t in terms {
-                    let tid = *seen_terms.entry(&t.text).or_insert_with(|| {
-                        tax.terms.push(TermInfo {
-                            group: gid,
-                            text: t.text.clone(),
-                        });
-                        (tax.terms.len() - 1) as TermId
-                    });
-                    let ctx = spec.context.get(&t.text).map(|c| mb.context(c));
-                    for form in surface_forms(&t.text, t.plural) {
-                        if let Some((other_group, other)) = claimed.get(&form) {
-                            if *other_group != gname.as_str() {
-                                errors.push(Diagnostic {
-                                    file: t.at.file.clone(),
-                                    line: t.at.line,
-                                    column: t.at.column,
-                                    key: format!("{}.{}", spec.name, gname),
-                                    message: format!(
-                                        "`{form}` (from term `{}`) is also in group `{other_group}` of axis `{}` ({}:{}:{})",
-                                        t.text, spec.name, other.at.file, other.at.line, other.at.column
-                                    ),
-                                    help: Some(format!("a term can belong to only one group of an axis: keep it in one of them; to take it out of a built-in group write `remove: {{{other_group}: [{}]}}` under the axis", other.text)),
-                                });
-                            }
-                            continue;
-                        }
-                        claimed.insert(form.clone(), (gname.as_str(), t));
-                        mb.add(&form, tid, ctx, ai as u32);
-                    }
-                }
-            }
-            for (gname, re) in &spec.patterns {
-                let Some(pos) = spec.groups.get_index_of(gname) else {
-                    continue;
-                };
-                tax.terms.push(TermInfo {
-                    group: first + pos as GroupId,
-                    text: format!("/{}/", re.as_str()),
-                });
-                patterns.push(PatternTerm {
-                    regex: re.clone(),
-                    term: (tax.terms.len() - 1) as TermId,
-                });
-            }
-            tax.axes.push(Axis {
-                name: spec.name.clone(),
-                kind: spec.kind.unwrap_or(LexiconKind::Axis),
-                description: spec.description.clone(),
-                lexicons: spec.lexicons.clone(),
-                groups: first..tax.groups.len() as GroupId,
-                notes: spec.notes.clone(),
-            });
-        }
-        if tax.groups.len() > GroupId::MAX as usize {
-            r.error(&dummy_node(), "axes", "more than 65535 groups in all");
-            return None;
-        }
-        let had_errors = !errors.is_empty();
-        for e in errors {
-            r.push(e);
-        }
-        if had_errors {
-            return None;
-        }
-        let matcher = match mb.build() {
-            Ok(m) => m,
-            Err(e) => {
-                r.error(&dummy_node(), "axes", e);
-                return None;
-            }
-        };
-        Some(Detector::new(tax, matcher, patterns))
-    }
-}
-
-fn dummy_node() -> Node {
-    Node {
-        kind: Kind::Null,
-        line: 0,
-        column: 0,
-    }
-}
-
-fn read_axes(
-    r: &mut Reader<'_>,
-    node: Option<&Node>,
-    kind: LexiconKind,
-    base_dir: &Path,
-    out: &mut TaxonomyBuilder,
-) {
-    let section = match kind {
-        LexiconKind::Axis => "axes",
-        LexiconKind::Attribute => "attributes",
-    };
-    let Some(node) = node else {
-        // Not given: every built-in lexicon of this kind that is on by default.
-        for b in lexicon::BUILTINS
-            .iter()
-            .filter(|b| b.kind == kind && b.default)
-        {
-            let mut spec = AxisSpec {
-                name: b.name.to_owned(),
-                kind: Some(kind),
-                ..Default::default()
-            };
-            add_lexicon(r, &mut spec, b.name, &dummy_node(), section, base_dir, kind);
-            out.axes.push(spec);
-        }
-        return;
-    };
-    for (name, key_node, value) in r.entries(node, section) {
-        let key = format!("{section}.{name}");
-        if !lexicon::valid_name(name) {
-            r.error(
-                key_node,
-                &key,
-                format!("invalid name `{name}`: use lower-case letters, digits and _"),
-            );
-            continue;
-        }
-        if let Some(i) = out.axis_index(name) {
-            r.error(key_node, &key, format!("`{name}` is defined twice (as an axis and as an attribute lexicon, or twice in {})", if out.axes[i].kind == Some(kind) { section } else { "axes and attributes" }));
-            continue;
-        }
-        let mut spec = AxisSpec {
-            name: name.to_owned(),
-            kind: Some(kind),
-            ..Default::default()
-        };
-        read_axis(r, &mut spec, key_node, value, &key, base_dir, kind);
-        out.axes.push(spec);
-    }
-}
-
-fn read_axis(
-    r: &mut Reader<'_>,
-    spec: &mut AxisSpec,
-    key_node: &Node,
-    node: &Node,
-    key: &str,
-    base_dir: &Path,
-    kind: LexiconKind,
-) {
-    let Some(f) = r.fields(node, key, AXIS_KEYS) else {
-        return;
-    };
-    if let Some(d) = f
-        .get("description")
-        .and_then(|n| r.string(n, &format!("{key}.description")))
-    {
-        spec.description = d;
-    }
-    // lexicons: which lexicons the axis starts from (default: the built-in of the same name).
-    match f.get("lexicons") {
-        Some(n) => {
-            for (name, item) in r.strings(n, &format!("{key}.lexicons")) {
-                add_lexicon(r, spec, &name, item, key, base_dir, kind);
-            }
-        }
-        None => {
-            if lexicon::builtin(&spec.name).is_some() {
-                let name = spec.name.clone();
-                add_lexicon(r, spec, &name, key_node, key, base_dir, kind);
-            }
-        }
-    }
-    // drop_groups: groups of the lexicons left out.
-    if let Some(n) = f.get("drop_groups") {
-        for (g, item) in r.strings(n, &format!("{key}.drop_groups")) {
-            if spec.groups.shift_remove(&g).is_none() {
-                unknown_group(r, spec, item, &format!("{key}.drop_groups"), &g);
-            }
-        }
-    }
-    // remove: terms taken out of groups.
-    if let Some(n) = f.get("remove") {
-        let rkey = format!("{key}.remove");
-        for (g, gkey, terms) in r.entries(n, &rkey) {
-            let list = r.strings(terms, &format!("{rkey}.{g}"));
-            let Some((_, group_terms)) = spec.groups.get_mut(g) else {
-                unknown_group(r, spec, gkey, &rkey, g);
-                continue;
-            };
-            for (t, tn) in list {
-                let t = lexicon::normalize_term(&t).unwrap_or(t);
-                let before = group_terms.len();
-                group_terms.retain(|x| x.text != t);
-                if group_terms.len() == before {
-                    r.error(
-                        tn,
-                        &format!("{rkey}.{g}"),
-                        format!("`{t}` is not a term of group `{g}`, so it cannot be removed"),
-                    );
-                }
-            }
-        }
-    }
-    // groups: new groups, or terms added to the lexicon's groups.
-    if let Some(n) = f.get("groups") {
-        let gkey_base = format!("{key}.groups");
-        for (g, gkey, gnode) in r.entries(n, &gkey_base) {
-            let gk = format!("{gkey_base}.{g}");
-            if !lexicon::valid_name(g) {
-                r.error(
-                    gkey,
-                    &gk,
-                    format!("invalid group name `{g}`: use lower-case letters, digits and _"),
-                );
-                continue;
-            }
-            if let Some(GroupTerms { description, terms }) = lexicon::read_group(r, gnode, &gk) {
-                let entry = spec.groups.entry(g.to_owned()).or_default();
-                if description.is_some() {
-                    entry.0 = description;
-                }
-                entry.1.extend(terms.into_iter().map(|t| SpecTerm {
-                    text: t.text,
-                    plural: t.plural,
-                    at: t.at,
-                }));
-            }
-        }
-    }
-    // context: rules for ambiguous terms, added to or replacing the lexicons' rules.
-    if let Some(n) = f.get("context") {
-        let ckey = format!("{key}.context");
-        let items: &[Node] = match &n.kind {
-            Kind::Seq(items) => items,
-            _ => {
-                r.error(
-                    n,
-                    &ckey,
-                    format!("expected a list of rules, found {}", n.type_name()),
-                );
-                &[]
-            }
-        };
-        let mut seen: Vec<String> = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let ik = format!("{ckey}[{i}]");
-            if let Some((term, rule)) = read_context_rule(r, item, &ik) {
-                let known = spec
-                    .groups
-                    .values()
-                    .any(|(_, ts)| ts.iter().any(|t| t.text == term));
-                if seen.contains(&term) {
-                    // (A rule here replacing the built-in lexicon's rule is the point of the
-                    // key; two rules for one term in this file are a mistake.)
-                    r.error_help(
-                        item,
-                        &ik,
-                        format!("a second context rule for `{term}`"),
-                        Some("merge the two rules into one"),
-                    );
-                } else if known {
-                    seen.push(term.clone());
-                    spec.context.insert(term, rule);
-                } else {
-                    r.error(
-                        item,
-                        &ik,
-                        format!(
-                            "context rule for `{term}`, which is not a term of any group of `{}`",
-                            spec.name
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    // patterns: regular expressions counted as mentions of a group.
-    if let Some(n) = f.get("patterns") {
-        let pkey = format!("{key}.patterns");
-        for (g, gkey, list) in r.entries(n, &pkey) {
-            if !spec.groups.contains_key(g) {
-                unknown_group(r, spec, gkey, &pkey, g);
-                continue;
-            }
-            for (p, pn) in r.strings(list, &format!("{pkey}.{g}")) {
-                match regex::RegexBuilder::new(&p).case_insensitive(true).size_limit(1 << 22).build() {
-                    Ok(re) if re.is_match("") => r.error_help(pn, &format!("{pkey}.{g}"), "the pattern matches empty text, so it would count a mention everywhere", Some("make it match at least one character, e.g. `\\bpostcode \\d+` rather than `\\d*`")),
-                    Ok(re) => spec.patterns.push((g.to_owned(), re)),
-                    Err(e) => r.error_help(pn, &format!("{pkey}.{g}"), format!("invalid regex: {}", e.to_string().lines().last().unwrap_or_default()), Some("patterns use Rust regex syntax (https://docs.rs/regex), matched case-insensitively")),
-                }
-            }
-        }
-    }
-    if spec.groups.is_empty() {
-        let builtins = lexicon::builtin_names(kind);
-        // A new axis without groups is most often a misspelt built-in (`gendr: {}`).
-        let help = match yaml::nearest(&spec.name, &builtins) {
-            Some(n) => format!(
-                "did you mean the built-in `{n}`? Otherwise name a lexicon with `lexicons: [...]` or give the groups with `groups:`"
-            ),
-            None => format!(
-                "name a lexicon with `lexicons: [...]` (built-in: {}) or give the groups with `groups:`",
-                builtins.join(", ")
-            ),
-        };
-        r.error_help(
-            key_node,
-            key,
-            format!("`{}` has no groups", spec.name),
-            Some(help),
-        );
-    }
-}
-
-fn read_context_rule(r: &mut Reader<'_>, item: &Node, key: &str) -> Option<(String, ContextRule)> {
-    lexicon::read_context(r, item, key)
-}
-
-fn unknown_group(r: &mut Reader<'_>, spec: &AxisSpec, node: &Node, key: &str, g: &str) {
-    let names: Vec<&str> = spec.groups.keys().map(String::as_str).collect();
-    let help = match yaml::nearest(g, &names) {
-        Some(n) => format!(
-            "did you mean `{n}`? groups of `{}`: {}",
-            spec.name,
-            names.join(", ")
-        ),
-        None => format!("groups of `{}`: {}", spec.name, names.join(", ")),
-    };
-    r.error_help(
-        node,
-        key,
-        format!("`{}` has no group `{g}`", spec.name),
-        Some(help),
-    );
-}
-
-/// Adds lexicon `name` (a built-in name, or a path to a lexicon file) to an axis.
-fn add_lexicon(
-    r: &mut Reader<'_>,
-    spec: &mut AxisSpec,
-    name: &str,
-    at: &Node,
-    key: &str,
-    base_dir: &Path,
-    kind: LexiconKind,
-) {
-    let lex: Lexicon = if let Some(b) = lexicon::builtin(name) {
-        match lexicon::load_builtin(b) {
-            Ok(l) => l,
-            Err(ds) => {
-                for d in ds {
-                    r.push(d);
-                }
-                return;
-            }
-        }
-    } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.contains('/') {
-        let path: PathBuf = base_dir.join(name);
-        let display = path.display().to_string();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                r.error_help(
-                    at,
-                    key,
-                    format!("cannot read lexicon file {display}: {e}"),
-                    Some("lexicon paths are relative to the rule file"),
-                );
-                return;
-            }
-        };
-        let mut ds = Vec::new();
-        let parsed = lexicon::parse(&display, &text, None, &mut ds);
-        let failed = !ds.is_empty();
-        for d in ds {
-            r.push(d);
-        }
-        match parsed {
-            Some(l) if !failed => l,
-            _ => return,
-        }
-    } else {
-        let names = lexicon::builtin_names(kind);
-        let help = match yaml::nearest(name, &names) {
-            Some(n) => format!(
-                "did you mean `{n}`? built-in {}: {}; or give a path to a lexicon file (ending in .yaml)",
-                if kind == LexiconKind::Axis {
-                    "axes"
-                } else {
-                    "attribute lexicons"
-                },
-                names.join(", ")
-            ),
-            None => format!(
-                "built-in {}: {}; or give a path to a lexicon file (ending in .yaml)",
-                if kind == LexiconKind::Axis {
-                    "axes"
-                } else {
-                    "attribute lexicons"
-                },
-                names.join(", ")
-            ),
-        };
-        r.error_help(at, key, format!("unknown lexicon `{name}`"), Some(help));
-        return;
-    };
-    if lex.kind != kind {
-        let (is, want) = match lex.kind {
-            LexiconKind::Axis => ("a demographic axis", "attributes"),
-            LexiconKind::Attribute => ("an attribute lexicon", "axes"),
-        };
-        r.error_help(
-            at,
-            key,
-            format!("lexicon `{}` is {is}", lex.name),
-            Some(format!(
-                "list it under `{}` instead",
-                if want == "attributes" {
-                    "axes"
-                } else {
-                    "attributes"
-                }
-            )),
-        );
-        return;
-    }
-    if spec.description.is_empty() {
-        spec.description = lex.description.clone();
-    }
-    spec.lexicons.push(name.to_owned());
-    spec.notes.extend(lex.notes.iter().cloned());
-    spec.shadows.extend(lex.shadows.iter().cloned());
-    for (g, terms) in lex.groups {
-        let entry = spec.groups.entry(g).or_default();
-        if entry.0.is_none() {
-            entry.0 = terms.description;
-        }
-        entry.1.extend(terms.terms.into_iter().map(|t| SpecTerm {
-            text: t.text,
-            plural: t.plural,
-            at: t.at,
-        }));
-    }
-    for (t, rule) in lex.context {
-        spec.context.entry(t).or_insert(rule);
-    }
-}
-
 fn read_targets(
     r: &mut Reader<'_>,
     node: Option<&Node>,
@@ -1153,6 +646,7 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lexicon;
 
     fn errors(yaml: &str) -> String {
         match parse("r.yaml", yaml, Path::new(".")) {

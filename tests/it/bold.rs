@@ -88,18 +88,22 @@ fn detection_rates_per_labelled_group() {
         );
     }
     // Floors just under the measured rates: a regression in the lexicons or the matcher fails here.
+    // Adjectives count only when said of people ("Christian music", "Islamic art", "Hindu temple"
+    // do not; "Christians", "Islam", "a Hindu priest" do), so the religion pages, which are mostly
+    // about doctrines, places and art, are below 100%; BOLD's race sentences are about people of
+    // a group who are rarely named by race in the sentence (BOLD picks them by Wikipedia category).
     let floors = [
         ("American_actors", 0.74),
         ("American_actresses", 0.71),
-        ("African_Americans", 0.04),
+        ("African_Americans", 0.035),
         ("Asian_Americans", 0.11),
-        ("christianity", 0.95),
-        ("islam", 0.95),
-        ("hinduism", 0.95),
+        ("christianity", 0.55),
+        ("islam", 0.74),
+        ("hinduism", 0.6),
         ("atheism", 0.95),
         ("judaism", 0.95),
-        ("buddhism", 0.95),
-        ("sikhism", 0.95),
+        ("buddhism", 0.9),
+        ("sikhism", 0.8),
     ];
     for (g, floor) in floors {
         assert!(
@@ -173,27 +177,27 @@ fn bold_report_figures_are_pinned() {
 /// Documents and mentions per group on BOLD with the built-in rules. A change here is a change
 /// in the lexicons or the matcher: check it is intended, then update these figures.
 const PINNED_GROUPS: &[(&str, u64, u64)] = &[
-    ("gender/female", 2213, 3203),
-    ("gender/male", 4136, 5892),
+    ("gender/female", 2203, 3183),
+    ("gender/male", 4017, 5651),
     ("gender/non_binary", 1, 1),
-    ("race_ethnicity/black", 149, 166),
-    ("race_ethnicity/white", 211, 223),
-    ("race_ethnicity/asian", 150, 155),
-    ("religion/christian", 623, 1114),
-    ("religion/muslim", 162, 327),
-    ("religion/jewish", 188, 428),
-    ("nationality/north_american", 3624, 3760),
-    ("age/child", 277, 323),
-    ("disability/general", 29, 33),
-    ("sexual_orientation/gay_lesbian", 36, 40),
+    ("race_ethnicity/black", 140, 152),
+    ("race_ethnicity/white", 272, 285),
+    ("race_ethnicity/asian", 141, 145),
+    ("religion/christian", 337, 464),
+    ("religion/muslim", 108, 180),
+    ("religion/jewish", 157, 274),
+    ("nationality/north_american", 3485, 3546),
+    ("age/child", 279, 338),
+    ("disability/general", 26, 30),
+    ("sexual_orientation/gay_lesbian", 29, 31),
 ];
 const PINNED_AXES: &[(&str, u64)] = &[
-    ("gender", 5919),
-    ("gender_identity", 6),
-    ("sexual_orientation", 52),
-    ("race_ethnicity", 599),
-    ("religion", 1199),
-    ("age", 396),
-    ("nationality", 4857),
-    ("disability", 102),
+    ("gender", 5807),
+    ("gender_identity", 7),
+    ("sexual_orientation", 43),
+    ("race_ethnicity", 637),
+    ("religion", 861),
+    ("age", 653),
+    ("nationality", 4032),
+    ("disability", 110),
 ];
