@@ -69,7 +69,10 @@ pub fn read_labelled(path: &Path, tax: &Taxonomy) -> Result<Vec<Labelled>> {
             help: None,
         })
     })?;
-    let axes: Vec<&str> = tax.demographic_axes().map(|(_, a)| a.name.as_str()).collect();
+    let axes: Vec<&str> = tax
+        .demographic_axes()
+        .map(|(_, a)| a.name.as_str())
+        .collect();
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i as u64 + 1;
@@ -323,7 +326,8 @@ impl Evaluation {
     /// Macro averages of precision and recall over the judged axes (not too few).
     pub fn macro_scores(&self) -> (Option<f64>, Option<f64>) {
         let judged: Vec<&Score> = self.axes.iter().filter(|s| !s.too_few).collect();
-        let mean = |v: Vec<f64>| (!v.is_empty()).then(|| round6(v.iter().sum::<f64>() / v.len() as f64));
+        let mean =
+            |v: Vec<f64>| (!v.is_empty()).then(|| round6(v.iter().sum::<f64>() / v.len() as f64));
         (
             mean(judged.iter().filter_map(|s| s.precision).collect()),
             mean(judged.iter().filter_map(|s| s.recall).collect()),
@@ -332,9 +336,17 @@ impl Evaluation {
 }
 
 /// Evaluates `detector` on `lines` (read from `file`), with intervals at `confidence`.
-pub fn evaluate(detector: &Detector, lines: &[Labelled], file: &str, confidence: f64) -> Evaluation {
+pub fn evaluate(
+    detector: &Detector,
+    lines: &[Labelled],
+    file: &str,
+    confidence: f64,
+) -> Evaluation {
     let tax = detector.taxonomy();
-    let axes: Vec<(usize, &str)> = tax.demographic_axes().map(|(i, a)| (i, a.name.as_str())).collect();
+    let axes: Vec<(usize, &str)> = tax
+        .demographic_axes()
+        .map(|(i, a)| (i, a.name.as_str()))
+        .collect();
     let mut axis_counts = vec![Counts::default(); tax.axes.len()];
     let mut group_counts = vec![Counts::default(); tax.groups.len()];
     let mut any_groups = false;
@@ -343,7 +355,11 @@ pub fn evaluate(detector: &Detector, lines: &[Labelled], file: &str, confidence:
     for l in lines {
         let spans = explain(detector, &l.text);
         let axis_of = |sp: &Span| sp.group.split('/').next().unwrap_or_default().to_owned();
-        let counted_groups: BTreeSet<&str> = spans.iter().filter(|c| c.counted).map(|c| c.group.as_str()).collect();
+        let counted_groups: BTreeSet<&str> = spans
+            .iter()
+            .filter(|c| c.counted)
+            .map(|c| c.group.as_str())
+            .collect();
         for &(ai, name) in &axes {
             if l.judged.as_ref().is_some_and(|j| !j.contains(name)) {
                 continue;
@@ -373,7 +389,8 @@ pub fn evaluate(detector: &Detector, lines: &[Labelled], file: &str, confidence:
                 any_groups = true;
                 for g in tax.axes[ai].groups.clone() {
                     let key = &tax.groups[g as usize].key;
-                    group_counts[g as usize].add(groups.contains(key), counted_groups.contains(key.as_str()));
+                    group_counts[g as usize]
+                        .add(groups.contains(key), counted_groups.contains(key.as_str()));
                 }
             }
         }
@@ -426,13 +443,23 @@ impl Evaluation {
         table(&mut w, "axis", &self.axes, pct);
         let (p, r) = self.macro_scores();
         if let (Some(p), Some(r)) = (p, r) {
-            let _ = writeln!(w, "\nMacro average over the judged axes: precision {p:.3}, recall {r:.3}.");
+            let _ = writeln!(
+                w,
+                "\nMacro average over the judged axes: precision {p:.3}, recall {r:.3}."
+            );
         }
         if !self.groups.is_empty() {
             let _ = writeln!(w, "\n{} Groups\n", h(1));
             table(&mut w, "group", &self.groups, pct);
         }
-        cases(&mut w, &h(1), "False positives", "counted", &self.false_positives, show);
+        cases(
+            &mut w,
+            &h(1),
+            "False positives",
+            "counted",
+            &self.false_positives,
+            show,
+        );
         cases(&mut w, &h(1), "Misses", "considered", &self.misses, show);
         w
     }
@@ -454,7 +481,11 @@ fn table(w: &mut String, what: &str, scores: &[Score], pct: f64) {
     );
     let _ = writeln!(w, "|---|---:|---:|---:|---|---:|---|---:|---:|---:|");
     for s in scores {
-        let name = if s.too_few { format!("{} (too few)", s.name) } else { s.name.clone() };
+        let name = if s.too_few {
+            format!("{} (too few)", s.name)
+        } else {
+            s.name.clone()
+        };
         let _ = writeln!(
             w,
             "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -502,10 +533,21 @@ fn cases(w: &mut String, h: &str, title: &str, verb: &str, list: &[Case], show: 
             } else {
                 format!("{verb}: {}", spans.join("; "))
             };
-            let _ = writeln!(w, "- line {} `{}`: {} — {}", c.line, c.id, quote(&c.text), what);
+            let _ = writeln!(
+                w,
+                "- line {} `{}`: {} — {}",
+                c.line,
+                c.id,
+                quote(&c.text),
+                what
+            );
         }
         if of_axis.len() > show {
-            let _ = writeln!(w, "- … and {} more (`--show N`, or `--format json` for all)", of_axis.len() - show);
+            let _ = writeln!(
+                w,
+                "- … and {} more (`--show N`, or `--format json` for all)",
+                of_axis.len() - show
+            );
         }
         let _ = writeln!(w);
     }

@@ -7,8 +7,8 @@ mod it {
     pub mod bad_input;
     pub mod bold;
     pub mod cli;
-    pub mod detection;
     pub mod common;
+    pub mod detection;
     pub mod embed;
     pub mod formats;
     pub mod report;

@@ -218,7 +218,9 @@ pub struct EmbedArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  debias eval rules/eval/real_text.jsonl\n  debias eval sample.jsonl --rules project.yaml --show 50\n  debias eval sample.jsonl --format json > eval.json\n  debias eval sample.jsonl --fail-under 0.9   # exit 3 when a judged axis is below")]
+#[command(
+    after_help = "Examples:\n  debias eval rules/eval/real_text.jsonl\n  debias eval sample.jsonl --rules project.yaml --show 50\n  debias eval sample.jsonl --format json > eval.json\n  debias eval sample.jsonl --fail-under 0.9   # exit 3 when a judged axis is below"
+)]
 pub struct EvalArgs {
     /// Labelled JSONL files: {"text": ..., "axes": [...]} or {"text": ..., "groups":
     /// ["axis/group", ...]} per line, optionally "judged": [...] (recall-only lines).
@@ -247,10 +249,16 @@ pub enum EvalFormat {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  debias explain \"French troops crossed the old bridge.\"\n  debias explain --input corpus.jsonl --id doc-42\n  debias explain \"She is deaf.\" --json")]
+#[command(
+    after_help = "Examples:\n  debias explain \"French troops crossed the old bridge.\"\n  debias explain --input corpus.jsonl --id doc-42\n  debias explain \"She is deaf.\" --json"
+)]
 pub struct ExplainArgs {
     /// The text to explain (or use --input and --id).
-    #[arg(value_name = "TEXT", required_unless_present = "id", conflicts_with = "id")]
+    #[arg(
+        value_name = "TEXT",
+        required_unless_present = "id",
+        conflicts_with = "id"
+    )]
     pub text: Option<String>,
     /// Input files, directories or globs holding the document given by --id.
     #[arg(long, value_name = "INPUT", requires = "id")]
@@ -342,19 +350,31 @@ fn eval(args: EvalArgs) -> Result<ExitCode, Error> {
     if let Some(r) = args.fail_under
         && !(0.0..=1.0).contains(&r)
     {
-        return Err(Error::Usage(format!("--fail-under takes a ratio between 0 and 1, not {r}")));
+        return Err(Error::Usage(format!(
+            "--fail-under takes a ratio between 0 and 1, not {r}"
+        )));
     }
     let mut failed = Vec::new();
     let mut out = String::new();
     let mut json = Vec::new();
     for f in &args.files {
         let lines = crate::eval::read_labelled(f, rules.taxonomy())?;
-        let e = crate::eval::evaluate(&rules.detector, &lines, &f.display().to_string(), rules.report.confidence);
+        let e = crate::eval::evaluate(
+            &rules.detector,
+            &lines,
+            &f.display().to_string(),
+            rules.report.confidence,
+        );
         if let Some(min) = args.fail_under {
             for s in e.axes.iter().filter(|s| !s.too_few) {
                 for (what, v) in [("precision", s.precision), ("recall", s.recall)] {
                     if v.is_some_and(|v| v < min) {
-                        failed.push(format!("{}: {} {what} {:.3} < {min}", f.display(), s.name, v.unwrap_or(0.0)));
+                        failed.push(format!(
+                            "{}: {} {what} {:.3} < {min}",
+                            f.display(),
+                            s.name,
+                            v.unwrap_or(0.0)
+                        ));
                     }
                 }
             }
@@ -368,7 +388,11 @@ fn eval(args: EvalArgs) -> Result<ExitCode, Error> {
         }
     }
     if args.format == EvalFormat::Json {
-        let v = if json.len() == 1 { serde_json::to_value(&json[0]) } else { serde_json::to_value(&json) };
+        let v = if json.len() == 1 {
+            serde_json::to_value(&json[0])
+        } else {
+            serde_json::to_value(&json)
+        };
         out = serde_json::to_string_pretty(&v.map_err(|e| Error::Internal(e.to_string()))?)
             .map_err(|e| Error::Internal(e.to_string()))?;
         out.push('\n');
@@ -401,7 +425,10 @@ fn explain(args: ExplainArgs) -> Result<(), Error> {
     let spans = crate::eval::explain(&rules.detector, &text);
     if args.json {
         let v = serde_json::json!({"text": text, "document": origin, "spans": spans});
-        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&v).map_err(|e| Error::Internal(e.to_string()))?));
+        print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).map_err(|e| Error::Internal(e.to_string()))?
+        ));
         return Ok(());
     }
     let color = std::io::stdout().is_terminal();
@@ -411,8 +438,18 @@ fn explain(args: ExplainArgs) -> Result<(), Error> {
 
 /// The text with its counted matches marked (`[French]1`, bold on a terminal) and a line per
 /// candidate: counted with the reason, or not counted and why.
-fn render_explanation(text: &str, origin: Option<&str>, spans: &[crate::eval::Span], color: bool) -> String {
-    let counted: Vec<(usize, &crate::eval::Span)> = spans.iter().filter(|s| s.counted).enumerate().map(|(i, s)| (i + 1, s)).collect();
+fn render_explanation(
+    text: &str,
+    origin: Option<&str>,
+    spans: &[crate::eval::Span],
+    color: bool,
+) -> String {
+    let counted: Vec<(usize, &crate::eval::Span)> = spans
+        .iter()
+        .filter(|s| s.counted)
+        .enumerate()
+        .map(|(i, s)| (i + 1, s))
+        .collect();
     let mut out = String::new();
     if let Some(o) = origin {
         out.push_str(&format!("{o}\n\n"));
@@ -431,9 +468,16 @@ fn render_explanation(text: &str, origin: Option<&str>, spans: &[crate::eval::Sp
     let mut at = 0;
     for (s, e, ns) in &regions {
         out.push_str(&text[at..*s]);
-        let tags = ns.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
+        let tags = ns
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         if color {
-            out.push_str(&format!("\x1b[1;4m{}\x1b[0m\x1b[2m{tags}\x1b[0m", &text[*s..*e]));
+            out.push_str(&format!(
+                "\x1b[1;4m{}\x1b[0m\x1b[2m{tags}\x1b[0m",
+                &text[*s..*e]
+            ));
         } else {
             out.push_str(&format!("[{}]{tags}", &text[*s..*e]));
         }
@@ -445,7 +489,12 @@ fn render_explanation(text: &str, origin: Option<&str>, spans: &[crate::eval::Sp
         out.push_str("No mention of any group.\n");
     }
     for (n, s) in &counted {
-        out.push_str(&format!("{n:>3}. {:<24} {:<36} {}", format!("\"{}\"", s.text), s.group, s.why));
+        out.push_str(&format!(
+            "{n:>3}. {:<24} {:<36} {}",
+            format!("\"{}\"", s.text),
+            s.group,
+            s.why
+        ));
         if let Some(e) = &s.evidence {
             out.push_str(&format!(" {e}"));
         }
@@ -462,7 +511,12 @@ fn render_explanation(text: &str, origin: Option<&str>, spans: &[crate::eval::Sp
     if !rejected.is_empty() {
         out.push_str("\nNot counted:\n");
         for s in rejected {
-            out.push_str(&format!("     {:<24} {:<36} {}", format!("\"{}\"", s.text), s.group, s.why));
+            out.push_str(&format!(
+                "     {:<24} {:<36} {}",
+                format!("\"{}\"", s.text),
+                s.group,
+                s.why
+            ));
             if let Some(r) = &s.rule {
                 out.push_str(&format!(" (the rule: {r})"));
             }
@@ -783,7 +837,14 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
     let mut report = Report::build(&rules, &outcome);
     report.evaluations = labelled
         .iter()
-        .map(|(f, l)| crate::eval::evaluate(&rules.detector, l, &f.display().to_string(), rules.report.confidence))
+        .map(|(f, l)| {
+            crate::eval::evaluate(
+                &rules.detector,
+                l,
+                &f.display().to_string(),
+                rules.report.confidence,
+            )
+        })
         .collect();
     if let Some(er) = &rules.embedding {
         if !args.run.quiet {

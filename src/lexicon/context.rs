@@ -210,9 +210,24 @@ impl PersonWords {
         let mut table = WordTable::default();
         grammar_words(&mut table);
         for (words, bits) in [
-            (nouns.into_iter().map(|w| w.as_ref().to_owned()).collect::<Vec<_>>(), class::NOUN),
-            (pronouns.into_iter().map(|w| w.as_ref().to_owned()).collect(), class::PRONOUN),
-            (names.into_iter().map(|w| w.as_ref().to_owned()).collect(), class::NAME),
+            (
+                nouns
+                    .into_iter()
+                    .map(|w| w.as_ref().to_owned())
+                    .collect::<Vec<_>>(),
+                class::NOUN,
+            ),
+            (
+                pronouns
+                    .into_iter()
+                    .map(|w| w.as_ref().to_owned())
+                    .collect(),
+                class::PRONOUN,
+            ),
+            (
+                names.into_iter().map(|w| w.as_ref().to_owned()).collect(),
+                class::NAME,
+            ),
         ] {
             for w in words {
                 table.insert(&w, bits);
@@ -263,7 +278,8 @@ impl PersonWords {
         // function word ("The", "It"), and not the first word of a sentence, where any word is
         // capitalised (unless it is a first name, above).
         let mut chars = w.text.chars();
-        let title = chars.next().is_some_and(char::is_uppercase) && chars.all(|c| !c.is_uppercase());
+        let title =
+            chars.next().is_some_and(char::is_uppercase) && chars.all(|c| !c.is_uppercase());
         title && c & class::NOT_NAMES == 0 && word_before(text, w.start).is_some()
     }
 }
@@ -389,7 +405,8 @@ impl WordContext {
                 .ok_or(Miss::NotOrigin);
         }
         if self.person.any() {
-            if let Some(why) = person_near(self.person, text, s, e, next, inflected, people, false) {
+            if let Some(why) = person_near(self.person, text, s, e, next, inflected, people, false)
+            {
                 return Ok((why, term, s));
             }
             if also_next && self.next_word.holds(adjacent) {
@@ -456,7 +473,11 @@ impl WordContext {
         if self.not_in_titles {
             parts.push("not in a title or name".into());
         }
-        let next = if self.person.any() { "or before listed words" } else { "before listed words" };
+        let next = if self.person.any() {
+            "or before listed words"
+        } else {
+            "before listed words"
+        };
         for (set, what) in [
             (&self.next_word, next),
             (&self.prev_word, "after listed words"),
@@ -540,15 +561,33 @@ fn grammar_words(t: &mut WordTable) {
     let pronouns = "i you he she it we they me him us them myself yourself himself herself itself \
         ourselves themselves there here not also very too";
     let lists: [(u32, String); 17] = [
-        (class::ATTR_STOP, format!("{determiners} {prepositions} {conjunctions} {auxiliaries} {pronouns} that then than")),
+        (
+            class::ATTR_STOP,
+            format!(
+                "{determiners} {prepositions} {conjunctions} {auxiliaries} {pronouns} that then than"
+            ),
+        ),
         (class::COORDINATORS, String::from("and or & plus")),
-        (class::NOMINAL_DET, String::from("the these those many most some all other both few several such a an every \
-            fellow one")),
-        (class::NOMINAL_NEXT, format!("{prepositions} {conjunctions} {auxiliaries} and or who whom whose which that where when \
+        (
+            class::NOMINAL_DET,
+            String::from(
+                "the these those many most some all other both few several such a an every \
+            fellow one",
+            ),
+        ),
+        (
+            class::NOMINAL_NEXT,
+            format!(
+                "{prepositions} {conjunctions} {auxiliaries} and or who whom whose which that where when \
             also often still never always now then too themselves alone together today mostly usually \
             generally however especially again already even only just really all both each first \
-            largely mainly increasingly typically frequently sometimes rarely once soon later")),
-        (class::VERBS, String::from("said say says made makes took take takes came come comes went go goes got get gets gave give \
+            largely mainly increasingly typically frequently sometimes rarely once soon later"
+            ),
+        ),
+        (
+            class::VERBS,
+            String::from(
+                "said say says made makes took take takes came come comes went go goes got get gets gave give \
             gives won lost lose loses fought fight fights led held built build builds began begin begins \
             brought bring brings bought buy buys left leave leaves know knows knew think thinks thought \
             believe believes feel feels felt see sees saw seen tend tends seem seems remain remains suffer \
@@ -558,38 +597,94 @@ fn grammar_words(t: &mut WordTable) {
             enjoys prefers deserve deserves comprises represent represents outnumber outnumbers dominate \
             dominates migrate migrates flee flees fled flocked celebrate celebrates pray prays worship \
             worships voted resist resists revolt revolts rose fell stood sat wrote write writes taught teach \
-            teaches learn learns met")),
-        (class::PRED_ADVERBS, String::from("so very too quite really not never also still now rather extremely pretty fairly \
+            teaches learn learns met",
+            ),
+        ),
+        (
+            class::PRED_ADVERBS,
+            String::from(
+                "so very too quite really not never also still now rather extremely pretty fairly \
             increasingly completely totally partially partly legally profoundly severely mostly \
             entirely half all both ethnically racially culturally openly proudly devoutly always \
             already just only clearly obviously visibly technically officially fully deeply \
             barely hardly nearly almost incredibly considerably somewhat relatively slightly \
-            getting growing born")),
-        (class::LINKING, String::from("is are was were am be been being become becomes became becoming seem seems seemed look \
+            getting growing born",
+            ),
+        ),
+        (
+            class::LINKING,
+            String::from(
+                "is are was were am be been being become becomes became becoming seem seems seemed look \
             looks looked feel feels felt remain remains remained stay stays stayed grow grows grew \
-            grown growing get gets got gotten getting turn turns turned born raised")),
-        (class::LOOSE_LINKING, String::from("be been being become becoming")),
-        (class::AUXILIARIES, format!("{auxiliaries} not never also still already always just now truly really both all")),
-        (class::THING_PRONOUNS, String::from("it this that which there these those what something everything nothing")),
-        (class::NOT_NAMES, format!("{determiners} {prepositions} {conjunctions} {pronouns} it this that there here what \
+            grown growing get gets got gotten getting turn turns turned born raised",
+            ),
+        ),
+        (
+            class::LOOSE_LINKING,
+            String::from("be been being become becoming"),
+        ),
+        (
+            class::AUXILIARIES,
+            format!(
+                "{auxiliaries} not never also still already always just now truly really both all"
+            ),
+        ),
+        (
+            class::THING_PRONOUNS,
+            String::from("it this that which there these those what something everything nothing"),
+        ),
+        (
+            class::NOT_NAMES,
+            format!(
+                "{determiners} {prepositions} {conjunctions} {pronouns} it this that there here what \
             everything nothing something anything all some many most both each one none and or \
-            yes no mr mrs ms dr")),
-        (class::POSSESSIVES, String::from("his her their my our your its whose thy")),
-        (class::HAVING, String::from("had has have having raise raises raised raising adopt adopts adopted bore bear bears \
-            fathered mothered sired with of gave")),
-        (class::OFFSPRING_MODIFIERS, String::from("a an no any more other own only two three four five six seven eight nine ten eleven \
+            yes no mr mrs ms dr"
+            ),
+        ),
+        (
+            class::POSSESSIVES,
+            String::from("his her their my our your its whose thy"),
+        ),
+        (
+            class::HAVING,
+            String::from(
+                "had has have having raise raises raised raising adopt adopts adopted bore bear bears \
+            fathered mothered sired with of gave",
+            ),
+        ),
+        (
+            class::OFFSPRING_MODIFIERS,
+            String::from(
+                "a an no any more other own only two three four five six seven eight nine ten eleven \
             twelve several many few young little small grown adult adopted older younger eldest \
-            youngest oldest first second third teenage infant twin biological step beloved")),
-        (class::ORIGIN_VERBS, String::from("came come comes coming hail hails hailed hailing originally originate originates \
+            youngest oldest first second third teenage infant twin biological step beloved",
+            ),
+        ),
+        (
+            class::ORIGIN_VERBS,
+            String::from(
+                "came come comes coming hail hails hailed hailing originally originate originates \
             originated emigrated emigrate emigrates emigrating immigrated immigrate immigrates \
             migrated migrate fled flee flees fleeing escaped escape arrived arrive arrives arriving \
             deported moved move moves relocated returned descended descend descends is are was were \
-            am be been s re m")),
-        (class::ORIGIN_OF, String::from("native natives citizen citizens national nationals people peoples descendant descendants \
+            am be been s re m",
+            ),
+        ),
+        (
+            class::ORIGIN_OF,
+            String::from(
+                "native natives citizen citizens national nationals people peoples descendant descendants \
             resident residents inhabitant inhabitants son sons daughter daughters groups communities \
-            populations population")),
-        (class::NUMBER_LEAD, String::from("between about around approximately roughly over under nearly almost just only some \
-            from of at least")),
+            populations population",
+            ),
+        ),
+        (
+            class::NUMBER_LEAD,
+            String::from(
+                "between about around approximately roughly over under nearly almost just only some \
+            from of at least",
+            ),
+        ),
     ];
     for (bits, words) in lists {
         for w in words.split_whitespace() {
@@ -612,7 +707,16 @@ fn person(
     people: &PersonWords,
     names_next: bool,
 ) -> Option<Why> {
-    person_near(uses, text, s, e, word_after(text, e), inflected, people, names_next)
+    person_near(
+        uses,
+        text,
+        s,
+        e,
+        word_after(text, e),
+        inflected,
+        people,
+        names_next,
+    )
 }
 
 /// [`person`] with the word after the hit (`next`) already found.
@@ -640,11 +744,13 @@ fn person_near(
         return Some(Why::Attributive);
     }
     if uses.allows(PersonUse::POSTNOMINAL)
-        && word_before(text, s).is_some_and(|w| w.gap == Gap::Space && people.is(w.text, class::NOUN))
+        && word_before(text, s)
+            .is_some_and(|w| w.gap == Gap::Space && people.is(w.text, class::NOUN))
     {
         return Some(Why::Postnominal);
     }
-    if uses.allows(PersonUse::ATTRIBUTIVE) && attributive(text, s, e, people, names_next).is_some() {
+    if uses.allows(PersonUse::ATTRIBUTIVE) && attributive(text, s, e, people, names_next).is_some()
+    {
         return Some(Why::Attributive);
     }
     if uses.allows(PersonUse::NOMINAL) && nominal(text, s, e, inflected, people) {
@@ -693,7 +799,9 @@ fn in_a_title(text: &str, s: usize, e: usize, people: &PersonWords) -> bool {
         return false;
     };
     let neighbours = |w: &Word| matches!(w.gap, Gap::Space | Gap::Hyphen) && w.capitalized();
-    if neighbours(&before) && (word_before(text, before.start).is_some() || !grammar(before.text, class::NOT_NAMES)) {
+    if neighbours(&before)
+        && (word_before(text, before.start).is_some() || !grammar(before.text, class::NOT_NAMES))
+    {
         return true;
     }
     // A possessive belongs to the name: "Alzheimer's Association", "Children's Hospital".
@@ -701,7 +809,9 @@ fn in_a_title(text: &str, s: usize, e: usize, people: &PersonWords) -> bool {
         Some(w) if w.gap == Gap::Apostrophe && w.text == "s" => word_after(text, w.end),
         w => w,
     };
-    after.is_some_and(|w| neighbours(&w) && !people.is(w.text, class::NAME) && !grammar(w.text, class::NOT_NAMES))
+    after.is_some_and(|w| {
+        neighbours(&w) && !people.is(w.text, class::NAME) && !grammar(w.text, class::NOT_NAMES)
+    })
 }
 
 /// The noun for people that the adjective ending at `e` stands before, if any.
@@ -735,7 +845,12 @@ pub(crate) fn attributive<'t>(
         if c & class::COORDINATORS != 0 {
             open_comma = false;
         } else {
-            if names_next && pos == e && w.gap != Gap::Comma && w.capitalized() && c & class::NOT_NAMES == 0 {
+            if names_next
+                && pos == e
+                && w.gap != Gap::Comma
+                && w.capitalized()
+                && c & class::NOT_NAMES == 0
+            {
                 return Some(w);
             }
             if c & class::ATTR_STOP != 0 {
@@ -756,7 +871,10 @@ fn ends_phrase(text: &str, e: usize) -> bool {
         None => true,
         Some(w) => {
             w.gap == Gap::Comma
-                || grammar(w.text, class::ATTR_STOP | class::COORDINATORS | class::NOMINAL_NEXT | class::VERBS)
+                || grammar(
+                    w.text,
+                    class::ATTR_STOP | class::COORDINATORS | class::NOMINAL_NEXT | class::VERBS,
+                )
         }
     }
 }
@@ -789,7 +907,10 @@ fn nominal(text: &str, s: usize, e: usize, inflected: bool, people: &PersonWords
     if grammar(next.text, class::COORDINATORS) {
         // "a Christian and a Muslim", "the young and the old"; not "a black and white photo".
         return word_after(text, next.end).is_some_and(|w| {
-            w.gap == Gap::Space && ["the", "a", "an", "one"].iter().any(|d| w.text.eq_ignore_ascii_case(d))
+            w.gap == Gap::Space
+                && ["the", "a", "an", "one"]
+                    .iter()
+                    .any(|d| w.text.eq_ignore_ascii_case(d))
         }) || (!article && word_after(text, next.end).is_none());
     }
     if grammar(next.text, class::NOMINAL_NEXT) || grammar(next.text, class::VERBS) {
@@ -797,7 +918,11 @@ fn nominal(text: &str, s: usize, e: usize, inflected: bool, people: &PersonWords
     }
     // A regular past tense ("the French invaded") that is not a noun for people.
     let t = next.text;
-    t.len() > 4 && t.is_ascii() && t[t.len() - 2..].eq_ignore_ascii_case("ed") && !people.is(t, class::NOUN) && !next.capitalized()
+    t.len() > 4
+        && t.is_ascii()
+        && t[t.len() - 2..].eq_ignore_ascii_case("ed")
+        && !people.is(t, class::NOUN)
+        && !next.capitalized()
 }
 
 /// Whether `'s` (a possessive) follows byte `e`.
@@ -810,14 +935,21 @@ fn possessive_after(text: &str, e: usize) -> bool {
     } else {
         return false;
     };
-    !text[e + after..].chars().next().is_some_and(super::words::is_word_char)
+    !text[e + after..]
+        .chars()
+        .next()
+        .is_some_and(super::words::is_word_char)
 }
 
 /// The subject of the linking verb before the adjective starting at `s`, if it is a person.
 pub(crate) fn predicative<'t>(text: &'t str, s: usize, people: &PersonWords) -> Option<Word<'t>> {
     let mut w = word_before(text, s)?;
     let mut skipped = 0;
-    while w.gap == Gap::Space && grammar(w.text, class::PRED_ADVERBS) && !grammar(w.text, class::LINKING) && skipped < 3 {
+    while w.gap == Gap::Space
+        && grammar(w.text, class::PRED_ADVERBS)
+        && !grammar(w.text, class::LINKING)
+        && skipped < 3
+    {
         w = word_before(text, w.start)?;
         skipped += 1;
     }
@@ -848,7 +980,9 @@ pub(crate) fn predicative<'t>(text: &'t str, s: usize, people: &PersonWords) -> 
         // isn't, wasn't: "isn" before the apostrophe.
         "t" => {
             let neg = word_before(text, link.start)?;
-            if neg.gap != Gap::Apostrophe || !grammar(neg.text.trim_end_matches(['n', 'N']), class::LINKING) {
+            if neg.gap != Gap::Apostrophe
+                || !grammar(neg.text.trim_end_matches(['n', 'N']), class::LINKING)
+            {
                 return None;
             }
             return subject_before(text, neg.start, people);
@@ -868,7 +1002,9 @@ pub(crate) fn predicative<'t>(text: &'t str, s: usize, people: &PersonWords) -> 
         // "being deaf", "to be young", "has always been gay": a person nearby, or no thing.
         let mut pos = link.start;
         for _ in 0..5 {
-            let Some(b) = word_before(text, pos) else { break };
+            let Some(b) = word_before(text, pos) else {
+                break;
+            };
             if b.gap == Gap::Comma {
                 break;
             }
@@ -890,7 +1026,11 @@ pub(crate) fn predicative<'t>(text: &'t str, s: usize, people: &PersonWords) -> 
 fn subject_before<'t>(text: &'t str, pos: usize, people: &PersonWords) -> Option<Word<'t>> {
     let mut w = word_before(text, pos)?;
     let mut skipped = 0;
-    while w.gap == Gap::Space && grammar(w.text, class::AUXILIARIES) && !people.is(w.text, class::PRONOUN) && skipped < 3 {
+    while w.gap == Gap::Space
+        && grammar(w.text, class::AUXILIARIES)
+        && !people.is(w.text, class::PRONOUN)
+        && skipped < 3
+    {
         w = word_before(text, w.start)?;
         skipped += 1;
     }
@@ -903,7 +1043,8 @@ fn subject_before<'t>(text: &'t str, pos: usize, people: &PersonWords) -> Option
     if w.text.eq_ignore_ascii_case("that") {
         // A relative "that": "a man that is deaf" (not "a house that is old").
         let antecedent = word_before(text, w.start)?;
-        return (antecedent.gap == Gap::Space && people.is(antecedent.text, class::NOUN)).then_some(antecedent);
+        return (antecedent.gap == Gap::Space && people.is(antecedent.text, class::NOUN))
+            .then_some(antecedent);
     }
     people.is_subject(text, &w).then_some(w)
 }
@@ -913,7 +1054,11 @@ fn origin(text: &str, s: usize, e: usize, people: &PersonWords) -> bool {
     // Most mentions of a place are not after one of the words below: a quick test of the two
     // bytes before the place's last space ("from", "in", "of", "fled", "escaped", "the").
     let before = text.as_bytes()[..s].trim_ascii_end();
-    let quick = before.len() >= 2 && matches!(before[before.len() - 2..].to_ascii_lowercase()[..], [b'o', b'm'] | [b'i', b'n'] | [b'o', b'f'] | [b'e', b'd'] | [b'h', b'e']);
+    let quick = before.len() >= 2
+        && matches!(
+            before[before.len() - 2..].to_ascii_lowercase()[..],
+            [b'o', b'm'] | [b'i', b'n'] | [b'o', b'f'] | [b'e', b'd'] | [b'h', b'e']
+        );
     if !quick && !text.as_bytes()[e..].starts_with(b"-") {
         return false;
     }
@@ -936,23 +1081,32 @@ fn origin(text: &str, s: usize, e: usize, people: &PersonWords) -> bool {
     if p.gap != Gap::Space {
         return false;
     }
-    let before = |pos| word_before(text, pos).filter(|w: &Word| w.gap == Gap::Space || w.gap == Gap::Apostrophe);
+    let before = |pos| {
+        word_before(text, pos).filter(|w: &Word| w.gap == Gap::Space || w.gap == Gap::Apostrophe)
+    };
     match p.text.to_ascii_lowercase().as_str() {
         "from" => {
             let mut pos = p.start;
             for _ in 0..3 {
-                let Some(w) = word_before(text, pos) else { return false };
+                let Some(w) = word_before(text, pos) else {
+                    return false;
+                };
                 if w.gap == Gap::Comma && pos != p.start {
                     return false;
                 }
-                if grammar(w.text, class::ORIGIN_VERBS) || people.is(w.text, class::NOUN) || people.is(w.text, class::PRONOUN) {
+                if grammar(w.text, class::ORIGIN_VERBS)
+                    || people.is(w.text, class::NOUN)
+                    || people.is(w.text, class::PRONOUN)
+                {
                     return true;
                 }
                 pos = w.start;
             }
             false
         }
-        "in" => before(p.start).is_some_and(|w| w.text.eq_ignore_ascii_case("born") || w.text.eq_ignore_ascii_case("raised")),
+        "in" => before(p.start).is_some_and(|w| {
+            w.text.eq_ignore_ascii_case("born") || w.text.eq_ignore_ascii_case("raised")
+        }),
         "of" => before(p.start).is_some_and(|w| grammar(w.text, class::ORIGIN_OF)),
         "fled" | "escaped" => true,
         _ => false,
@@ -965,18 +1119,24 @@ fn origin(text: &str, s: usize, e: usize, people: &PersonWords) -> bool {
 fn offspring(text: &str, s: usize) -> bool {
     let mut pos = s;
     for _ in 0..3 {
-        let Some(w) = word_before(text, pos) else { return false };
+        let Some(w) = word_before(text, pos) else {
+            return false;
+        };
         if w.gap != Gap::Space {
             return false;
         }
         // Mary's children: the `s` after an apostrophe.
-        if w.text.eq_ignore_ascii_case("s") && word_before(text, w.start).is_some_and(|n| n.gap == Gap::Apostrophe) {
+        if w.text.eq_ignore_ascii_case("s")
+            && word_before(text, w.start).is_some_and(|n| n.gap == Gap::Apostrophe)
+        {
             return true;
         }
         // "of" only with a number or modifier between ("a mother of two children", not "the
         // care of children").
         let of = w.text.eq_ignore_ascii_case("of");
-        if grammar(w.text, class::POSSESSIVES) || grammar(w.text, class::HAVING) && !(of && pos == s) {
+        if grammar(w.text, class::POSSESSIVES)
+            || grammar(w.text, class::HAVING) && !(of && pos == s)
+        {
             return true;
         }
         if !(grammar(w.text, class::OFFSPRING_MODIFIERS) || w.is_digits()) {
@@ -1018,7 +1178,9 @@ fn age_of(
             n
         }
         AgeAnchor::Band(n) => {
-            let w = word_before(text, s).filter(|w| matches!(w.gap, Gap::Space | Gap::Hyphen)).ok_or(Miss::NoAge)?;
+            let w = word_before(text, s)
+                .filter(|w| matches!(w.gap, Gap::Space | Gap::Hyphen))
+                .ok_or(Miss::NoAge)?;
             start = w.start;
             if w.text.eq_ignore_ascii_case("under") {
                 n.saturating_sub(1)
@@ -1033,15 +1195,36 @@ fn age_of(
 }
 
 const UNITS: [&str; 20] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 ];
 const TENS: [&str; 10] = [
     "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
 ];
 
 fn unit_value(w: &str) -> Option<u32> {
-    UNITS.iter().position(|u| w.eq_ignore_ascii_case(u)).map(|i| i as u32)
+    UNITS
+        .iter()
+        .position(|u| w.eq_ignore_ascii_case(u))
+        .map(|i| i as u32)
 }
 
 fn tens_value(w: &str) -> Option<u32> {
@@ -1052,7 +1235,9 @@ fn tens_value(w: &str) -> Option<u32> {
 
 /// A number of at most three digits, or `a`/`one hundred`.
 fn digits_value(w: &Word) -> Option<u32> {
-    (w.is_digits() && w.text.len() <= 3).then(|| w.text.parse().ok()).flatten()
+    (w.is_digits() && w.text.len() <= 3)
+        .then(|| w.text.parse().ok())
+        .flatten()
 }
 
 /// The number that ends right before `s` (digits or words: "30", "eighty", "ninety-five",
@@ -1065,14 +1250,20 @@ fn number_before(text: &str, s: usize) -> Option<(u32, usize)> {
     if let Some(n) = digits_value(&w) {
         // Not part of a larger number ("1,000-year-old", "2.5"): the character before.
         let prev = text[..w.start].chars().next_back();
-        if prev.is_some_and(|c| c == ',' || c == '.') && text[..w.start.saturating_sub(1)].chars().next_back().is_some_and(|c| c.is_ascii_digit()) {
+        if prev.is_some_and(|c| c == ',' || c == '.')
+            && text[..w.start.saturating_sub(1)]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_digit())
+        {
             return None;
         }
         return Some((n, w.start));
     }
     if w.text.eq_ignore_ascii_case("hundred") {
         let p = word_before(text, w.start).filter(|p| matches!(p.gap, Gap::Space | Gap::Hyphen))?;
-        return (p.text.eq_ignore_ascii_case("a") || p.text.eq_ignore_ascii_case("one")).then_some((100, p.start));
+        return (p.text.eq_ignore_ascii_case("a") || p.text.eq_ignore_ascii_case("one"))
+            .then_some((100, p.start));
     }
     if let Some(t) = tens_value(w.text) {
         return Some((t, w.start));
@@ -1103,7 +1294,12 @@ fn number_after(text: &str, e: usize) -> Option<u32> {
         if let Some(n) = digits_value(&w) {
             // Not a year or a larger number ("age 2000", "aged 1.5").
             let next = text[w.end..].chars().next();
-            if next.is_some_and(|c| c == '.' || c == ',') && text[w.end + 1..].chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            if next.is_some_and(|c| c == '.' || c == ',')
+                && text[w.end + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit())
+            {
                 return None;
             }
             return Some(n);
@@ -1163,7 +1359,10 @@ fn appositive(text: &str, s: usize, e: usize) -> bool {
             let Some(name) = word_before(text, name_end + 1).filter(|w| w.end == name_end) else {
                 return false;
             };
-            name.capitalized() && !name.is_digits() && !grammar(name.text, class::NOT_NAMES) && !is_month(name.text)
+            name.capitalized()
+                && !name.is_digits()
+                && !grammar(name.text, class::NOT_NAMES)
+                && !is_month(name.text)
         }
         _ => false,
     }
@@ -1176,25 +1375,56 @@ fn appositive(text: &str, s: usize, e: usize) -> bool {
 fn number_of_a_person(text: &str, s: usize, e: usize, people: &PersonWords) -> bool {
     let ends = word_after(text, e).is_none_or(|w| {
         w.gap == Gap::Comma
-            || grammar(w.text, class::ATTR_STOP | class::COORDINATORS | class::NOMINAL_NEXT | class::VERBS | class::AUXILIARIES)
+            || grammar(
+                w.text,
+                class::ATTR_STOP
+                    | class::COORDINATORS
+                    | class::NOMINAL_NEXT
+                    | class::VERBS
+                    | class::AUXILIARIES,
+            )
     });
     if !ends {
         return false;
     }
     if let Some(w) = word_before(text, s)
         && w.gap == Gap::Space
-        && ["over", "under", "of"].iter().any(|p| w.text.eq_ignore_ascii_case(p))
+        && ["over", "under", "of"]
+            .iter()
+            .any(|p| w.text.eq_ignore_ascii_case(p))
     {
-        return word_before(text, w.start).is_some_and(|n| n.gap == Gap::Space && people.is(n.text, class::NOUN));
+        return word_before(text, w.start)
+            .is_some_and(|n| n.gap == Gap::Space && people.is(n.text, class::NOUN));
     }
     predicative(text, s, people).is_some()
 }
 
 fn is_month(w: &str) -> bool {
     [
-        "january", "february", "march", "april", "may", "june", "july", "august", "september",
-        "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
-        "sept", "oct", "nov", "dec",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
     ]
     .iter()
     .any(|m| w.eq_ignore_ascii_case(m))
@@ -1204,10 +1434,24 @@ fn is_month(w: &str) -> bool {
 /// regular plural is matched too: the forms a lexicon's `ages:` adds to its axis.
 pub fn age_anchors() -> Vec<(String, bool, AgeAnchor)> {
     let mut out: Vec<(String, bool, AgeAnchor)> = Vec::new();
-    for (form, plural) in [("year old", true), ("years old", false), ("yr old", true), ("yrs old", false), ("years of age", false), ("year of age", false)] {
+    for (form, plural) in [
+        ("year old", true),
+        ("years old", false),
+        ("yr old", true),
+        ("yrs old", false),
+        ("years of age", false),
+        ("year of age", false),
+    ] {
         out.push((form.into(), plural, AgeAnchor::YearsBefore));
     }
-    for (form, plural) in [("month old", true), ("months old", false), ("week old", true), ("weeks old", false), ("day old", true), ("days old", false)] {
+    for (form, plural) in [
+        ("month old", true),
+        ("months old", false),
+        ("week old", true),
+        ("weeks old", false),
+        ("day old", true),
+        ("days old", false),
+    ] {
         out.push((form.into(), plural, AgeAnchor::UnderAYear));
     }
     out.push(("something".into(), true, AgeAnchor::Something));
@@ -1217,7 +1461,11 @@ pub fn age_anchors() -> Vec<(String, bool, AgeAnchor)> {
     for d in 1..10u32 {
         out.push((format!("{}0s", d), false, AgeAnchor::Decade(d * 10)));
         if d >= 2 {
-            out.push((format!("{}ies", &TENS[d as usize][..TENS[d as usize].len() - 1]), false, AgeAnchor::Decade(d * 10)));
+            out.push((
+                format!("{}ies", &TENS[d as usize][..TENS[d as usize].len() - 1]),
+                false,
+                AgeAnchor::Decade(d * 10),
+            ));
         }
     }
     for n in 1..=110u32 {
@@ -1240,8 +1488,29 @@ mod tests {
 
     fn people() -> PersonWords {
         PersonWords::new(
-            ["man", "men", "woman", "women", "troops", "dad", "dads", "husband", "actress", "player", "people", "friend", "friends", "idiot", "immigrants", "refugees", "students", "family"],
-            ["i", "you", "he", "she", "we", "they", "who", "one", "them", "all"],
+            [
+                "man",
+                "men",
+                "woman",
+                "women",
+                "troops",
+                "dad",
+                "dads",
+                "husband",
+                "actress",
+                "player",
+                "people",
+                "friend",
+                "friends",
+                "idiot",
+                "immigrants",
+                "refugees",
+                "students",
+                "family",
+            ],
+            [
+                "i", "you", "he", "she", "we", "they", "who", "one", "them", "all",
+            ],
             ["martha"],
         )
     }
@@ -1258,10 +1527,22 @@ mod tests {
 
     #[test]
     fn attributive_before_a_noun_for_people() {
-        assert_eq!(said_of_people("French troops crossed", "French"), Some(Why::Attributive));
-        assert_eq!(said_of_people("a Black husband", "Black"), Some(Why::Attributive));
-        assert_eq!(said_of_people("an American film and television actress", "American"), Some(Why::Attributive));
-        assert_eq!(said_of_people("Polish and Czech men", "Polish"), Some(Why::Attributive));
+        assert_eq!(
+            said_of_people("French troops crossed", "French"),
+            Some(Why::Attributive)
+        );
+        assert_eq!(
+            said_of_people("a Black husband", "Black"),
+            Some(Why::Attributive)
+        );
+        assert_eq!(
+            said_of_people("an American film and television actress", "American"),
+            Some(Why::Attributive)
+        );
+        assert_eq!(
+            said_of_people("Polish and Czech men", "Polish"),
+            Some(Why::Attributive)
+        );
         assert_eq!(said_of_people("the French iron industry", "French"), None);
         assert_eq!(said_of_people("an old house", "old"), None);
         assert_eq!(said_of_people("the French side of the men", "French"), None);
@@ -1269,24 +1550,60 @@ mod tests {
 
     #[test]
     fn predicative_of_a_person() {
-        assert_eq!(said_of_people("he was so old.", "old"), Some(Why::Predicative));
-        assert_eq!(said_of_people("Martha is white.", "white"), Some(Why::Predicative));
-        assert_eq!(said_of_people("one of them is Hungarian", "Hungarian"), Some(Why::Predicative));
-        assert_eq!(said_of_people("a friend who's deaf", "deaf"), Some(Why::Predicative));
-        assert_eq!(said_of_people("she was born deaf", "deaf"), Some(Why::Predicative));
-        assert_eq!(said_of_people("I love being young", "young"), Some(Why::Predicative));
-        assert_eq!(said_of_people("he isn't old", "old"), Some(Why::Predicative));
+        assert_eq!(
+            said_of_people("he was so old.", "old"),
+            Some(Why::Predicative)
+        );
+        assert_eq!(
+            said_of_people("Martha is white.", "white"),
+            Some(Why::Predicative)
+        );
+        assert_eq!(
+            said_of_people("one of them is Hungarian", "Hungarian"),
+            Some(Why::Predicative)
+        );
+        assert_eq!(
+            said_of_people("a friend who's deaf", "deaf"),
+            Some(Why::Predicative)
+        );
+        assert_eq!(
+            said_of_people("she was born deaf", "deaf"),
+            Some(Why::Predicative)
+        );
+        assert_eq!(
+            said_of_people("I love being young", "young"),
+            Some(Why::Predicative)
+        );
+        assert_eq!(
+            said_of_people("he isn't old", "old"),
+            Some(Why::Predicative)
+        );
         assert_eq!(said_of_people("the house was old.", "old"), None);
         assert_eq!(said_of_people("it is old.", "old"), None);
     }
 
     #[test]
     fn nominal_use() {
-        assert_eq!(said_of_people("the elderly were cared for", "elderly"), Some(Why::Nominal));
-        assert_eq!(said_of_people("The French invaded", "French"), Some(Why::Nominal));
-        assert_eq!(said_of_people("He is an American who", "American"), Some(Why::Nominal));
-        assert_eq!(said_of_people("a Christian and a Muslim", "Christian"), Some(Why::Nominal));
-        assert_eq!(said_of_people("the American's", "American"), Some(Why::Nominal));
+        assert_eq!(
+            said_of_people("the elderly were cared for", "elderly"),
+            Some(Why::Nominal)
+        );
+        assert_eq!(
+            said_of_people("The French invaded", "French"),
+            Some(Why::Nominal)
+        );
+        assert_eq!(
+            said_of_people("He is an American who", "American"),
+            Some(Why::Nominal)
+        );
+        assert_eq!(
+            said_of_people("a Christian and a Muslim", "Christian"),
+            Some(Why::Nominal)
+        );
+        assert_eq!(
+            said_of_people("the American's", "American"),
+            Some(Why::Nominal)
+        );
         assert_eq!(said_of_people("a black and white photo", "black"), None);
         assert_eq!(said_of_people("the old-fashioned way", "old"), None);
         assert_eq!(said_of_people("French fries", "French"), None);

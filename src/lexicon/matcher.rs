@@ -34,8 +34,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind};
 
 use super::ContextRule;
 use super::context::{AgeRule, Miss, PersonWords, Why, WordContext};
-use super::words::{ASCII_WORD, length_tag, word_key};
 pub use super::words::is_word_char;
+use super::words::{ASCII_WORD, length_tag, word_key};
 
 /// A term found in a text: byte offsets, the term it is a form of, and why it counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,11 +151,21 @@ impl JoinedSink for Tracer<'_> {
     const ALL: bool = true;
     fn hit(&mut self, _k: usize, _h: Hit) {}
     fn traced(&mut self, _k: usize, h: Hit, context: Option<u32>, verdict: Result<Why, Miss>) {
-        let rule = context.map(|c| self.matcher.contexts[c as usize].describe()).filter(|d| !d.is_empty());
+        let rule = context
+            .map(|c| self.matcher.contexts[c as usize].describe())
+            .filter(|d| !d.is_empty());
         let evidence = match verdict {
-            Ok(Why::Attributive) => super::context::attributive(self.text, h.start, h.end, &self.matcher.people, false).map(|w| format!("before `{}`", w.text)),
-            Ok(Why::Predicative) => super::context::predicative(self.text, h.start, &self.matcher.people).map(|w| format!("said of `{}`", w.text)),
-            Ok(Why::Postnominal) => super::words::word_before(self.text, h.start).map(|w| format!("after `{}`", w.text)),
+            Ok(Why::Attributive) => {
+                super::context::attributive(self.text, h.start, h.end, &self.matcher.people, false)
+                    .map(|w| format!("before `{}`", w.text))
+            }
+            Ok(Why::Predicative) => {
+                super::context::predicative(self.text, h.start, &self.matcher.people)
+                    .map(|w| format!("said of `{}`", w.text))
+            }
+            Ok(Why::Postnominal) => {
+                super::words::word_before(self.text, h.start).map(|w| format!("after `{}`", w.text))
+            }
             _ => None,
         };
         self.out.push(Candidate {
@@ -217,7 +227,14 @@ impl MatcherBuilder {
 
     /// [`Self::add`] for a form that is an inflection of its term (a plural: `americans` of
     /// `american`), which `person` rules read as a noun for people.
-    pub fn add_form(&mut self, form: &str, term: u32, context: Option<u32>, layer: u32, inflected: bool) {
+    pub fn add_form(
+        &mut self,
+        form: &str,
+        term: u32,
+        context: Option<u32>,
+        layer: u32,
+        inflected: bool,
+    ) {
         let target = Target {
             term,
             context,
@@ -231,7 +248,10 @@ impl MatcherBuilder {
                 self.targets.push(Vec::new());
                 self.patterns.len() - 1
             });
-            if !self.targets[id].iter().any(|t| Target { inflected, ..*t } == target) {
+            if !self.targets[id]
+                .iter()
+                .any(|t| Target { inflected, ..*t } == target)
+            {
                 self.targets[id].push(target);
             }
         }
@@ -1285,7 +1305,12 @@ impl Matcher {
             };
             if S::ALL {
                 let (term, start) = verdict.map_or((t.term, s), |(_, term, start)| (term, start));
-                let h = Hit { start, end: e, term, why: verdict.map_or(Why::Term, |(w, _, _)| w) };
+                let h = Hit {
+                    start,
+                    end: e,
+                    term,
+                    why: verdict.map_or(Why::Term, |(w, _, _)| w),
+                };
                 f.traced(h, (ctx != NONE).then_some(ctx), verdict.map(|(w, _, _)| w));
             }
             if let Ok((why, term, start)) = verdict {

@@ -340,7 +340,11 @@ pub fn parse(
                         let names: Vec<&str> = groups.keys().map(String::as_str).collect();
                         r.error(item, &key, format!("context rule for group `{g}`, which is not a group of this lexicon (groups: {})", names.join(", ")));
                     } else if group_context.insert(g.clone(), rule).is_some() {
-                        r.error(item, &key, format!("a second context rule for group `{g}`; merge them into one"));
+                        r.error(
+                            item,
+                            &key,
+                            format!("a second context rule for group `{g}`; merge them into one"),
+                        );
                     }
                 }
             }
@@ -520,16 +524,31 @@ pub(crate) fn read_ages(
                 items.iter().filter_map(|n| r.count(n, &k)).collect()
             }
             _ => {
-                r.error_help(range, &k, format!("expected `[from, to]` in years, found {}", range.type_name()), Some("e.g. `young_adult: [18, 34]`"));
+                r.error_help(
+                    range,
+                    &k,
+                    format!(
+                        "expected `[from, to]` in years, found {}",
+                        range.type_name()
+                    ),
+                    Some("e.g. `young_adult: [18, 34]`"),
+                );
                 continue;
             }
         };
         let [lo, hi] = bounds[..] else { continue };
         if lo > hi || hi > 150 {
-            r.error(range, &k, format!("the range [{lo}, {hi}] is empty or beyond 150 years"));
+            r.error(
+                range,
+                &k,
+                format!("the range [{lo}, {hi}] is empty or beyond 150 years"),
+            );
             continue;
         }
-        if let Some((other, _)) = out.iter().find(|(_, (a, b))| lo as u32 <= *b && *a <= hi as u32) {
+        if let Some((other, _)) = out
+            .iter()
+            .find(|(_, (a, b))| lo as u32 <= *b && *a <= hi as u32)
+        {
             r.error(range, &k, format!("the range [{lo}, {hi}] overlaps the range of `{other}`; an age belongs to one group"));
             continue;
         }

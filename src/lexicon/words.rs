@@ -98,7 +98,6 @@ pub(crate) static ASCII_WORD: [bool; 128] = {
     t
 };
 
-
 /// The key of a non-empty ASCII word of at most 8 bytes (its bytes in lower case).
 #[inline]
 pub(crate) fn short_key(w: &str) -> Option<u64> {
@@ -339,7 +338,10 @@ pub(crate) fn word_before(text: &str, pos: usize) -> Option<Word<'_>> {
             }
             start -= 1;
         } else {
-            let c = text[..start].chars().next_back().expect("a character boundary");
+            let c = text[..start]
+                .chars()
+                .next_back()
+                .expect("a character boundary");
             if !is_word_char(c) {
                 break;
             }
@@ -419,7 +421,12 @@ impl WordTable {
                 }
                 self.slots[i].1 |= bits;
             }
-            None => *self.long.entry(lower.into_bytes().into_boxed_slice()).or_default() |= bits,
+            None => {
+                *self
+                    .long
+                    .entry(lower.into_bytes().into_boxed_slice())
+                    .or_default() |= bits
+            }
         }
     }
 

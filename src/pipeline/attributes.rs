@@ -89,7 +89,11 @@ fn span_fields() -> Fields {
 
 /// The type of `debias_spans`: a list of (start, end, text, term, group, rule).
 pub fn spans_type() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Struct(span_fields()), false)))
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(span_fields()),
+        false,
+    )))
 }
 
 /// The `debias_spans` of documents: for each, every match with why it counted.
@@ -113,18 +117,32 @@ fn spans_array(detector: &Detector, docs: &[(String, bool)]) -> ArrayRef {
         false,
     )));
     for (text, any) in docs {
-        let spans = if *any { detector.spans(text) } else { Vec::new() };
+        let spans = if *any {
+            detector.spans(text)
+        } else {
+            Vec::new()
+        };
         let b = list.values();
         for h in spans {
             let term = &tax.terms[h.term as usize];
-            b.field_builder::<UInt32Builder>(0).expect("start").append_value(h.start as u32);
-            b.field_builder::<UInt32Builder>(1).expect("end").append_value(h.end as u32);
-            b.field_builder::<StringBuilder>(2).expect("text").append_value(&text[h.start..h.end]);
-            b.field_builder::<StringBuilder>(3).expect("term").append_value(&term.text);
+            b.field_builder::<UInt32Builder>(0)
+                .expect("start")
+                .append_value(h.start as u32);
+            b.field_builder::<UInt32Builder>(1)
+                .expect("end")
+                .append_value(h.end as u32);
+            b.field_builder::<StringBuilder>(2)
+                .expect("text")
+                .append_value(&text[h.start..h.end]);
+            b.field_builder::<StringBuilder>(3)
+                .expect("term")
+                .append_value(&term.text);
             b.field_builder::<StringBuilder>(4)
                 .expect("group")
                 .append_value(&tax.groups[term.group as usize].key);
-            b.field_builder::<StringBuilder>(5).expect("rule").append_value(h.why.name());
+            b.field_builder::<StringBuilder>(5)
+                .expect("rule")
+                .append_value(h.why.name());
             b.append(true);
         }
         list.append(true);
@@ -257,7 +275,8 @@ impl PartWriter {
         self.ids.push(id.to_owned());
         self.hits.push(Some(hits.clone()));
         let any = !hits.terms.is_empty();
-        self.texts.push((if any { text.to_owned() } else { String::new() }, any));
+        self.texts
+            .push((if any { text.to_owned() } else { String::new() }, any));
     }
 
     /// Writes the buffered rows once there are enough for a batch.

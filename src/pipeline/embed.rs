@@ -235,21 +235,32 @@ pub fn embed(
 
 /// The text of the first document of `inputs` (as the rules' `input:` selects them) whose id
 /// is `id`, with the file it is in (for `debias explain --input FILE --id ID`).
-pub fn find_document(rules: &RuleSet, inputs: &[String], id: &str) -> Result<Option<(String, String)>> {
+pub fn find_document(
+    rules: &RuleSet,
+    inputs: &[String],
+    id: &str,
+) -> Result<Option<(String, String)>> {
     let (files, _) = resolve_inputs(rules, inputs)?;
     let rt = runtime(1)?;
     let ctx = ordered_session(rules, 1)?;
     let mut found = None;
     let mut counts = EmbedOutcome::default();
     for file in &files {
-        rt.block_on(read_docs(&ctx, rules, std::slice::from_ref(file), false, &mut counts, |docs| {
-            if found.is_none()
-                && let Some(i) = docs.ids.iter().position(|d| d == id)
-            {
-                found = Some((docs.texts[i].to_owned(), file.path.display().to_string()));
-            }
-            Ok(())
-        }))?;
+        rt.block_on(read_docs(
+            &ctx,
+            rules,
+            std::slice::from_ref(file),
+            false,
+            &mut counts,
+            |docs| {
+                if found.is_none()
+                    && let Some(i) = docs.ids.iter().position(|d| d == id)
+                {
+                    found = Some((docs.texts[i].to_owned(), file.path.display().to_string()));
+                }
+                Ok(())
+            },
+        ))?;
         if found.is_some() {
             break;
         }

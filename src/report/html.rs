@@ -204,7 +204,9 @@ impl Page {
             b.push_str("<tr>");
             for (i, c) in r.iter().enumerate() {
                 if align.is_text(i) {
-                    let cell = esc(c).replace(MARK_OPEN, "<mark>").replace(MARK_CLOSE, "</mark>");
+                    let cell = esc(c)
+                        .replace(MARK_OPEN, "<mark>")
+                        .replace(MARK_CLOSE, "</mark>");
                     let _ = write!(b, "<td>{cell}</td>");
                 } else {
                     let _ = write!(b, "<td class=\"n\">{}</td>", esc(c));
@@ -609,7 +611,12 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
         embedding_sections(page, e, &id("embeddings"), &title("Embeddings"));
     }
     if !r.evaluations.is_empty() {
-        evaluation_section(page, &r.evaluations, &id("detection-quality"), &title("Detection quality"));
+        evaluation_section(
+            page,
+            &r.evaluations,
+            &id("detection-quality"),
+            &title("Detection quality"),
+        );
     }
 }
 
@@ -627,7 +634,11 @@ fn evaluation_section(page: &mut Page, evals: &[crate::eval::Evaluation], id: &s
             .iter()
             .map(|s| {
                 vec![
-                    if s.too_few { format!("{} (too few)", s.name) } else { s.name.clone() },
+                    if s.too_few {
+                        format!("{} (too few)", s.name)
+                    } else {
+                        s.name.clone()
+                    },
                     num(s.positives),
                     r3(s.precision),
                     ci(s.precision_ci),
@@ -641,7 +652,16 @@ fn evaluation_section(page: &mut Page, evals: &[crate::eval::Evaluation], id: &s
         page.table(
             &format!("{id}-{k}"),
             &format!("{} ({} labelled texts)", e.file, num(e.texts)),
-            &["axis", "positives", "precision", "interval", "recall", "interval", "false positives", "misses"],
+            &[
+                "axis",
+                "positives",
+                "precision",
+                "interval",
+                "recall",
+                "interval",
+                "false positives",
+                "misses",
+            ],
             1,
             &rows,
         );
@@ -744,9 +764,13 @@ fn axis_section(page: &mut Page, a: &AxisReport, id: &str, title: &str) {
         .groups
         .iter()
         .flat_map(|g| {
-            g.examples
-                .iter()
-                .map(|e| vec![g.name.clone(), e.id.clone(), e.marked(MARK_OPEN, MARK_CLOSE)])
+            g.examples.iter().map(|e| {
+                vec![
+                    g.name.clone(),
+                    e.id.clone(),
+                    e.marked(MARK_OPEN, MARK_CLOSE),
+                ]
+            })
         })
         .collect();
     if !examples.is_empty() {

@@ -170,7 +170,13 @@ pub fn render(r: &Report) -> String {
             );
             for g in examples {
                 for e in &g.examples {
-                    let _ = writeln!(w, "- {} `{}` — {}", g.name, cell(&e.id), cell(&e.marked("**", "**")));
+                    let _ = writeln!(
+                        w,
+                        "- {} `{}` — {}",
+                        g.name,
+                        cell(&e.id),
+                        cell(&e.marked("**", "**"))
+                    );
                 }
             }
         }

@@ -32,12 +32,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::{GroupId, Taxonomy};
 use crate::error::{Error, Result};
+pub use crate::interval::{normal_quantile, wilson};
 use crate::lexicon::LexiconKind;
 use crate::pipeline::ScanOutcome;
 use crate::pipeline::input::InputFile;
 use crate::rules::{RuleSet, SourceSpec, Target};
 use stats::ScanStats;
-pub use crate::interval::{normal_quantile, wilson};
 
 /// Identifies the JSON format of the report.
 pub const SCHEMA: &str = "debias-report";
@@ -161,8 +161,18 @@ impl ExampleReport {
     /// The snippet with the match wrapped in `open` and `close`.
     pub fn marked(&self, open: &str, close: &str) -> String {
         match self.mark {
-            Some([a, b]) if a <= b && b <= self.snippet.len() && self.snippet.is_char_boundary(a) && self.snippet.is_char_boundary(b) => {
-                format!("{}{open}{}{close}{}", &self.snippet[..a], &self.snippet[a..b], &self.snippet[b..])
+            Some([a, b])
+                if a <= b
+                    && b <= self.snippet.len()
+                    && self.snippet.is_char_boundary(a)
+                    && self.snippet.is_char_boundary(b) =>
+            {
+                format!(
+                    "{}{open}{}{close}{}",
+                    &self.snippet[..a],
+                    &self.snippet[a..b],
+                    &self.snippet[b..]
+                )
             }
             _ => self.snippet.clone(),
         }
@@ -742,5 +752,4 @@ mod tests {
         assert!((normal_quantile(0.5)).abs() < 1e-9);
         assert!((normal_quantile(0.005) + 2.575829).abs() < 1e-5);
     }
-
 }

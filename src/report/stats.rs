@@ -269,7 +269,12 @@ pub fn snippet(text: &str, start: usize, end: usize, max_chars: usize) -> String
 }
 
 /// [`snippet`], and the byte range of the match `start..end` in it.
-pub fn snippet_marked(text: &str, start: usize, end: usize, max_chars: usize) -> (String, [usize; 2]) {
+pub fn snippet_marked(
+    text: &str,
+    start: usize,
+    end: usize,
+    max_chars: usize,
+) -> (String, [usize; 2]) {
     let match_chars = text[start..end].chars().count();
     let side = max_chars.saturating_sub(match_chars) / 2;
     // Start `side` characters before the match (or at the text's start).

@@ -98,7 +98,10 @@ impl TaxonomyBuilder {
                         });
                         (tax.terms.len() - 1) as TermId
                     });
-                    let rule = spec.context.get(&t.text).or_else(|| spec.group_context.get(gname));
+                    let rule = spec
+                        .context
+                        .get(&t.text)
+                        .or_else(|| spec.group_context.get(gname));
                     let ctx = rule.map(|c| mb.context(c));
                     for form in surface_forms(&t.text, t.plural) {
                         if let Some((other_group, other)) = claimed.get(&form) {
@@ -176,20 +179,30 @@ fn is_inflection(form: &str, term: &str) -> bool {
 /// The numeric ages of an axis (`ages:`): one term per age group (`(age 18-34)`), the anchors
 /// that find a number ("year-old", "aged", "in her 20s", "Smith, 30,"), and the fixed age bands
 /// ("under-10s").
-fn add_ages(spec: &AxisSpec, ai: usize, first: GroupId, tax: &mut Taxonomy, mb: &mut MatcherBuilder) {
+fn add_ages(
+    spec: &AxisSpec,
+    ai: usize,
+    first: GroupId,
+    tax: &mut Taxonomy,
+    mb: &mut MatcherBuilder,
+) {
     if spec.ages.is_empty() {
         return;
     }
     let mut ranges = Vec::new();
     for (g, &(lo, hi)) in &spec.ages {
-        let Some(pos) = spec.groups.get_index_of(g) else { continue };
+        let Some(pos) = spec.groups.get_index_of(g) else {
+            continue;
+        };
         tax.terms.push(TermInfo {
             group: first + pos as GroupId,
             text: format!("(age {lo}-{hi})"),
         });
         ranges.push((lo, hi, (tax.terms.len() - 1) as u32));
     }
-    let Some(&(_, _, any)) = ranges.first() else { return };
+    let Some(&(_, _, any)) = ranges.first() else {
+        return;
+    };
     for (form, plural, anchor) in age_anchors() {
         let rule = mb.age_rule(AgeRule {
             anchor,
@@ -421,7 +434,9 @@ fn read_axis(
     // ages: numeric ages counted by range (replaces the lexicons' ranges).
     if let Some(n) = f.get("ages") {
         let groups: Vec<String> = spec.groups.keys().cloned().collect();
-        spec.ages = lexicon::read_ages(r, n, &format!("{key}.ages"), |g| groups.iter().any(|x| x == g));
+        spec.ages = lexicon::read_ages(r, n, &format!("{key}.ages"), |g| {
+            groups.iter().any(|x| x == g)
+        });
     }
     // patterns: regular expressions counted as mentions of a group.
     if let Some(n) = f.get("patterns") {

@@ -44,13 +44,25 @@ pub(super) fn read(r: &mut Reader<'_>, node: Option<&Node>, base_dir: &Path) -> 
         .and_then(|n| r.boolean(n, "person.first_names"))
         .unwrap_or(true);
     let extra: Vec<String> = get("words")
-        .map(|n| r.strings(n, "person.words").into_iter().map(|(s, _)| s).collect())
+        .map(|n| {
+            r.strings(n, "person.words")
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect()
+        })
         .unwrap_or_default();
     let mut nouns = Vec::new();
     let mut pronouns = Vec::new();
     let mut heads = Vec::new();
     for (name, at) in &lexicons {
-        let Some(lex) = load_lexicon(r, name, at, "person.lexicons", base_dir, LexiconKind::Person) else {
+        let Some(lex) = load_lexicon(
+            r,
+            name,
+            at,
+            "person.lexicons",
+            base_dir,
+            LexiconKind::Person,
+        ) else {
             continue;
         };
         add_words(&lex, &mut nouns, &mut pronouns, &mut heads);
@@ -66,7 +78,11 @@ pub(super) fn read(r: &mut Reader<'_>, node: Option<&Node>, base_dir: &Path) -> 
         && let Some(b) = lexicon::builtin("gender_first_names")
         && let Ok(lex) = lexicon::load_builtin(b)
     {
-        names.extend(lex.groups.values().flat_map(|g| g.terms.iter().map(|t| t.text.clone())));
+        names.extend(
+            lex.groups
+                .values()
+                .flat_map(|g| g.terms.iter().map(|t| t.text.clone())),
+        );
     }
     PersonRules {
         words: PersonWords::new(nouns, pronouns, names).with_heads(heads),
@@ -78,7 +94,12 @@ pub(super) fn read(r: &mut Reader<'_>, node: Option<&Node>, base_dir: &Path) -> 
 /// multi-word term of a person lexicon, its last word ("officer" of "police officer").
 /// Multi-word terms of other lexicons are left out: their last word is not always a noun for
 /// people ("notary public", "au pair").
-fn add_words(lex: &Lexicon, nouns: &mut Vec<String>, pronouns: &mut Vec<String>, heads: &mut Vec<String>) {
+fn add_words(
+    lex: &Lexicon,
+    nouns: &mut Vec<String>,
+    pronouns: &mut Vec<String>,
+    heads: &mut Vec<String>,
+) {
     for (g, terms) in &lex.groups {
         for t in &terms.terms {
             if lex.kind == LexiconKind::Person && g == "pronouns" {
