@@ -1172,7 +1172,7 @@ fn age_of(
         AgeAnchor::After => number_after(text, e).ok_or(Miss::NoAge)?,
         AgeAnchor::Decade(d) => decade(text, s, d).ok_or(Miss::NoAge)?,
         AgeAnchor::Appositive(n) => {
-            if !appositive(text, s, e) && !number_of_a_person(text, s, e, people) {
+            if !appositive(text, s, e, people) && !number_of_a_person(text, s, e, people) {
                 return Err(Miss::NoAge);
             }
             n
@@ -1342,7 +1342,7 @@ fn decade(text: &str, s: usize, d: u32) -> Option<u32> {
 }
 
 /// "Smith, 30, said", "Smith, 30." or "Smith (30)": the number `s..e` alone after a name.
-fn appositive(text: &str, s: usize, e: usize) -> bool {
+fn appositive(text: &str, s: usize, e: usize, people: &PersonWords) -> bool {
     let before = &text.as_bytes()[..s];
     let after = &text.as_bytes()[e..];
     let (name_end, closing): (usize, &[u8]) = if before.ends_with(b", ") {
@@ -1359,10 +1359,12 @@ fn appositive(text: &str, s: usize, e: usize) -> bool {
             let Some(name) = word_before(text, name_end + 1).filter(|w| w.end == name_end) else {
                 return false;
             };
-            name.capitalized()
-                && !name.is_digits()
-                && !grammar(name.text, class::NOT_NAMES)
-                && !is_month(name.text)
+            // A name, or a noun for people ("the president, 78, said").
+            people.is(name.text, class::NOUN)
+                || name.capitalized()
+                    && !name.is_digits()
+                    && !grammar(name.text, class::NOT_NAMES)
+                    && !is_month(name.text)
         }
         _ => false,
     }
@@ -1373,16 +1375,19 @@ fn appositive(text: &str, s: usize, e: usize) -> bool {
 /// ("gals over 60", "a guy of 90"), and at the end of its phrase ("30 pages", "over 60 countries"
 /// are not ages).
 fn number_of_a_person(text: &str, s: usize, e: usize, people: &PersonWords) -> bool {
+    // "1 of 3 candidates", "one in 5", "3 for 5" are counts, not ages.
+    const COUNTS: [&str; 8] = ["of", "in", "out", "for", "per", "from", "to", "times"];
     let ends = word_after(text, e).is_none_or(|w| {
         w.gap == Gap::Comma
-            || grammar(
-                w.text,
-                class::ATTR_STOP
-                    | class::COORDINATORS
-                    | class::NOMINAL_NEXT
-                    | class::VERBS
-                    | class::AUXILIARIES,
-            )
+            || !COUNTS.iter().any(|c| w.text.eq_ignore_ascii_case(c))
+                && grammar(
+                    w.text,
+                    class::ATTR_STOP
+                        | class::COORDINATORS
+                        | class::NOMINAL_NEXT
+                        | class::VERBS
+                        | class::AUXILIARIES,
+                )
     });
     if !ends {
         return false;
@@ -1661,9 +1666,22 @@ mod tests {
         assert_eq!(d("in the 90s", "90s", 90), None);
         let ap = |text: &str| {
             let (s, e) = at(text, "30");
-            appositive(text, s, e)
+            appositive(text, s, e, &people())
         };
         assert!(ap("John Smith, 30, said"));
+        assert!(ap("the man, 30, said"));
+        let said_of = |text: &str, n: &str| {
+            let (s, e) = at(text, n);
+            number_of_a_person(text, s, e, &people())
+        };
+        assert!(said_of("she is 30 and lives here", "30"));
+        assert!(said_of("a friend who just turned 30.", "30"));
+        assert!(said_of("dads over 60 feel it", "60"));
+        assert!(said_of("a man of 90 has", "90"));
+        assert!(!said_of("he was 1 of 3 candidates", "1"));
+        assert!(!said_of("over 60 countries", "60"));
+        assert!(!said_of("the population is 45 million", "45"));
+        assert!(!said_of("the house is 30 years old", "30"));
         assert!(ap("said Smith, 30."));
         assert!(ap("Smith (30) said"));
         assert!(!ap("June 3, 30 people"));
