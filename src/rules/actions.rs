@@ -593,12 +593,24 @@ fn read_augment(
         (None, Some(n)) => {
             let mut groups: Vec<(String, Vec<String>)> = Vec::new();
             for (g, gn, terms) in r.entries(n, &format!("{key}.groups")) {
-                let list: Vec<String> = r
-                    .strings(terms, &format!("{key}.groups.{g}"))
-                    .into_iter()
-                    .map(|(t, _)| t)
-                    .collect();
-                if list.is_empty() {
+                let mut list: Vec<String> = Vec::new();
+                let given = r.strings(terms, &format!("{key}.groups.{g}"));
+                let any_given = !given.is_empty();
+                for (t, tn) in given {
+                    if !t.chars().any(crate::lexicon::matcher::is_word_char) {
+                        // An empty term would match between every two characters.
+                        r.error_help(
+                            tn,
+                            &format!("{key}.groups.{g}"),
+                            &format!("the term {t:?} has no letter or digit"),
+                            Some("remove it, or write the word it stands for"),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    list.push(t);
+                }
+                if !any_given {
                     r.error(gn, &format!("{key}.groups.{g}"), "a group without terms");
                     ok = false;
                 }

@@ -105,3 +105,25 @@ fn a_text_column_of_numbers_is_refused() {
     let e = scan_err(&pets_rules(), &[&f]);
     assert!(e.contains("holds Int64, not strings"), "{e}");
 }
+
+/// A term with no letter or digit in an augment group would match between every two characters
+/// (and once made `apply` panic): `rules check` refuses it with its line, exit 2.
+#[test]
+fn augment_terms_without_a_letter_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for term in ["\"\"", "\" \"", "\"-\""] {
+        let p = dir.path().join("rules.yaml");
+        std::fs::write(
+            &p,
+            format!("actions:\n  - augment:\n      name: e\n      groups:\n        a: [{term}, q]\n        b: [x, z]\n"),
+        )
+        .unwrap();
+        let out = debias(&["rules", "check", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{term}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("rules.yaml:5:13") && err.contains("has no letter or digit"),
+            "{term}: {err}"
+        );
+    }
+}
