@@ -127,3 +127,50 @@ fn augment_terms_without_a_letter_are_refused() {
         );
     }
 }
+
+/// A `where` that is not a function of each row alone would break determinism: volatile and
+/// stable functions give other rows each run, window functions depend on how the input is split
+/// into files. Both are refused in `input.where` and in `drop.where`.
+#[test]
+fn where_must_judge_each_row_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("rules.yaml");
+    for (yaml, line, said) in [
+        (
+            "input:\n  where: \"random() < 0.5\"\n",
+            "rules.yaml:2:",
+            "`random()` gives another value",
+        ),
+        (
+            "input:\n  where: \"length(text) > 3 AND now() > '2020-01-01'\"\n",
+            "rules.yaml:2:",
+            "`now()`",
+        ),
+        (
+            "input:\n  where: \"row_number() OVER () < 10\"\n",
+            "rules.yaml:2:",
+            "window function",
+        ),
+        (
+            "actions:\n  - drop:\n      where: \"uuid() <> ''\"\n",
+            "rules.yaml:3:",
+            "`uuid()`",
+        ),
+    ] {
+        std::fs::write(&p, yaml).unwrap();
+        let out = debias(&["rules", "check", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{yaml}");
+        let err = stderr(&out);
+        assert!(err.contains(line) && err.contains(said), "{yaml}: {err}");
+    }
+    std::fs::write(
+        &p,
+        "input:\n  where: \"lower(text) LIKE '%a%' AND length(text) > 3\"\n",
+    )
+    .unwrap();
+    assert!(
+        debias(&["rules", "check", p.to_str().unwrap()])
+            .status
+            .success()
+    );
+}
