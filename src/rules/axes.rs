@@ -573,7 +573,10 @@ pub(super) fn load_lexicon(
     if name.ends_with(".yaml") || name.ends_with(".yml") || name.contains('/') {
         let path: PathBuf = base_dir.join(name);
         let display = path.display().to_string();
-        let text = match std::fs::read_to_string(&path) {
+        let text = match super::read_rule_file(&path).and_then(|b| {
+            String::from_utf8(b)
+                .map_err(|e| format!("not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()))
+        }) {
             Ok(t) => t,
             Err(e) => {
                 r.error_help(

@@ -187,10 +187,41 @@ impl RuleSet {
     }
 }
 
+/// The largest rule or lexicon file read (the built-in lexicons together are under 1 MiB).
+pub const MAX_RULE_FILE_BYTES: u64 = 64 << 20;
+
+/// The bytes of a rule or lexicon file: a regular file of at most [`MAX_RULE_FILE_BYTES`], so
+/// that a path such as `/dev/zero` or a FIFO is refused instead of read without end.
+pub(crate) fn read_rule_file(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file (a rule or lexicon file must be a file on disk, not a device, FIFO or directory)".into());
+    }
+    if meta.len() > MAX_RULE_FILE_BYTES {
+        return Err(format!(
+            "{} bytes, more than the {} MiB a rule or lexicon file may have",
+            meta.len(),
+            MAX_RULE_FILE_BYTES >> 20
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_RULE_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(format!(
+            "it grew past {} MiB while being read",
+            MAX_RULE_FILE_BYTES >> 20
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Reads, validates and compiles the rule file at `path`.
 pub fn load(path: &Path) -> Result<RuleSet> {
     let display = path.display().to_string();
-    let text = std::fs::read(path).map_err(|e| {
+    let text = read_rule_file(path).map_err(|e| {
         Error::Rules(Diagnostics(vec![Diagnostic {
             file: display.clone(),
             line: 0,

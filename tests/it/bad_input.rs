@@ -174,3 +174,38 @@ fn where_must_judge_each_row_alone() {
             .success()
     );
 }
+
+/// Rule and lexicon files are read only from regular files of bounded size: `/dev/zero` as a
+/// lexicon once grew to gigabytes, and a FIFO hung forever. Both are refused at once (exit 2).
+#[test]
+fn rule_and_lexicon_files_must_be_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    let mut specials = vec!["/dev/zero".to_owned()];
+    if made.is_ok_and(|s| s.success()) {
+        specials.push(fifo.display().to_string());
+    }
+    for special in specials {
+        let p = dir.path().join("rules.yaml");
+        std::fs::write(
+            &p,
+            format!("attributes:\n  x:\n    lexicons: [{special}]\n"),
+        )
+        .unwrap();
+        let out = debias(&["rules", "check", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{special}");
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{}",
+            stderr(&out)
+        );
+        let out = debias(&["rules", "check", &special]);
+        assert_eq!(out.status.code(), Some(2), "{special}");
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
