@@ -152,18 +152,26 @@ fn spans_array(detector: &Detector, docs: &[(String, bool)]) -> ArrayRef {
 
 /// A temporary directory beside an output, filled and then renamed into place by
 /// [`TempDir::commit`]; removed when dropped before that (a failed run leaves nothing behind).
+/// It holds the output's lock, `.DEST.lock` beside it, from creation until dropped: a second
+/// run on the same output fails at once instead of silently replacing the first one's result.
 #[derive(Debug)]
-pub struct TempDir(PathBuf);
+pub struct TempDir(
+    PathBuf,
+    /// Held for its `Drop`, which releases the lock.
+    #[allow(dead_code)]
+    OutputLock,
+);
 
 impl TempDir {
-    /// Creates `.DEST.tmp-PID` beside `dest` (removing a stale one).
+    /// Takes the lock of `dest` and creates `.DEST.tmp-PID` beside it (removing a stale one).
     pub fn create(dest: &Path) -> Result<TempDir> {
+        let lock = OutputLock::take(dest)?;
         let tmp = temp_sibling(dest);
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
         }
         std::fs::create_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
-        Ok(TempDir(tmp))
+        Ok(TempDir(tmp, lock))
     }
 
     pub fn path(&self) -> &Path {
@@ -181,6 +189,68 @@ impl Drop for TempDir {
         if self.0.exists() {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+}
+
+/// The lock of an output: `.DEST.lock` beside it, created exclusively and holding the process id;
+/// removed when dropped. A lock whose process is gone (killed) is taken over.
+#[derive(Debug)]
+struct OutputLock(PathBuf);
+
+impl OutputLock {
+    fn take(dest: &Path) -> Result<OutputLock> {
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "out".into());
+        let path = dest.with_file_name(format!(".{name}.lock"));
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    let _ = write!(f, "{}", std::process::id());
+                    return Ok(OutputLock(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let pid: Option<u32> = holder.trim().parse().ok();
+                    if pid.is_some_and(process_alive) {
+                        return Err(Error::Usage(format!(
+                            "another debias run (process {}) is writing {}; wait for it to finish, or choose another output (if no such run exists, remove {})",
+                            holder.trim(),
+                            dest.display(),
+                            path.display()
+                        )));
+                    }
+                    // Left by a run that was killed: take it over.
+                    std::fs::remove_file(&path).map_err(|e| Error::output(&path, e))?;
+                }
+                Err(e) => return Err(Error::output(&path, e)),
+            }
+        }
+        Err(Error::output(&path, "the lock file keeps reappearing"))
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Whether process `pid` is running (on Linux, by /proc; elsewhere assumed so).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
     }
 }
 

@@ -209,3 +209,38 @@ fn rule_and_lexicon_files_must_be_regular_files() {
         );
     }
 }
+
+/// Two runs on one output: the second fails at once (exit 2) while the first holds the output's
+/// lock, instead of both exiting 0 and the later silently replacing the earlier. A lock left by
+/// a killed run (its process gone) is taken over.
+#[test]
+fn a_second_apply_on_the_same_output_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let lock = dir.path().join(".out.lock");
+    let rules = repo().join("rules/examples/gender-cda.yaml");
+    let input = repo().join("examples/news_sample.jsonl");
+    let apply = || {
+        debias(&[
+            "apply",
+            input.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "-q",
+        ])
+    };
+    // A live run holds the lock (this test process stands for it).
+    std::fs::write(&lock, std::process::id().to_string()).unwrap();
+    let o = apply();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("another debias run"), "{}", stderr(&o));
+    assert!(!out.exists(), "nothing written");
+    // A lock whose process is gone is stale.
+    std::fs::write(&lock, "4294967294").unwrap();
+    let o = apply();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("manifest.json").exists());
+    assert!(!lock.exists(), "the lock is released");
+}
