@@ -342,6 +342,9 @@ async fn open(ctx: &SessionContext, f: &InputFile) -> Result<DataFrame> {
                 &path,
                 CsvReadOptions::new()
                     .has_header(true)
+                    // Quoted fields may hold line breaks (RFC 4180), as Python's csv, DuckDB and
+                    // pyarrow read them.
+                    .newlines_in_values(true)
                     .file_extension("")
                     .file_compression_type(compression),
             )

@@ -602,7 +602,7 @@ fn read_augment(
                         r.error_help(
                             tn,
                             &format!("{key}.groups.{g}"),
-                            &format!("the term {t:?} has no letter or digit"),
+                            format!("the term {t:?} has no letter or digit"),
                             Some("remove it, or write the word it stands for"),
                         );
                         ok = false;

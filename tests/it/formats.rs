@@ -127,3 +127,32 @@ fn every_format_gives_the_same_figures() {
     assert_eq!(r.rows.read, 16);
     assert_eq!(group(&r, "pets/cat").documents, 8);
 }
+
+/// A quoted CSV field may hold line breaks (RFC 4180; Python's csv, DuckDB and pyarrow read
+/// them): such files were refused with "unterminated string". Plain and gzip-compressed.
+#[test]
+fn csv_quoted_fields_with_line_breaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "id,text\n1,\"She said:\nhello\"\n2,he left\n3,\"a \"\"quoted\"\" word, and\nmore from her\"\n";
+    let plain = dir.path().join("nl.csv");
+    std::fs::write(&plain, csv).unwrap();
+    let gz = dir.path().join("nl.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    std::io::Write::write_all(&mut enc, csv.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let rules = debias::rules::default_rules().unwrap();
+    for f in [&plain, &gz] {
+        let (r, _) = scan(&rules, &[f], &ScanOptions::default());
+        assert_eq!((r.rows.read, r.rows.scanned), (3, 3), "{}", f.display());
+        let female = group(&r, "gender/female");
+        assert_eq!(
+            (female.documents, female.mentions),
+            (2, 2),
+            "{}",
+            f.display()
+        );
+    }
+}
