@@ -229,6 +229,40 @@ fn open_decoded(f: &InputFile) -> std::io::Result<Box<dyn Read>> {
     })
 }
 
+/// Reads a CSV file through and returns an error when it ends inside a quoted field: the quote
+/// that opened it is never closed, and a CSV reader would take every later row into that field.
+/// Quotes are counted as RFC 4180 has them (a doubled quote inside a field closes and reopens).
+pub fn unterminated_quote(f: &InputFile) -> Option<InputError> {
+    let mut reader = open_decoded(f).ok()?;
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut line, mut open_line, mut quoted) = (1u64, 0u64, false);
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // Read errors are reported, with their line, by the reader itself.
+            Err(_) => return None,
+        };
+        for &b in &buf[..n] {
+            if b == b'"' {
+                quoted = !quoted;
+                if quoted {
+                    open_line = line;
+                }
+            } else if b == b'\n' {
+                line += 1;
+            }
+        }
+    }
+    quoted.then(|| InputError {
+        path: Some(f.path.clone()),
+        line: Some(open_line),
+        message: "a quote opened on this line is never closed: every row after it would be read as part of one field".into(),
+        help: Some("close the quoted field, or write a quote inside a field as two quotes (\"\")".into()),
+    })
+}
+
 /// Reads a JSONL or CSV file line by line and returns the first problem: invalid UTF-8, or
 /// (JSONL) a line that is not a JSON object. `None` when no line is at fault.
 pub fn find_bad_line(f: &InputFile) -> Option<InputError> {

@@ -338,6 +338,11 @@ async fn open(ctx: &SessionContext, f: &InputFile) -> Result<DataFrame> {
             .await
         }
         Format::Csv => {
+            // A quote that is never closed would make the reader take every later row into one
+            // field, without an error: refuse the file, naming the quote's line.
+            if let Some(bad) = input::unterminated_quote(f) {
+                return Err(Error::Input(bad));
+            }
             ctx.read_csv(
                 &path,
                 CsvReadOptions::new()

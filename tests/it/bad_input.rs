@@ -244,3 +244,20 @@ fn a_second_apply_on_the_same_output_fails_at_once() {
     assert!(out.join("manifest.json").exists());
     assert!(!lock.exists(), "the lock is released");
 }
+
+/// A CSV quote that is never closed used to swallow every later row silently; now the file is
+/// refused with the line of the quote (exit 2).
+#[test]
+fn csv_unterminated_quote_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("q.csv");
+    std::fs::write(&f, "id,text\n1,she\n2,\"he said\n3,ok\n4,fine\n").unwrap();
+    let rules = debias::rules::default_rules().unwrap();
+    let e = scan_err(&rules, &[&f]);
+    assert!(e.contains("q.csv:3"), "{e}");
+    assert!(e.contains("never closed"), "{e}");
+    // Doubled quotes inside a field are not an open quote.
+    std::fs::write(&f, "id,text\n1,\"a \"\"b\"\" c\"\n2,she\n").unwrap();
+    let (r, _) = scan(&rules, &[&f], &ScanOptions::default());
+    assert_eq!(r.rows.read, 2);
+}
