@@ -116,7 +116,7 @@ pub struct ScanArgs {
     #[arg(long, short, value_name = "FILE")]
     pub rules: Option<PathBuf>,
     /// Where to write the report: a directory (report.json, report.md and report.html), or a
-    /// file ending in .json, .md or .html. Default: standard output.
+    /// file ending in .json, .md or .html; `-` or nothing: standard output (one format).
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
     /// Report formats, comma-separated (json, md, html). Default: all three in a --report
@@ -141,8 +141,8 @@ pub struct ScanArgs {
 /// Resources and verbosity, shared by `scan` and `apply`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Worker threads. Default: the number of cores.
-    #[arg(long, value_name = "N")]
+    /// Worker threads (1 to 1024). Default: the number of cores.
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// Memory limit for DataFusion's operators, e.g. 2GiB, 512MiB (`apply` keeps its first
     /// read's detections in a quarter of it and its decoded input in another quarter, 512MiB
@@ -209,8 +209,8 @@ pub struct EmbedArgs {
     /// Replace an existing output directory.
     #[arg(long)]
     pub overwrite: bool,
-    /// Worker threads. Default: the number of cores.
-    #[arg(long, value_name = "N")]
+    /// Worker threads (1 to 1024). Default: the number of cores.
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// No progress bar and no summary on standard error.
     #[arg(long, short)]
@@ -300,7 +300,26 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
             ));
         }
     };
-    Ok((n * mult) as usize)
+    let bytes = n * mult;
+    // Far more than any machine has: a typo, not a limit (and `as usize` would saturate).
+    if !bytes.is_finite() || bytes > (1u64 << 60) as f64 {
+        return Err(format!(
+            "`{s}` is larger than any machine's memory; write e.g. 512MiB or 2GiB"
+        ));
+    }
+    Ok(bytes as usize)
+}
+
+/// `--threads`: at least 1, and at most 1024 (each thread has its stacks and buffers; a
+/// larger number is a typo).
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        Ok(_) => Err(format!(
+            "{s} threads: give a number from 1 to 1024 (the default is the number of cores)"
+        )),
+        Err(_) => Err(format!("`{s}` is not a number of threads")),
+    }
 }
 
 /// Runs the command line; the binary's `main`.
@@ -636,7 +655,8 @@ fn report_dest(
             formats.push(*f);
         }
     }
-    let Some(p) = p else {
+    // `--report -` is standard output, as without --report (not a directory named `-`).
+    let Some(p) = p.filter(|p| p.as_os_str() != "-") else {
         return match formats[..] {
             [] => Ok(ReportDest::Stdout(ReportFormat::Md)),
             [f] => Ok(ReportDest::Stdout(f)),

@@ -261,3 +261,35 @@ fn csv_unterminated_quote_is_located() {
     let (r, _) = scan(&rules, &[&f], &ScanOptions::default());
     assert_eq!(r.rows.read, 2);
 }
+
+/// Command-line values that cannot be meant: `--threads 100000` never finished, an overflowing
+/// `--memory-limit` was taken as the largest size, and `--report -` created a directory named
+/// `-`. The first two are refused (exit 2); `-` is standard output.
+#[test]
+fn command_line_values_out_of_range() {
+    let input = repo().join("examples/news_sample.jsonl");
+    let input = input.to_str().unwrap();
+    for (flag, value, said) in [
+        ("--threads", "100000", "from 1 to 1024"),
+        ("--threads", "0", "from 1 to 1024"),
+        (
+            "--memory-limit",
+            "99999999999999999999TiB",
+            "larger than any machine's memory",
+        ),
+    ] {
+        let out = debias(&["scan", input, flag, value, "-q"]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(stderr(&out).contains(said), "{}", stderr(&out));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_debias"))
+        .args(["scan", input, "--report", "-", "--format", "json", "-q"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], "debias-report");
+    assert!(!dir.path().join("-").exists());
+}
