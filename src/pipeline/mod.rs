@@ -321,7 +321,14 @@ mod cols {
 
 /// Opens one input file as a DataFrame, without reading rows beyond schema inference.
 async fn open(ctx: &SessionContext, f: &InputFile) -> Result<DataFrame> {
+    // DataFusion takes `*`, `?` and `[` in a path as a glob; a file named `br[a]ck.jsonl` is
+    // one file, so its name is escaped.
     let path = f.path.to_string_lossy().to_string();
+    let path = if path.contains(['*', '?', '[', ']']) {
+        glob::Pattern::escape(&path)
+    } else {
+        path
+    };
     let compression = f.compression.datafusion();
     let res = match f.format {
         Format::Parquet => {

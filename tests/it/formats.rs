@@ -156,3 +156,24 @@ fn csv_quoted_fields_with_line_breaks() {
         );
     }
 }
+
+/// File names with glob characters are files, not patterns: `br[a]ck.jsonl` named explicitly
+/// or found in a directory was "no files found"; scan and apply read it.
+#[test]
+fn file_names_with_glob_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = debias::rules::default_rules().unwrap();
+    let src = repo().join("examples/news_sample.jsonl");
+    let (want, _) = scan(&rules, &[&src], &ScanOptions::default());
+    for name in ["br[a]ck.jsonl", "st*r?.jsonl", "a]b.jsonl"] {
+        let sub = dir.path().join(name.replace(['[', ']', '*', '?'], "_"));
+        std::fs::create_dir(&sub).unwrap();
+        let f = sub.join(name);
+        std::fs::copy(&src, &f).unwrap();
+        for input in [&f, &sub] {
+            let (r, _) = scan(&rules, &[input], &ScanOptions::default());
+            assert_eq!(r.rows.read, want.rows.read, "{}", input.display());
+            assert_eq!(figures(&r), figures(&want), "{}", input.display());
+        }
+    }
+}
