@@ -294,6 +294,14 @@ pub fn find_bad_line(f: &InputFile) -> Option<InputError> {
                 });
             }
         };
+        if line_no == 1 && bytes.starts_with(b"\xEF\xBB\xBF") {
+            return Some(InputError {
+                path: Some(f.path.clone()),
+                line: Some(1),
+                message: "the file starts with a UTF-8 byte order mark (BOM), which the reader does not accept".into(),
+                help: Some("remove the first three bytes, e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE` (or save the file as UTF-8 without BOM)".into()),
+            });
+        }
         let start = offset;
         offset += bytes.len() as u64 + 1;
         let text = match std::str::from_utf8(&bytes) {

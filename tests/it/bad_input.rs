@@ -293,3 +293,15 @@ fn command_line_values_out_of_range() {
     assert_eq!(v["schema"], "debias-report");
     assert!(!dir.path().join("-").exists());
 }
+
+/// A JSONL file that starts with a byte order mark was called "malformed JSON"; the error now
+/// names the BOM and how to remove it.
+#[test]
+fn jsonl_byte_order_mark_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bom.jsonl");
+    std::fs::write(&f, "\u{feff}{\"text\": \"she\"}\n{\"text\": \"he\"}\n").unwrap();
+    let e = scan_err(&pets_rules(), &[&f]);
+    assert!(e.contains("bom.jsonl:1"), "{e}");
+    assert!(e.contains("byte order mark"), "{e}");
+}
