@@ -918,9 +918,7 @@ fn apply(args: ApplyArgs) -> Result<(), Error> {
         Some(p) => rules::load(p)?,
         None => rules::default_rules()?,
     };
-    if args.run.threads == Some(0) {
-        return Err(Error::Usage("--threads must be at least 1".into()));
-    }
+    output_outside_inputs(&args.output, &args.inputs)?;
     if rules.apply.actions.is_empty() && !args.run.quiet {
         eprintln!(
             "note: the rules have no `actions:`; the corpus is copied with provenance columns (see rules/README.md, `actions`)"
@@ -973,16 +971,41 @@ fn apply(args: ApplyArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses an output directory inside an input directory: the next run over that directory
+/// would read the output (and the manifest and reports) as input.
+fn output_outside_inputs(output: &Path, inputs: &[String]) -> Result<(), Error> {
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(parent) = parent.canonicalize() else {
+        return Ok(());
+    };
+    let out = parent.join(output.file_name().unwrap_or_default());
+    for input in inputs {
+        let dir = Path::new(input);
+        if dir.is_dir()
+            && let Ok(dir) = dir.canonicalize()
+            && out.starts_with(&dir)
+        {
+            return Err(Error::Usage(format!(
+                "--output {} is inside the input directory {input}: a later run over {input} would read the output as input; write it elsewhere",
+                output.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn embed(args: EmbedArgs) -> Result<(), Error> {
     let rules: RuleSet = match &args.rules {
         Some(p) => rules::load(p)?,
         None => rules::default_rules()?,
     };
-    if args.threads == Some(0) || args.batch_tokens == Some(0) {
-        return Err(Error::Usage(
-            "--threads and --batch-tokens must be at least 1".into(),
-        ));
+    if args.batch_tokens == Some(0) {
+        return Err(Error::Usage("--batch-tokens must be at least 1".into()));
     }
+    output_outside_inputs(&args.output, &args.inputs)?;
     let files = crate::embed::ModelFiles::locate(&args.model)?;
     let device = crate::embed::device(&args.device)?;
     let encoder = crate::embed::Encoder::load(

@@ -305,3 +305,40 @@ fn jsonl_byte_order_mark_is_named() {
     assert!(e.contains("bom.jsonl:1"), "{e}");
     assert!(e.contains("byte order mark"), "{e}");
 }
+
+/// `--output` inside an input directory was accepted, so the next run over that directory read
+/// the output as input. It is refused before anything is read (exit 2).
+#[test]
+fn output_inside_an_input_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("examples/news_sample.jsonl"),
+        dir.path().join("a.jsonl"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = debias(&[
+        "apply",
+        dir.path().to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("inside the input directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    // A file in that directory as input is fine.
+    let f = dir.path().join("a.jsonl");
+    let o = debias(&[
+        "apply",
+        f.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
