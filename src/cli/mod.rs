@@ -709,6 +709,21 @@ fn report_dest(
             e.display()
         )));
     }
+    // A report file's directory must exist before the corpus is read, not be found missing after.
+    if let ReportDest::Files { dir: None, files } = &dest
+        && let Some((f, _)) = files.iter().find(|(f, _)| {
+            f.parent()
+                .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
+        })
+    {
+        return Err(Error::Usage(format!(
+            "--report {}: the directory {} does not exist; create it, or give a directory as --report",
+            f.display(),
+            f.parent()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        )));
+    }
     Ok(dest)
 }
 

@@ -342,3 +342,21 @@ fn output_inside_an_input_directory_is_refused() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// `--report FILE` whose directory is missing was found only after the whole scan; it is now
+/// refused before the corpus is read (exit 2).
+#[test]
+fn report_file_in_a_missing_directory_is_refused_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("missing/r.md");
+    let input = repo().join("examples/news_sample.jsonl");
+    let o = debias(&[
+        "scan",
+        input.to_str().unwrap(),
+        "--report",
+        target.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}
