@@ -25,6 +25,8 @@ pub enum Kind {
     Null,
     Bool(bool),
     Int(i64),
+    /// A whole number above `i64::MAX` (seeds take any u64).
+    UInt(u64),
     Float(f64),
     Str(String),
     Seq(Vec<Node>),
@@ -37,7 +39,7 @@ impl Node {
         match self.kind {
             Kind::Null => "nothing",
             Kind::Bool(_) => "a boolean",
-            Kind::Int(_) => "an integer",
+            Kind::Int(_) | Kind::UInt(_) => "an integer",
             Kind::Float(_) => "a number",
             Kind::Str(_) => "a string",
             Kind::Seq(_) => "a list",
@@ -51,6 +53,7 @@ impl Node {
             Kind::Null => "null".into(),
             Kind::Bool(b) => b.to_string(),
             Kind::Int(i) => i.to_string(),
+            Kind::UInt(u) => u.to_string(),
             Kind::Float(x) => x.to_string(),
             Kind::Str(s) => s.clone(),
             Kind::Seq(_) => "[...]".into(),
@@ -78,7 +81,7 @@ impl<'de> Deserialize<'de> for Inner {
             fn visit_u64<E>(self, v: u64) -> Result<Inner, E> {
                 Ok(Inner(match i64::try_from(v) {
                     Ok(i) => Kind::Int(i),
-                    Err(_) => Kind::Float(v as f64),
+                    Err(_) => Kind::UInt(v),
                 }))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Inner, E> {
@@ -319,6 +322,7 @@ impl<'a> Reader<'a> {
     pub fn number(&mut self, node: &Node, key: &str) -> Option<f64> {
         match &node.kind {
             Kind::Int(i) => Some(*i as f64),
+            Kind::UInt(u) => Some(*u as f64),
             Kind::Float(x) if x.is_finite() => Some(*x),
             _ => {
                 self.error(
@@ -334,6 +338,7 @@ impl<'a> Reader<'a> {
     pub fn count(&mut self, node: &Node, key: &str) -> Option<u64> {
         match &node.kind {
             Kind::Int(i) if *i >= 0 => Some(*i as u64),
+            Kind::UInt(u) => Some(*u),
             _ => {
                 self.error(
                     node,

@@ -360,3 +360,17 @@ fn report_file_in_a_missing_directory_is_refused_first() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
 }
+
+/// `--seed` takes any u64, and so does the rule file's `seed` (values above i64::MAX were
+/// refused); above u64 it is an error with its line.
+#[test]
+fn yaml_seed_takes_any_u64() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = rules_text(dir.path(), "seed: 18446744073709551615\n");
+    assert_eq!(r.apply.seed, u64::MAX);
+    let p = dir.path().join("big.yaml");
+    std::fs::write(&p, "seed: 18446744073709551616\n").unwrap();
+    let o = debias(&["rules", "check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("big.yaml:1:7"), "{}", stderr(&o));
+}
