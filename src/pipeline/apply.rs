@@ -212,7 +212,12 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     }
     let out_schema: SchemaRef = Arc::new(Schema::new(fields));
     for c in &rules.apply.output.partition_by {
-        if input_schema.field_with_name(c).is_err() || c == &rules.input.text_column {
+        if c == &rules.input.text_column {
+            return Err(Error::Usage(format!(
+                "output.partition_by: `{c}` is the text column, whose every value would be a directory; partition by a column with few values (language, source)"
+            )));
+        }
+        if input_schema.field_with_name(c).is_err() {
             return Err(Error::Usage(format!(
                 "output.partition_by: no column `{c}` to partition by; the input's columns are {}",
                 column_list(&input_schema)

@@ -452,6 +452,17 @@ fn column_list(schema: &Schema) -> String {
 fn check_columns(f: &InputFile, schema: &Schema, input: &InputRules) -> Result<bool> {
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let list = || column_list(schema);
+    if names.is_empty() {
+        return Err(Error::Input(
+            InputError {
+                path: Some(f.path.clone()),
+                line: None,
+                message: "the file has no columns: it holds no rows (only blank lines?)".into(),
+                help: None,
+            }
+            .with_help("remove the file from the input, or give one with documents"),
+        ));
+    }
     let text_field = schema.field_with_name(&input.text_column).map_err(|_| {
         Error::Input(
             InputError {

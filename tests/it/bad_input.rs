@@ -374,3 +374,36 @@ fn yaml_seed_takes_any_u64() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("big.yaml:1:7"), "{}", stderr(&o));
 }
+
+/// Two messages that contradicted themselves: `partition_by: [text]` said "no column `text`"
+/// while listing it, and a JSONL of blank lines listed an empty set of columns.
+#[test]
+fn messages_that_contradicted_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("pb.yaml");
+    std::fs::write(&rules, "output:\n  partition_by: [text]\n").unwrap();
+    let input = repo().join("examples/news_sample.jsonl");
+    let out = dir.path().join("out");
+    let o = debias(&[
+        "apply",
+        input.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`text` is the text column"),
+        "{}",
+        stderr(&o)
+    );
+    let blank = dir.path().join("blank.jsonl");
+    std::fs::write(&blank, "\n\n  \n").unwrap();
+    let e = scan_err(&pets_rules(), &[&blank]);
+    assert!(
+        e.contains("blank.jsonl") && e.contains("holds no rows"),
+        "{e}"
+    );
+}
