@@ -148,6 +148,9 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
             opts.output.display()
         )));
     }
+    // Each input's size and modification time now, compared when the passes are done: a file
+    // changed while it was read would give an output that matches neither version.
+    let stamps = input_stamps(&files);
     // The inputs' hashes for the manifest, computed beside the passes.
     let hashing = {
         let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
@@ -359,7 +362,9 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         if let Some(p) = &opts.progress {
             p.finish();
         }
-        r?
+        // A file appended to between the passes shows as rows the first pass did not see: say
+        // that, not an internal error.
+        r.map_err(|e| changed_inputs(&files, &stamps).err().unwrap_or(e))?
     };
     let written = sink.finish()?;
     let read_back = [
@@ -370,6 +375,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
             .filter(|h| !h.full)
             .map(|h| (h.cursor, h.rows())),
     ];
+    changed_inputs(&files, &stamps)?;
     if let Some((read, kept)) = read_back.into_iter().flatten().find(|(r, k)| r != k) {
         return Err(Error::Internal(format!(
             "the writing pass read {read} rows, the counting pass {kept}"
@@ -517,6 +523,39 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         elapsed: started.elapsed(),
         passes,
     })
+}
+
+/// The size and modification time of each input file.
+fn input_stamps(files: &[InputFile]) -> Vec<Option<(u64, std::time::SystemTime)>> {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(&f.path)
+                .ok()
+                .and_then(|m| Some((m.len(), m.modified().ok()?)))
+        })
+        .collect()
+}
+
+/// An input error when a file's size or modification time is not what it was at the start.
+fn changed_inputs(
+    files: &[InputFile],
+    stamps: &[Option<(u64, std::time::SystemTime)>],
+) -> Result<()> {
+    for (f, (then, now)) in files.iter().zip(stamps.iter().zip(input_stamps(files))) {
+        if *then != now {
+            return Err(Error::Input(
+                InputError {
+                    path: Some(f.path.clone()),
+                    line: None,
+                    message: "the file changed while debias was reading it (its size or modification time is not what it was at the start); nothing was written".into(),
+                    help: None,
+                }
+                .with_help("run again once the file is complete and no longer written to"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -1419,6 +1458,30 @@ fn edits_array(rows: &[OutRow]) -> ArrayRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_input_changed_while_read_is_an_input_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        std::fs::write(&path, "{\"text\": \"she\"}\n").unwrap();
+        let files = vec![InputFile {
+            path: path.clone(),
+            id_prefix: "a.jsonl".into(),
+            format: crate::rules::Format::Jsonl,
+            compression: super::super::input::Compression::None,
+            size: 17,
+        }];
+        let stamps = input_stamps(&files);
+        assert!(changed_inputs(&files, &stamps).is_ok());
+        // Appended to (same second or not: the size changes).
+        std::fs::write(&path, "{\"text\": \"she\"}\n{\"text\": \"he\"}\n").unwrap();
+        match changed_inputs(&files, &stamps) {
+            Err(Error::Input(e)) => {
+                assert!(e.message.contains("changed while debias was reading it"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn kept_hits_read_back_until_the_budget_runs_out() {
