@@ -35,7 +35,7 @@ REGION_TO_RACE = {
 # Caribbean and South American origins that the census counts as Black, not Hispanic.
 BLACK_CARIBBEAN = {
     "jamaican", "haitian", "trinidadian", "tobagonian", "barbadian", "bajan", "bahamian", "grenadian",
-    "antiguan", "barbudan", "kittitian", "nevisian", "vincentian", "lucian", "dominican", "montserratian",
+    "antiguan", "barbudan", "kittitian", "nevisian", "vincentian", "lucian", "montserratian",
     "anguillan", "virgin islander", "guyanese", "surinamese", "belizean", "caymanian", "bermudian",
     "west indian", "afro-caribbean", "caribbean",
 }
@@ -64,21 +64,26 @@ def main(lexicons):
             continue
         terms = rule.get("terms") or [rule.get("term")]
         demonyms += [t for t in terms if t and " " not in t and t not in SKIP]
-    listed = {t for g in race["groups"].values() for t in g.get("terms", [])}
-    listed |= {t.replace("-", " ") for t in listed}
+    group_of = {t.replace("-", " "): g for g, v in race["groups"].items() for t in v.get("terms", [])}
+    listed = set(group_of)
     added = {}
     for d in sorted(set(demonyms)):
         region = region_of.get(d)
         if region not in REGION_TO_RACE:
             continue
         group = REGION_TO_RACE[region]
-        if d in BLACK_CARIBBEAN:
+        # An origin already listed with one host keeps its category with the others
+        # ("sudanese american" is black, so "sudanese canadian" is too).
+        known = [group_of[k] for h in HOSTS if (k := f"{d} {h}".replace("-", " ")) in group_of]
+        if known:
+            group = known[0]
+        elif d in BLACK_CARIBBEAN:
             group = "black"
         elif d in PACIFIC:
             group = "pacific_islander"
         for host in HOSTS:
             term = f"{d} {host}"
-            if term not in listed and d != host:
+            if term.replace("-", " ") not in listed and d != host:
                 added.setdefault(group, []).append(term)
     for group, terms in sorted(added.items()):
         print(f"{group}: {', '.join(terms)}")
