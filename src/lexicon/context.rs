@@ -547,151 +547,135 @@ static GRAMMAR: LazyLock<WordTable> = LazyLock::new(|| {
 });
 
 /// Adds the grammar words (English) to `t`.
+const DETERMINERS: &str = "the a an this that these those his her its their my our your some any no every each either \
+    neither such what which whose whom who where when why how";
+const PREPOSITIONS: &str = "of in on at to for with from by about as into onto over under after before between through \
+    during than like against among amongst within without across behind beyond near upon via per \
+    since until till toward towards around along amid despite except inside outside throughout \
+    beside besides";
+const CONJUNCTIONS: &str = "but because while if although though unless whereas yet whether so nor";
+const AUXILIARIES: &str = "is are was were be been being am has have had do does did will would can could shall should \
+    may might must isn aren wasn weren hasn haven hadn don doesn didn won wouldn can't cannot \
+    couldn shouldn mustn";
+const PRONOUNS: &str = "i you he she it we they me him us them myself yourself himself herself itself ourselves \
+    themselves there here not also very too";
+
+/// The grammar words of each class (a word may be in several; its bits are their union).
+const GRAMMAR_LISTS: &[(u32, &str)] = &[
+    (class::ATTR_STOP, DETERMINERS),
+    (class::ATTR_STOP, PREPOSITIONS),
+    (class::ATTR_STOP, CONJUNCTIONS),
+    (class::ATTR_STOP, AUXILIARIES),
+    (class::ATTR_STOP, PRONOUNS),
+    (class::ATTR_STOP, "that then than"),
+    (class::COORDINATORS, "and or & plus"),
+    (
+        class::NOMINAL_DET,
+        "the these those many most some all other both few several such a an every fellow one",
+    ),
+    (class::NOMINAL_NEXT, PREPOSITIONS),
+    (class::NOMINAL_NEXT, CONJUNCTIONS),
+    (class::NOMINAL_NEXT, AUXILIARIES),
+    (
+        class::NOMINAL_NEXT,
+        "and or who whom whose which that where when also often still never always now then too \
+     themselves alone together today mostly usually generally however especially again \
+     already even only just really all both each first largely mainly increasingly typically \
+     frequently sometimes rarely once soon later",
+    ),
+    (
+        class::VERBS,
+        "said say says made makes took take takes came come comes went go goes got get gets gave \
+     give gives won lost lose loses fought fight fights led held built build builds began \
+     begin begins brought bring brings bought buy buys left leave leaves know knows knew \
+     think thinks thought believe believes feel feels felt see sees saw seen tend tends seem \
+     seems remain remains suffer suffers continue continues settle settles arrive arrives \
+     invade invades defeat defeats occupy occupies refer refers consider considers ate drank \
+     speak speaks spoke ran sent send sends kept keep keeps found find finds told tell tells \
+     became become becomes die dies hate hates enjoy enjoys prefers deserve deserves \
+     comprises represent represents outnumber outnumbers dominate dominates migrate migrates \
+     flee flees fled flocked celebrate celebrates pray prays worship worships voted resist \
+     resists revolt revolts rose fell stood sat wrote write writes taught teach teaches learn \
+     learns met",
+    ),
+    (
+        class::PRED_ADVERBS,
+        "so very too quite really not never also still now rather extremely pretty fairly \
+     increasingly completely totally partially partly legally profoundly severely mostly \
+     entirely half all both ethnically racially culturally openly proudly devoutly always \
+     already just only clearly obviously visibly technically officially fully deeply barely \
+     hardly nearly almost incredibly considerably somewhat relatively slightly getting \
+     growing born",
+    ),
+    (
+        class::LINKING,
+        "is are was were am be been being become becomes became becoming seem seems seemed look \
+     looks looked feel feels felt remain remains remained stay stays stayed grow grows grew \
+     grown growing get gets got gotten getting turn turns turned born raised",
+    ),
+    (class::LOOSE_LINKING, "be been being become becoming"),
+    (class::AUXILIARIES, AUXILIARIES),
+    (
+        class::AUXILIARIES,
+        "not never also still already always just now truly really both all",
+    ),
+    (
+        class::THING_PRONOUNS,
+        "it this that which there these those what something everything nothing",
+    ),
+    (class::NOT_NAMES, DETERMINERS),
+    (class::NOT_NAMES, PREPOSITIONS),
+    (class::NOT_NAMES, CONJUNCTIONS),
+    (class::NOT_NAMES, PRONOUNS),
+    (
+        class::NOT_NAMES,
+        "it this that there here what everything nothing something anything all some many most \
+     both each one none and or yes no mr mrs ms dr",
+    ),
+    (
+        class::POSSESSIVES,
+        "his her their my our your its whose thy",
+    ),
+    (
+        class::HAVING,
+        "had has have having raise raises raised raising adopt adopts adopted bore bear bears \
+     fathered mothered sired with of gave",
+    ),
+    (
+        class::OFFSPRING_MODIFIERS,
+        "a an no any more other own only two three four five six seven eight nine ten eleven \
+     twelve several many few young little small grown adult adopted older younger eldest \
+     youngest oldest first second third teenage infant twin biological step beloved",
+    ),
+    (
+        class::ORIGIN_VERBS,
+        "came come comes coming hail hails hailed hailing originally originate originates \
+     originated emigrated emigrate emigrates emigrating immigrated immigrate immigrates \
+     migrated migrate fled flee flees fleeing escaped escape arrived arrive arrives arriving \
+     deported moved move moves relocated returned descended descend descends is are was were \
+     am be been s re m",
+    ),
+    (
+        class::ORIGIN_OF,
+        "native natives citizen citizens national nationals people peoples descendant descendants \
+     resident residents inhabitant inhabitants son sons daughter daughters groups communities \
+     populations population",
+    ),
+    (
+        class::NUMBER_LEAD,
+        "between about around approximately roughly over under nearly almost just only some from \
+     of at least",
+    ),
+];
+
 fn grammar_words(t: &mut WordTable) {
-    let determiners = "the a an this that these those his her its their my our your some any no every each \
-        either neither such what which whose whom who where when why how";
-    let prepositions = "of in on at to for with from by about as into onto over under after before \
-        between through during than like against among amongst within without across behind beyond near \
-        upon via per since until till toward towards around along amid despite except inside outside \
-        throughout beside besides";
-    let conjunctions = "but because while if although though unless whereas yet whether so nor";
-    let auxiliaries = "is are was were be been being am has have had do does did will would can could \
-        shall should may might must isn aren wasn weren hasn haven hadn don doesn didn won wouldn \
-        can't cannot couldn shouldn mustn";
-    let pronouns = "i you he she it we they me him us them myself yourself himself herself itself \
-        ourselves themselves there here not also very too";
-    let lists: [(u32, String); 17] = [
-        (
-            class::ATTR_STOP,
-            format!(
-                "{determiners} {prepositions} {conjunctions} {auxiliaries} {pronouns} that then than"
-            ),
-        ),
-        (class::COORDINATORS, String::from("and or & plus")),
-        (
-            class::NOMINAL_DET,
-            String::from(
-                "the these those many most some all other both few several such a an every \
-            fellow one",
-            ),
-        ),
-        (
-            class::NOMINAL_NEXT,
-            format!(
-                "{prepositions} {conjunctions} {auxiliaries} and or who whom whose which that where when \
-            also often still never always now then too themselves alone together today mostly usually \
-            generally however especially again already even only just really all both each first \
-            largely mainly increasingly typically frequently sometimes rarely once soon later"
-            ),
-        ),
-        (
-            class::VERBS,
-            String::from(
-                "said say says made makes took take takes came come comes went go goes got get gets gave give \
-            gives won lost lose loses fought fight fights led held built build builds began begin begins \
-            brought bring brings bought buy buys left leave leaves know knows knew think thinks thought \
-            believe believes feel feels felt see sees saw seen tend tends seem seems remain remains suffer \
-            suffers continue continues settle settles arrive arrives invade invades defeat defeats occupy \
-            occupies refer refers consider considers ate drank speak speaks spoke ran sent send sends kept \
-            keep keeps found find finds told tell tells became become becomes die dies hate hates enjoy \
-            enjoys prefers deserve deserves comprises represent represents outnumber outnumbers dominate \
-            dominates migrate migrates flee flees fled flocked celebrate celebrates pray prays worship \
-            worships voted resist resists revolt revolts rose fell stood sat wrote write writes taught teach \
-            teaches learn learns met",
-            ),
-        ),
-        (
-            class::PRED_ADVERBS,
-            String::from(
-                "so very too quite really not never also still now rather extremely pretty fairly \
-            increasingly completely totally partially partly legally profoundly severely mostly \
-            entirely half all both ethnically racially culturally openly proudly devoutly always \
-            already just only clearly obviously visibly technically officially fully deeply \
-            barely hardly nearly almost incredibly considerably somewhat relatively slightly \
-            getting growing born",
-            ),
-        ),
-        (
-            class::LINKING,
-            String::from(
-                "is are was were am be been being become becomes became becoming seem seems seemed look \
-            looks looked feel feels felt remain remains remained stay stays stayed grow grows grew \
-            grown growing get gets got gotten getting turn turns turned born raised",
-            ),
-        ),
-        (
-            class::LOOSE_LINKING,
-            String::from("be been being become becoming"),
-        ),
-        (
-            class::AUXILIARIES,
-            format!(
-                "{auxiliaries} not never also still already always just now truly really both all"
-            ),
-        ),
-        (
-            class::THING_PRONOUNS,
-            String::from("it this that which there these those what something everything nothing"),
-        ),
-        (
-            class::NOT_NAMES,
-            format!(
-                "{determiners} {prepositions} {conjunctions} {pronouns} it this that there here what \
-            everything nothing something anything all some many most both each one none and or \
-            yes no mr mrs ms dr"
-            ),
-        ),
-        (
-            class::POSSESSIVES,
-            String::from("his her their my our your its whose thy"),
-        ),
-        (
-            class::HAVING,
-            String::from(
-                "had has have having raise raises raised raising adopt adopts adopted bore bear bears \
-            fathered mothered sired with of gave",
-            ),
-        ),
-        (
-            class::OFFSPRING_MODIFIERS,
-            String::from(
-                "a an no any more other own only two three four five six seven eight nine ten eleven \
-            twelve several many few young little small grown adult adopted older younger eldest \
-            youngest oldest first second third teenage infant twin biological step beloved",
-            ),
-        ),
-        (
-            class::ORIGIN_VERBS,
-            String::from(
-                "came come comes coming hail hails hailed hailing originally originate originates \
-            originated emigrated emigrate emigrates emigrating immigrated immigrate immigrates \
-            migrated migrate fled flee flees fleeing escaped escape arrived arrive arrives arriving \
-            deported moved move moves relocated returned descended descend descends is are was were \
-            am be been s re m",
-            ),
-        ),
-        (
-            class::ORIGIN_OF,
-            String::from(
-                "native natives citizen citizens national nationals people peoples descendant descendants \
-            resident residents inhabitant inhabitants son sons daughter daughters groups communities \
-            populations population",
-            ),
-        ),
-        (
-            class::NUMBER_LEAD,
-            String::from(
-                "between about around approximately roughly over under nearly almost just only some \
-            from of at least",
-            ),
-        ),
-    ];
-    for (bits, words) in lists {
+    for (bits, words) in GRAMMAR_LISTS {
         for w in words.split_whitespace() {
-            t.insert(w, bits);
+            t.insert(w, *bits);
         }
     }
 }
+
 /// At most this many words (other adjectives and nouns) between an adjective and its noun for
 /// people.
 const MAX_MODIFIERS: usize = 4;
