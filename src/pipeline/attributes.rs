@@ -164,8 +164,11 @@ pub struct TempDir(
 
 impl TempDir {
     /// Takes the lock of `dest` and creates `.DEST.tmp-PID` beside it (removing a stale one).
+    /// Temporary directories of `dest` left by runs that were killed are removed too (holding
+    /// the lock, no live run is writing them).
     pub fn create(dest: &Path) -> Result<TempDir> {
         let lock = OutputLock::take(dest)?;
+        remove_leftovers(dest);
         let tmp = temp_sibling(dest);
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
@@ -251,6 +254,46 @@ fn process_alive(pid: u32) -> bool {
         Path::new(&format!("/proc/{pid}")).exists()
     } else {
         true
+    }
+}
+
+/// Removes `.DEST.tmp-PID` and `.DEST.old-PID` beside `dest` whose process is gone, saying so on
+/// standard error.
+fn remove_leftovers(dest: &Path) {
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let name = name.to_string_lossy();
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().to_string();
+        let pid = [".tmp-", ".old-"].iter().find_map(|k| {
+            file.strip_prefix(&format!(".{name}{k}"))
+                .and_then(|p| p.parse::<u32>().ok())
+        });
+        if let Some(pid) = pid
+            && !process_alive(pid)
+        {
+            let path = e.path();
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if removed.is_ok() {
+                eprintln!(
+                    "note: removed {}, left by a run that was stopped (process {pid})",
+                    path.display()
+                );
+            }
+        }
     }
 }
 

@@ -407,3 +407,32 @@ fn messages_that_contradicted_themselves() {
         "{e}"
     );
 }
+
+/// Temporary directories left by killed runs (`.DEST.tmp-PID`) were never removed; the next run
+/// on that output removes those whose process is gone, and says so.
+#[test]
+fn leftovers_of_killed_runs_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join(".out.tmp-4294967294");
+    std::fs::create_dir_all(dead.join("data")).unwrap();
+    std::fs::write(dead.join("data/part-00000.parquet"), b"partial").unwrap();
+    let live = dir.path().join(format!(".out.tmp-{}", std::process::id()));
+    std::fs::create_dir_all(&live).unwrap();
+    let input = repo().join("examples/news_sample.jsonl");
+    let out = dir.path().join("out");
+    let o = debias(&[
+        "apply",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!dead.exists(), "the dead run's directory is removed");
+    assert!(
+        stderr(&o).contains("left by a run that was stopped"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(live.exists(), "a live process's directory is kept");
+}
