@@ -3,6 +3,8 @@
 //! Exit codes: 0 success; 2 the command line, the rules or the input must be fixed (nothing was
 //! written); 1 anything else (an output could not be written, a bug).
 
+mod signals;
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -324,6 +326,7 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
 
 /// Runs the command line; the binary's `main`.
 pub fn main() -> ExitCode {
+    signals::install();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

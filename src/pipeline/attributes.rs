@@ -173,6 +173,7 @@ impl TempDir {
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
         }
+        register(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
         Ok(TempDir(tmp, lock))
     }
@@ -191,6 +192,40 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         if self.0.exists() {
             let _ = std::fs::remove_dir_all(&self.0);
+        }
+        unregister(&self.0);
+    }
+}
+
+/// The temporary outputs and locks of this process, removed by [`remove_temporaries`] when the
+/// process is stopped by a signal.
+static TEMPORARIES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn register(p: &Path) {
+    TEMPORARIES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(p.to_path_buf());
+}
+
+fn unregister(p: &Path) {
+    TEMPORARIES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|x| x != p);
+}
+
+/// Removes every temporary output and lock this process holds (for a run stopped by a signal).
+pub fn remove_temporaries() {
+    let list = TEMPORARIES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for p in list.iter().rev() {
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(p);
+        } else {
+            let _ = std::fs::remove_file(p);
         }
     }
 }
@@ -216,6 +251,7 @@ impl OutputLock {
                 Ok(mut f) => {
                     use std::io::Write;
                     let _ = write!(f, "{}", std::process::id());
+                    register(&path);
                     return Ok(OutputLock(path));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -242,6 +278,7 @@ impl OutputLock {
 impl Drop for OutputLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        unregister(&self.0);
     }
 }
 

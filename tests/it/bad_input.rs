@@ -436,3 +436,46 @@ fn leftovers_of_killed_runs_are_removed() {
     );
     assert!(live.exists(), "a live process's directory is kept");
 }
+
+/// SIGTERM and SIGINT during `apply`: the temporary output and the lock are removed and the run
+/// exits with 128 + the signal (143, 130); they used to stay behind as `.out.tmp-PID`.
+#[test]
+fn a_stopped_run_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.jsonl");
+    let bold = std::fs::read(bold()).unwrap();
+    std::fs::write(
+        &input,
+        [bold.as_slice(), bold.as_slice(), bold.as_slice()].concat(),
+    )
+    .unwrap();
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let out = dir.path().join("out");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_debias"))
+            .args([
+                "apply",
+                input.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "-q",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let tmp = dir.path().join(format!(".out.tmp-{}", child.id()));
+        let started = std::time::Instant::now();
+        while !tmp.exists() && started.elapsed() < std::time::Duration::from_secs(60) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(tmp.exists(), "the run started writing");
+        // SAFETY: sends a signal to the child process started above.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code));
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(left, ["big.jsonl"], "nothing but the input is left");
+    }
+}
