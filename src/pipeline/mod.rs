@@ -219,6 +219,14 @@ fn resolve_inputs(rules: &RuleSet, inputs: &[String]) -> Result<(Vec<InputFile>,
             help: Some("point debias at a corpus with at least one document".into()),
         }));
     }
+    // A CSV quote that is never closed would make the reader take every later row into one
+    // field, without an error: refuse the file, naming the quote's line (one read per command,
+    // not one per pass).
+    for f in files.iter().filter(|f| f.format == Format::Csv) {
+        if let Some(bad) = input::unterminated_quote(f) {
+            return Err(Error::Input(bad));
+        }
+    }
     Ok((files, empty_files))
 }
 
@@ -345,11 +353,6 @@ async fn open(ctx: &SessionContext, f: &InputFile) -> Result<DataFrame> {
             .await
         }
         Format::Csv => {
-            // A quote that is never closed would make the reader take every later row into one
-            // field, without an error: refuse the file, naming the quote's line.
-            if let Some(bad) = input::unterminated_quote(f) {
-                return Err(Error::Input(bad));
-            }
             ctx.read_csv(
                 &path,
                 CsvReadOptions::new()
