@@ -114,7 +114,7 @@ impl Manifest {
         crate::report::load_versioned(
             path,
             SCHEMA,
-            SCHEMA_VERSION,
+            SCHEMA_VERSION..=SCHEMA_VERSION,
             "the manifest.json of a `debias apply` output",
         )
     }

@@ -291,6 +291,128 @@ pub fn bars(rows: &[Bar], scale: Scale, axis_label: &str, value_name: &str) -> S
     })
 }
 
+/// One panel of [`small_multiples`]: a title and its bars.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub title: String,
+    pub bars: Vec<Bar>,
+}
+
+/// Height of one bar band in a small multiple, in pixels.
+const SMALL_BAND: u32 = 17;
+
+/// Small multiples: one panel of horizontal share bars per entry (confidence intervals as
+/// whiskers, targets as black ticks), two panels to a row, on one share scale so that panels
+/// compare at a glance.
+pub fn small_multiples(panels: &[Panel]) -> String {
+    const COLS: usize = 2;
+    let col_w = WIDTH as i32 / COLS as i32;
+    let has_target = panels
+        .iter()
+        .flat_map(|p| &p.bars)
+        .any(|b| b.target.is_some());
+    let mut items = vec![(
+        "share (bar), confidence interval (whiskers)".to_owned(),
+        PALETTE[0],
+    )];
+    if has_target {
+        items.push(("target".into(), RGBColor(0, 0, 0)));
+    }
+    let top = legend_height(8, &items);
+    let hi = panels
+        .iter()
+        .flat_map(|p| &p.bars)
+        .flat_map(|r| [r.value, r.ci.map(|c| c[1]), r.target])
+        .flatten()
+        .fold(0.0f64, f64::max);
+    let x_max = axis_max(Scale::Share, hi);
+    let panel_h = |p: &Panel| 24 + p.bars.len().max(1) as u32 * SMALL_BAND + 30;
+    let row_heights: Vec<u32> = panels
+        .chunks(COLS)
+        .map(|row| row.iter().map(panel_h).max().unwrap_or(0))
+        .collect();
+    let height = top + row_heights.iter().sum::<u32>() + 8;
+    svg(height, |root| {
+        legend(root, 8, &items)?;
+        let mut y = top as i32;
+        for (row, h) in panels.chunks(COLS).zip(&row_heights) {
+            for (c, p) in row.iter().enumerate() {
+                let area = root
+                    .clone()
+                    .shrink((c as i32 * col_w, y), (col_w as u32, *h));
+                panel(&area, p, x_max)?;
+            }
+            y += *h as i32;
+        }
+        Ok(())
+    })
+}
+
+/// One small multiple on `area`: its title above, its bars below.
+fn panel(area: &Root<'_>, p: &Panel, x_max: f64) -> Result<(), Box<dyn std::error::Error>> {
+    area.draw(&Text::new(
+        clip(&p.title, 44),
+        (8, 10),
+        ("sans-serif", 14)
+            .into_font()
+            .style(FontStyle::Bold)
+            .color(&TEXT)
+            .pos(Pos::new(HPos::Left, VPos::Center)),
+    ))?;
+    let n = p.bars.len().max(1);
+    let left = label_width(p.bars.iter().map(|b| b.label.chars().count().min(22)), 12);
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(22)
+        .margin_right(16)
+        .set_label_area_size(LabelAreaPosition::Left, left)
+        .set_label_area_size(LabelAreaPosition::Bottom, 24)
+        .build_cartesian_2d(0f64..x_max, 0f64..n as f64)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_labels(5)
+        .x_label_formatter(&|v| Scale::Share.tick(*v))
+        .label_style(style(11))
+        .light_line_style(WHITE)
+        .draw()?;
+    let y = |i: usize| (n - 1 - i) as f64;
+    for (i, r) in p.bars.iter().enumerate() {
+        if let Some(v) = r.value {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y(i) + 0.2), (v.min(x_max), y(i) + 0.8)],
+                PALETTE[0].filled(),
+            )))?;
+            if let Some([lo, hi]) = r.ci {
+                chart.draw_series(std::iter::once(ErrorBar::new_horizontal(
+                    y(i) + 0.5,
+                    lo,
+                    v,
+                    hi.min(x_max),
+                    TEXT.stroke_width(1),
+                    6,
+                )))?;
+            }
+        }
+        if let Some(t) = r.target {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(t, y(i) + 0.05), (t, y(i) + 0.95)],
+                BLACK.stroke_width(3),
+            )))?;
+        }
+        // The chart gives backend pixels; the area draws relative to its corner.
+        let (x, yy) = chart.backend_coord(&(0.0, y(i) + 0.5));
+        let (bx, by) = area.get_base_pixel();
+        let (x, yy) = (x - bx, yy - by);
+        area.draw(&Text::new(
+            clip(&r.label, 22),
+            (x - 4, yy),
+            style(12).pos(Pos::new(HPos::Right, VPos::Center)),
+        ))?;
+    }
+    Ok(())
+}
+
 /// Horizontal bars in groups: for each row, one bar per series (e.g. before and after), with an
 /// optional target tick per row.
 pub fn grouped_bars(

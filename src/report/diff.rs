@@ -115,7 +115,7 @@ fn axis_diff(name: &str, b: Option<&AxisReport>, a: Option<&AxisReport>) -> Axis
                     [Some(x), Some(y)] => Some(r3((y - x) * 100.0)),
                     _ => None,
                 },
-                target: ga.or(gb).map(|x| x.target),
+                target: ga.or(gb).and_then(|x| x.target),
                 ratio_to_target: [
                     gb.and_then(|x| x.ratio_to_target),
                     ga.and_then(|x| x.ratio_to_target),

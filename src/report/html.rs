@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use super::charts::{self, Bar, Scale};
 use super::diff::{self, ReportDiff, f2};
-use super::markdown::{ci, num, opt_pct, pct};
+use super::markdown::{ci, group_name, num, opt_pct, opt_ratio, pct, share_or_count};
 use super::{AxisReport, Report};
 use crate::apply::manifest::Manifest;
 
@@ -71,6 +71,7 @@ figure { margin: 10px 0 4px; }
 figure svg { max-width: 100%; height: auto; display: block; }
 figcaption { color: #555; font-size: 0.9em; margin-top: 2px; }
 .findings li { margin: 3px 0; }
+.lead { font-size: 1.12em; margin: 6px 0; }
 .warn { border-left: 5px solid #d55e00; background: #fff4ec; padding: 6px 12px; margin: 8px 0; }
 .note { color: #555; font-size: 0.9em; }
 .snippet { font-size: 0.85em; color: #333; }
@@ -300,19 +301,139 @@ fn findings(r: &Report) -> Vec<String> {
         let shares: Vec<String> = gs
             .iter()
             .take(4)
-            .map(|g| format!("{} {} (target {})", g.name, opt_pct(g.share), pct(g.target)))
+            .map(|g| match g.target {
+                Some(t) => format!("{} {} (target {})", group_name(g), opt_pct(g.share), pct(t)),
+                None => format!("{} {}", group_name(g), opt_pct(g.share)),
+            })
             .collect();
+        let distance = if a.target == "none" {
+            format!("parity ratio {}", opt_ratio(a.parity_ratio))
+        } else {
+            format!(
+                "total variation distance from the {} target {}",
+                a.target,
+                diff::f3(a.total_variation_distance)
+            )
+        };
         out.push(format!(
-            "{}: mentioned in {} of documents; {}{}; total variation distance from the {} target {}.",
+            "{}: mentioned in {} of documents; {}{}; {distance}.",
             a.name,
-            pct(a.coverage),
+            share_or_count(a.coverage, a.documents),
             shares.join(", "),
             if gs.len() > 4 { ", …" } else { "" },
-            a.target,
-            diff::f3(a.total_variation_distance),
         ));
     }
     out
+}
+
+/// The headline: pair ratios, the ranked findings linked to their axes, the groups too few to
+/// judge, then every axis's shares in one chart of small multiples.
+fn headline_section(page: &mut Page, r: &Report, id: &str, title: &str, id_prefix: &str) {
+    let h = super::headline::Headline::of(r);
+    page.section(id, title);
+    for line in &h.ratios {
+        let _ = writeln!(
+            page.body,
+            "<p class=\"lead\"><strong>{}</strong></p>",
+            esc(line)
+        );
+    }
+    page.p(&h.rule);
+    if !h.findings.is_empty() {
+        page.body.push_str("<ol class=\"findings\">\n");
+        for (axis, line) in &h.findings {
+            let _ = writeln!(
+                page.body,
+                "<li>{} (<a href=\"#{}axis-{}\">{}</a>)</li>",
+                esc(line),
+                esc(id_prefix),
+                slug(axis),
+                esc(axis)
+            );
+        }
+        page.body.push_str("</ol>\n");
+    }
+    if !h.more.is_empty() {
+        page.note(&h.more);
+    }
+    if !h.too_few.is_empty() {
+        page.note(&h.too_few);
+    }
+    let panels: Vec<charts::Panel> = r
+        .axes
+        .iter()
+        .filter(|a| a.documents > 0)
+        .map(|a| charts::Panel {
+            title: format!("{} ({} documents)", a.name, num(a.documents)),
+            bars: a
+                .groups
+                .iter()
+                .map(|g| Bar {
+                    label: group_name(g),
+                    value: g.share,
+                    ci: g.share_ci,
+                    target: g.target.filter(|&t| t > 0.0),
+                })
+                .collect(),
+        })
+        .collect();
+    if panels.is_empty() {
+        page.note("No chart: no document mentions any axis.");
+    } else {
+        page.figure(
+            &charts::small_multiples(&panels),
+            "Each axis: the share of every group (bar) with its confidence interval, and its target where the rules \
+             declare one (black tick).",
+        );
+    }
+    let rows: Vec<Vec<String>> = r
+        .axes
+        .iter()
+        .map(|a| {
+            let judged: Vec<_> = a.groups.iter().filter(|g| !g.too_few).collect();
+            let largest = a
+                .groups
+                .iter()
+                .max_by_key(|g| g.documents)
+                .filter(|g| g.documents > 0);
+            let smallest = judged
+                .iter()
+                .min_by_key(|g| g.documents)
+                .filter(|_| judged.len() >= 2);
+            let show = |g: &super::GroupReport| format!("{} ({})", g.name, opt_pct(g.share));
+            vec![
+                a.name.clone(),
+                num(a.documents),
+                a.target.clone(),
+                largest.map_or("–".into(), show),
+                smallest.map_or("–".into(), |g| show(g)),
+                opt_ratio(a.parity_ratio),
+                r.findings
+                    .iter()
+                    .filter(|f| f.axis == a.name)
+                    .count()
+                    .to_string(),
+                (a.groups.len() - judged.len()).to_string(),
+            ]
+        })
+        .collect();
+    page.table(
+        &format!("{id_prefix}table-headline"),
+        "Per axis: the largest and the smallest judged group, the parity ratio, flagged groups and groups too few to judge",
+        &[
+            "axis",
+            "documents",
+            "target",
+            "largest group",
+            "smallest judged group",
+            "parity ratio",
+            "flagged",
+            "too few",
+        ],
+        5,
+        &rows,
+    );
+    page.end();
 }
 
 /// The sections of a scan report; `id_prefix` and `title_prefix` set them apart when a page
@@ -321,6 +442,7 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
     let id = |s: &str| format!("{id_prefix}{s}");
     let title = |s: &str| format!("{title_prefix}{s}");
 
+    headline_section(page, r, &id("headline"), &title("Headline"), id_prefix);
     page.section(&id("summary"), &title("Summary"));
     page.body.push_str("<ul class=\"findings\">\n");
     for f in findings(r) {
@@ -375,7 +497,7 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
     );
     page.end();
 
-    page.section(&id("coverage"), &title("Coverage and distance from target"));
+    page.section(&id("coverage"), &title("Coverage per axis"));
     let bars: Vec<Bar> = r
         .axes
         .iter()
@@ -403,12 +525,13 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
                 a.name.clone(),
                 a.target.clone(),
                 num(a.documents),
-                pct(a.coverage),
+                share_or_count(a.coverage, a.documents),
                 ci(Some(a.coverage_ci)),
                 num(a.mentions),
                 num(a.multi_group_documents),
                 diff::f3(a.total_variation_distance),
                 f2(a.max_min_ratio),
+                opt_ratio(a.parity_ratio),
             ]
         })
         .collect();
@@ -425,6 +548,7 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
             "multi-group documents",
             "TVD",
             "max/min ratio",
+            "parity ratio",
         ],
         2,
         &rows,
@@ -434,6 +558,7 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
     for a in &r.axes {
         axis_section(
             page,
+            r,
             a,
             &id(&format!("axis-{}", slug(&a.name))),
             &title(&a.name),
@@ -669,38 +794,81 @@ fn evaluation_section(page: &mut Page, evals: &[crate::eval::Evaluation], id: &s
     page.end();
 }
 
-fn axis_section(page: &mut Page, a: &AxisReport, id: &str, title: &str) {
+fn axis_section(page: &mut Page, r: &Report, a: &AxisReport, id: &str, title: &str) {
     page.section(id, title);
     if !a.description.is_empty() {
         page.note(&a.description);
     }
+    let flagged: Vec<String> = r
+        .findings
+        .iter()
+        .filter(|f| f.axis == a.name)
+        .map(|f| f.describe(r.confidence))
+        .collect();
+    if !flagged.is_empty() {
+        page.body.push_str("<ul class=\"findings\">\n");
+        for f in &flagged {
+            let _ = writeln!(page.body, "<li><strong>Flagged:</strong> {}</li>", esc(f));
+        }
+        page.body.push_str("</ul>\n");
+    }
     page.p(&format!(
-        "Coverage {} ({} documents, CI {}); {} mentions; {} documents mention two or more groups. Target: {}; \
-         total variation distance {}; max/min ratio to target {}.",
-        pct(a.coverage),
+        "Coverage {} ({} documents, CI {}); {} mentions; {} documents mention two or more groups. {}",
+        share_or_count(a.coverage, a.documents),
         num(a.documents),
         ci(Some(a.coverage_ci)),
         num(a.mentions),
         num(a.multi_group_documents),
-        a.target,
-        diff::f3(a.total_variation_distance),
-        f2(a.max_min_ratio),
+        if a.target == "none" {
+            format!(
+                "No target: parity ratio (smallest judged share over the largest) {}.",
+                opt_ratio(a.parity_ratio)
+            )
+        } else {
+            format!(
+                "Target: {}; total variation distance {}; max/min ratio to target {}; parity ratio {}.",
+                a.target,
+                diff::f3(a.total_variation_distance),
+                f2(a.max_min_ratio),
+                opt_ratio(a.parity_ratio)
+            )
+        },
     ));
+    if let Some(p) = &a.pair {
+        page.p(&format!(
+            "{} {} documents per {} document ({} and {} documents).",
+            opt_ratio(p.ratio),
+            p.a,
+            p.b,
+            num(p.a_documents),
+            num(p.b_documents)
+        ));
+    }
     let bars: Vec<Bar> = a
         .groups
         .iter()
         .map(|g| Bar {
-            label: g.name.clone(),
+            label: group_name(g),
             value: g.share,
             ci: g.share_ci,
-            target: Some(g.target),
+            target: g.target,
         })
         .collect();
     page.figure(
-        &charts::bars(&bars, Scale::Share, "share of the axis's group documents", "share"),
+        &charts::bars(
+            &bars,
+            Scale::Share,
+            "share of the axis's group documents",
+            "share",
+        ),
         &format!(
-            "{}: each group's share (bar) with its confidence interval, and the target (black tick).",
-            a.name
+            "{}: each group's share (bar) with its confidence interval{}.",
+            a.name,
+            if a.target == "none" {
+                ""
+            } else {
+                ", and the target (black tick)"
+            }
         ),
     );
     let slug = slug(&a.name);
@@ -709,14 +877,15 @@ fn axis_section(page: &mut Page, a: &AxisReport, id: &str, title: &str) {
         .iter()
         .map(|g| {
             vec![
-                g.name.clone(),
+                group_name(g),
                 num(g.documents),
                 num(g.mentions),
                 opt_pct(g.share),
                 ci(g.share_ci),
-                pct(g.target),
+                opt_pct(g.target),
                 f2(g.ratio_to_target),
                 opt_pct(g.doc_share),
+                opt_ratio(g.ratio_to_largest),
             ]
         })
         .collect();
@@ -732,6 +901,7 @@ fn axis_section(page: &mut Page, a: &AxisReport, id: &str, title: &str) {
             "target",
             "ratio to target",
             "doc share",
+            "ratio to largest",
         ],
         1,
         &rows,

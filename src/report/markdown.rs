@@ -8,6 +8,34 @@ pub(super) fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
+/// A share of documents, or under 0.1% the count itself ("6 documents"), which a rounded
+/// percentage would print as 0.0%.
+pub(super) fn share_or_count(share: f64, documents: u64) -> String {
+    if documents > 0 && share < 0.001 {
+        format!(
+            "{} document{}",
+            num(documents),
+            if documents == 1 { "" } else { "s" }
+        )
+    } else {
+        pct(share)
+    }
+}
+
+/// A ratio with two decimals, or `–`.
+pub(super) fn opt_ratio(x: Option<f64>) -> String {
+    x.map(|x| format!("{x:.2}")).unwrap_or_else(|| "–".into())
+}
+
+/// A group's name, marked when it has too few documents to judge.
+pub(super) fn group_name(g: &super::GroupReport) -> String {
+    if g.too_few {
+        format!("{} (too few)", g.name)
+    } else {
+        g.name.clone()
+    }
+}
+
 pub(super) fn opt_pct(x: Option<f64>) -> String {
     x.map(pct).unwrap_or_else(|| "–".into())
 }
@@ -34,6 +62,80 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|")
         .replace('\n', " ")
         .replace('<', "&lt;")
+}
+
+/// The headline: pair ratios, ranked findings linked to their axes, groups too few to judge.
+fn headline(w: &mut String, r: &Report) {
+    let h = super::headline::Headline::of(r);
+    let _ = writeln!(w, "## Headline\n");
+    for line in &h.ratios {
+        let _ = writeln!(w, "**{line}**\n");
+    }
+    let _ = writeln!(w, "{}\n", h.rule);
+    for (i, (axis, line)) in h.findings.iter().enumerate() {
+        let _ = writeln!(w, "{}. {} ([{axis}](#{axis}))", i + 1, cell(line));
+    }
+    if !h.findings.is_empty() {
+        let _ = writeln!(w);
+    }
+    if !h.more.is_empty() {
+        let _ = writeln!(w, "{}\n", h.more);
+    }
+    if !h.too_few.is_empty() {
+        let _ = writeln!(w, "{}\n", h.too_few);
+    }
+}
+
+/// One row per axis: coverage, target, parity ratio, distance from the target, the largest and
+/// smallest judged groups.
+fn summary(w: &mut String, r: &Report) {
+    let _ = writeln!(w, "## Summary\n");
+    let _ = writeln!(
+        w,
+        "| axis | coverage | documents | target | parity ratio | TVD from target | largest group | smallest judged group |"
+    );
+    let _ = writeln!(w, "|---|---:|---:|---|---:|---:|---|---|");
+    for a in &r.axes {
+        let judged: Vec<_> = a
+            .groups
+            .iter()
+            .filter(|g| !g.too_few && g.share.is_some())
+            .collect();
+        let largest = a
+            .groups
+            .iter()
+            .max_by_key(|g| g.documents)
+            .filter(|g| g.documents > 0);
+        let smallest = judged
+            .iter()
+            .min_by_key(|g| g.documents)
+            .filter(|_| judged.len() >= 2);
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            a.name,
+            share_or_count(a.coverage, a.documents),
+            num(a.documents),
+            a.target,
+            opt_ratio(a.parity_ratio),
+            a.total_variation_distance
+                .map(|x| format!("{x:.3}"))
+                .unwrap_or_else(|| "–".into()),
+            largest
+                .map(|g| format!("{} ({})", g.name, opt_pct(g.share)))
+                .unwrap_or_else(|| "–".into()),
+            smallest
+                .map(|g| format!("{} ({})", g.name, opt_pct(g.share)))
+                .unwrap_or_else(|| "–".into()),
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\nParity ratio: the smallest judged group's share over the largest's (1 = parity; below {} is flagged on axes \
+         without a target). Groups with fewer than {} documents are too few to judge.\n",
+        super::headline::PARITY_RATIO_FLAG,
+        r.min_documents
+    );
 }
 
 pub fn render(r: &Report) -> String {
@@ -72,85 +174,44 @@ pub fn render(r: &Report) -> String {
         (r.confidence * 100.0).round()
     );
 
-    let _ = writeln!(w, "## Summary\n");
-    let _ = writeln!(
-        w,
-        "| axis | coverage | documents | target | TVD | max/min ratio | most represented | least represented |"
-    );
-    let _ = writeln!(w, "|---|---:|---:|---|---:|---:|---|---|");
-    for a in &r.axes {
-        let with_share: Vec<_> = a
-            .groups
-            .iter()
-            .filter(|g| g.ratio_to_target.is_some())
-            .collect();
-        let most = with_share
-            .iter()
-            .max_by(|x, y| x.ratio_to_target.partial_cmp(&y.ratio_to_target).unwrap());
-        let least = with_share
-            .iter()
-            .min_by(|x, y| x.ratio_to_target.partial_cmp(&y.ratio_to_target).unwrap());
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            a.name,
-            pct(a.coverage),
-            num(a.documents),
-            a.target,
-            a.total_variation_distance
-                .map(|x| format!("{x:.3}"))
-                .unwrap_or_else(|| "–".into()),
-            a.max_min_ratio
-                .map(|x| format!("{x:.2}"))
-                .unwrap_or_else(|| "∞ or –".into()),
-            most.map(|g| format!(
-                "{} ({}×)",
-                g.name,
-                format_args!("{:.2}", g.ratio_to_target.unwrap_or(0.0))
-            ))
-            .unwrap_or_default(),
-            least
-                .map(|g| format!(
-                    "{} ({}×)",
-                    g.name,
-                    format_args!("{:.2}", g.ratio_to_target.unwrap_or(0.0))
-                ))
-                .unwrap_or_default(),
-        );
-    }
-    let _ = writeln!(w);
-
+    headline(w, r);
+    summary(w, r);
     for a in &r.axes {
         let _ = writeln!(w, "## {}\n", a.name);
         let _ = writeln!(
             w,
             "Coverage {} ({} of the documents, CI {}); {} mentions; {} documents mention two or more groups. Target: {}.\n",
-            pct(a.coverage),
+            share_or_count(a.coverage, a.documents),
             num(a.documents),
             ci(Some(a.coverage_ci)),
             num(a.mentions),
             num(a.multi_group_documents),
             a.target
         );
+        for f in r.findings.iter().filter(|f| f.axis == a.name) {
+            let _ = writeln!(w, "- **Flagged:** {}", cell(&f.describe(r.confidence)));
+        }
+        if r.findings.iter().any(|f| f.axis == a.name) {
+            let _ = writeln!(w);
+        }
         let _ = writeln!(
             w,
-            "| group | documents | mentions | share | share CI | doc share | target | ratio to target |"
+            "| group | documents | mentions | share | share CI | doc share | target | ratio to target | ratio to largest |"
         );
-        let _ = writeln!(w, "|---|---:|---:|---:|---|---:|---:|---:|");
+        let _ = writeln!(w, "|---|---:|---:|---:|---|---:|---:|---:|---:|");
         for g in &a.groups {
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                g.name,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                group_name(g),
                 num(g.documents),
                 num(g.mentions),
                 opt_pct(g.share),
                 ci(g.share_ci),
                 opt_pct(g.doc_share),
-                pct(g.target),
-                g.ratio_to_target
-                    .map(|x| format!("{x:.2}"))
-                    .unwrap_or_else(|| "–".into())
+                opt_pct(g.target),
+                opt_ratio(g.ratio_to_target),
+                opt_ratio(g.ratio_to_largest),
             );
         }
         let _ = writeln!(w);

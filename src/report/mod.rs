@@ -21,6 +21,7 @@
 pub mod charts;
 pub mod diff;
 pub mod embedding;
+pub mod headline;
 pub mod html;
 pub mod markdown;
 pub mod stats;
@@ -42,7 +43,9 @@ use stats::ScanStats;
 /// Identifies the JSON format of the report.
 pub const SCHEMA: &str = "debias-report";
 /// Version of the JSON format; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest version this debias still reads (version 1 had a target for every axis).
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -55,6 +58,12 @@ pub struct Report {
     pub rows: Rows,
     pub text_bytes: u64,
     pub confidence: f64,
+    /// Groups with fewer documents are too few to judge (`report.min_documents`).
+    #[serde(default)]
+    pub min_documents: u64,
+    /// The flagged skews, ranked (see [`headline`]).
+    #[serde(default)]
+    pub findings: Vec<headline::Finding>,
     pub axes: Vec<AxisReport>,
     pub attributes: Vec<AttributeReport>,
     pub intersections: Vec<Intersection>,
@@ -117,10 +126,18 @@ pub struct AxisReport {
     /// Documents that mention two or more groups of the axis.
     pub multi_group_documents: u64,
     pub mentions: u64,
-    /// `parity` or `shares`.
+    /// `none`, `parity` or `shares`.
     pub target: String,
+    /// With a target: ½ Σ |share − target|.
     pub total_variation_distance: Option<f64>,
+    /// With a target: the largest ratio to target over the smallest, among the judged groups.
     pub max_min_ratio: Option<f64>,
+    /// The smallest share over the largest, among the judged groups (those the target covers).
+    #[serde(default)]
+    pub parity_ratio: Option<f64>,
+    /// For gender: female documents per male document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<headline::PairRatio>,
     pub groups: Vec<GroupReport>,
 }
 
@@ -134,8 +151,15 @@ pub struct GroupReport {
     pub doc_share_ci: Option<[f64; 2]>,
     pub share: Option<f64>,
     pub share_ci: Option<[f64; 2]>,
-    pub target: f64,
+    /// The target share; null when the axis has no target.
+    pub target: Option<f64>,
     pub ratio_to_target: Option<f64>,
+    /// share / the largest group's share.
+    #[serde(default)]
+    pub ratio_to_largest: Option<f64>,
+    /// Fewer documents than `min_documents`: shown, never ranked or flagged.
+    #[serde(default)]
+    pub too_few: bool,
     pub top_terms: Vec<TermCount>,
     pub examples: Vec<ExampleReport>,
 }
@@ -304,74 +328,16 @@ impl Report {
         };
         let mut axes = Vec::new();
         let mut attributes = Vec::new();
+        let mut findings = Vec::new();
         for (ai, axis) in tax.axes.iter().enumerate() {
             let groups = axis.groups.clone();
             match axis.kind {
                 LexiconKind::Axis => {
-                    let target = rules.targets[ai].clone().unwrap_or(Target::Parity);
-                    let ng = groups.len();
-                    let sum_docs: u64 = groups.clone().map(|g| s.group_docs[g as usize]).sum();
-                    let mut grs = Vec::new();
-                    let mut tvd = 0.0;
-                    let mut ratios = Vec::new();
-                    for (i, g) in groups.clone().enumerate() {
-                        let docs = s.group_docs[g as usize];
-                        let share = ratio(docs, sum_docs);
-                        let raw = (sum_docs > 0).then(|| docs as f64 / sum_docs as f64);
-                        let t = target.share(i, ng);
-                        if let Some(sh) = raw {
-                            tvd += (sh - t).abs();
-                        }
-                        let raw_ratio = raw.and_then(|sh| (t > 0.0).then(|| sh / t));
-                        if let Some(r) = raw_ratio {
-                            ratios.push(r);
-                        }
-                        let rt = raw_ratio.map(r6);
-                        grs.push(GroupReport {
-                            name: tax.groups[g as usize].name.clone(),
-                            key: tax.groups[g as usize].key.clone(),
-                            documents: docs,
-                            mentions: s.group_mentions[g as usize],
-                            doc_share: ratio(docs, s.axis_docs[ai]),
-                            doc_share_ci: wilson(docs, s.axis_docs[ai], level),
-                            share,
-                            share_ci: wilson(docs, sum_docs, level),
-                            target: r6(t),
-                            ratio_to_target: rt,
-                            top_terms: top_terms(g),
-                            examples: s.examples[g as usize]
-                                .iter()
-                                .map(|e| ExampleReport {
-                                    id: e.id.clone(),
-                                    matched: e.matched.clone(),
-                                    snippet: e.snippet.clone(),
-                                    mark: Some(e.mark),
-                                })
-                                .collect(),
-                        });
-                    }
-                    let (mx, mn) = ratios
-                        .iter()
-                        .fold((f64::MIN, f64::MAX), |(a, b), &r| (a.max(r), b.min(r)));
-                    axes.push(AxisReport {
-                        name: axis.name.clone(),
-                        description: axis.description.clone(),
-                        lexicons: axis.lexicons.clone(),
-                        documents: s.axis_docs[ai],
-                        coverage: ratio(s.axis_docs[ai], n).unwrap_or(0.0),
-                        coverage_ci: wilson(s.axis_docs[ai], n, level).unwrap_or([0.0, 0.0]),
-                        multi_group_documents: s.axis_multi_docs[ai],
-                        mentions: groups.clone().map(|g| s.group_mentions[g as usize]).sum(),
-                        target: match target {
-                            Target::Parity => "parity",
-                            Target::Shares(_) => "shares",
-                        }
-                        .into(),
-                        total_variation_distance: (sum_docs > 0).then(|| r6(tvd / 2.0)),
-                        max_min_ratio: (sum_docs > 0 && !ratios.is_empty() && mn > 0.0)
-                            .then(|| r6(mx / mn)),
-                        groups: grs,
-                    });
+                    let mut a = axis_report(rules, s, ai, &top_terms);
+                    a.pair = headline::gender_ratio(&a, level);
+                    a.parity_ratio = headline::parity_ratio(&a, rr.min_documents);
+                    findings.extend(headline::axis_findings(&a, rr.min_documents, level));
+                    axes.push(a);
                 }
                 LexiconKind::Attribute | LexiconKind::Person => {
                     attributes.push(AttributeReport {
@@ -391,6 +357,7 @@ impl Report {
                 }
             }
         }
+        headline::rank(&mut findings);
         Report {
             schema: SCHEMA.into(),
             version: SCHEMA_VERSION,
@@ -411,6 +378,8 @@ impl Report {
             },
             text_bytes: s.text_bytes,
             confidence: level,
+            min_documents: rr.min_documents,
+            findings,
             axes,
             attributes,
             intersections: intersections(tax, s),
@@ -443,9 +412,92 @@ impl Report {
         load_versioned(
             path,
             SCHEMA,
-            SCHEMA_VERSION,
+            OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION,
             "a report.json written by `debias scan --report` or `debias apply` (report/before.json, report/after.json)",
         )
+    }
+}
+
+/// The report of demographic axis `ai`: its groups' documents, shares and intervals, and their
+/// distance from the axis's target when it has one.
+fn axis_report(
+    rules: &RuleSet,
+    s: &ScanStats,
+    ai: usize,
+    top_terms: &dyn Fn(GroupId) -> Vec<TermCount>,
+) -> AxisReport {
+    let tax = rules.taxonomy();
+    let rr = &rules.report;
+    let level = rr.confidence;
+    let axis = &tax.axes[ai];
+    let groups = axis.groups.clone();
+    let target = rules.targets[ai].as_ref();
+    let ng = groups.len();
+    let sum_docs: u64 = groups.clone().map(|g| s.group_docs[g as usize]).sum();
+    let largest = groups
+        .clone()
+        .map(|g| s.group_docs[g as usize])
+        .max()
+        .unwrap_or(0);
+    let mut grs = Vec::new();
+    let mut tvd = 0.0;
+    // Ratios to target of the judged groups.
+    let mut ratios = Vec::new();
+    for (i, g) in groups.clone().enumerate() {
+        let docs = s.group_docs[g as usize];
+        let raw = (sum_docs > 0).then(|| docs as f64 / sum_docs as f64);
+        let t = target.map(|t| t.share(i, ng));
+        if let (Some(sh), Some(t)) = (raw, t) {
+            tvd += (sh - t).abs();
+        }
+        let raw_ratio = raw.zip(t.filter(|&t| t > 0.0)).map(|(sh, t)| sh / t);
+        let too_few = docs < rr.min_documents;
+        if let Some(r) = raw_ratio.filter(|_| !too_few) {
+            ratios.push(r);
+        }
+        grs.push(GroupReport {
+            name: tax.groups[g as usize].name.clone(),
+            key: tax.groups[g as usize].key.clone(),
+            documents: docs,
+            mentions: s.group_mentions[g as usize],
+            doc_share: ratio(docs, s.axis_docs[ai]),
+            doc_share_ci: wilson(docs, s.axis_docs[ai], level),
+            share: ratio(docs, sum_docs),
+            share_ci: wilson(docs, sum_docs, level),
+            target: t.map(r6),
+            ratio_to_target: raw_ratio.map(r6),
+            ratio_to_largest: ratio(docs, largest),
+            too_few,
+            top_terms: top_terms(g),
+            examples: s.examples[g as usize]
+                .iter()
+                .map(|e| ExampleReport {
+                    id: e.id.clone(),
+                    matched: e.matched.clone(),
+                    snippet: e.snippet.clone(),
+                    mark: Some(e.mark),
+                })
+                .collect(),
+        });
+    }
+    let (mx, mn) = ratios
+        .iter()
+        .fold((f64::MIN, f64::MAX), |(a, b), &r| (a.max(r), b.min(r)));
+    AxisReport {
+        name: axis.name.clone(),
+        description: axis.description.clone(),
+        lexicons: axis.lexicons.clone(),
+        documents: s.axis_docs[ai],
+        coverage: ratio(s.axis_docs[ai], s.documents).unwrap_or(0.0),
+        coverage_ci: wilson(s.axis_docs[ai], s.documents, level).unwrap_or([0.0, 0.0]),
+        multi_group_documents: s.axis_multi_docs[ai],
+        mentions: groups.map(|g| s.group_mentions[g as usize]).sum(),
+        target: target.map_or("none", Target::kind).into(),
+        total_variation_distance: (target.is_some() && sum_docs > 0).then(|| r6(tvd / 2.0)),
+        max_min_ratio: (ratios.len() >= 2 && mn > 0.0).then(|| r6(mx / mn)),
+        parity_ratio: None,
+        pair: None,
+        groups: grs,
     }
 }
 
@@ -677,7 +729,7 @@ impl ReportFormat {
 pub fn load_versioned<T: serde::de::DeserializeOwned>(
     path: &Path,
     schema: &str,
-    version: u32,
+    versions: std::ops::RangeInclusive<u32>,
     what: &str,
 ) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -705,7 +757,8 @@ pub fn load_versioned<T: serde::de::DeserializeOwned>(
         )));
     }
     let v = value.get("version").and_then(|v| v.as_u64());
-    if v != Some(version as u64) {
+    let version = *versions.end();
+    if !v.is_some_and(|v| versions.contains(&(v as u32)) && v <= u32::MAX as u64) {
         return Err(Error::Usage(format!(
             "{}: {schema} version {}, but this debias reads version {version}; use the debias that wrote it ({})",
             path.display(),

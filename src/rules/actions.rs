@@ -751,8 +751,8 @@ fn read_rebalance(
     let mut ok = true;
     let (target, target_kind) = match f.get("target") {
         None => match &targets[axis] {
-            Some(super::Target::Shares(s)) => (s.clone(), "shares".to_owned()),
-            _ => (vec![1.0 / n as f64; n], "parity".to_owned()),
+            Some(t) => ((0..n).map(|i| t.share(i, n)).collect(), t.kind().to_owned()),
+            None => (vec![1.0 / n as f64; n], "parity".to_owned()),
         },
         Some(t) => {
             let tkey = format!("{key}.target");

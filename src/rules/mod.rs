@@ -101,11 +101,14 @@ impl Format {
     }
 }
 
-/// The representation an axis is compared with (`targets:` section).
+/// The representation an axis is compared with (`targets:` section). An axis without one has
+/// no target: its report shows shares and the ratio of each group to the largest.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     /// Every group the same share.
     Parity,
+    /// The listed groups (indexes in group order) the same share, the others none.
+    ParityOf(Vec<usize>),
     /// An explicit share per group of the axis, in group order, summing to 1.
     Shares(Vec<f64>),
 }
@@ -115,8 +118,23 @@ impl Target {
     pub fn share(&self, i: usize, n: usize) -> f64 {
         match self {
             Target::Parity => 1.0 / n as f64,
+            Target::ParityOf(l) if l.contains(&i) => 1.0 / l.len() as f64,
+            Target::ParityOf(_) => 0.0,
             Target::Shares(s) => s[i],
         }
+    }
+
+    /// `parity` or `shares`, as the report names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Parity | Target::ParityOf(_) => "parity",
+            Target::Shares(_) => "shares",
+        }
+    }
+
+    /// Whether the `i`-th group takes part in the comparison (a positive target share).
+    pub fn covers(&self, i: usize, n: usize) -> bool {
+        self.share(i, n) > 0.0
     }
 }
 
@@ -146,6 +164,9 @@ pub struct ReportRules {
     /// `top_sources` (default 20): sources listed in the per-source breakdown; the rest are
     /// summed under `(other)`.
     pub top_sources: usize,
+    /// `min_documents` (default 30): a group with fewer documents is "too few to judge": shown
+    /// with its counts, never ranked or flagged.
+    pub min_documents: u64,
     pub association: AssociationRules,
 }
 
@@ -157,6 +178,7 @@ impl Default for ReportRules {
             confidence: 0.95,
             top_terms: 10,
             top_sources: 20,
+            min_documents: 30,
             association: AssociationRules {
                 min_count: 5,
                 top: 10,
@@ -306,6 +328,7 @@ const REPORT_KEYS: &[&str] = &[
     "confidence",
     "top_terms",
     "top_sources",
+    "min_documents",
     "association",
 ];
 const ASSOCIATION_KEYS: &[&str] = &["min_count", "top", "prior"];
@@ -505,6 +528,12 @@ fn read_report(r: &mut Reader<'_>, node: &Node) -> ReportRules {
     {
         out.top_sources = n as usize;
     }
+    if let Some(n) = f
+        .get("min_documents")
+        .and_then(|n| r.count(n, "report.min_documents"))
+    {
+        out.min_documents = n.max(1);
+    }
     if let Some(a) = f.get("association")
         && let Some(af) = r.fields(a, "report.association", ASSOCIATION_KEYS)
     {
@@ -542,11 +571,7 @@ fn read_targets(
     node: Option<&Node>,
     b: &TaxonomyBuilder,
 ) -> Vec<Option<Target>> {
-    let mut targets: Vec<Option<Target>> = b
-        .axes
-        .iter()
-        .map(|a| (a.kind == Some(LexiconKind::Axis)).then_some(Target::Parity))
-        .collect();
+    let mut targets: Vec<Option<Target>> = vec![None; b.axes.len()];
     let Some(node) = node else { return targets };
     let axis_names: Vec<&str> = b
         .axes
@@ -581,19 +606,70 @@ fn read_targets(
             );
             continue;
         }
+        let names: Vec<&str> = axis.groups.keys().map(String::as_str).collect();
         match &value.kind {
             Kind::Str(s) if s == "parity" => targets[ai] = Some(Target::Parity),
-            Kind::Str(s) => r.error_help(value, &key, format!("unknown target `{s}`"), Some("use `parity` or a mapping of group: share, e.g. `{female: 0.5, male: 0.45, non_binary: 0.05}`")),
+            Kind::Str(s) => r.error_help(value, &key, format!("unknown target `{s}`"), Some("use `parity`, a list of groups to hold at parity, or a mapping of group: share, e.g. `{female: 0.5, male: 0.45, non_binary: 0.05}`")),
+            Kind::Seq(items) => {
+                if let Some(listed) = read_parity_groups(r, value, items, &key, &names) {
+                    targets[ai] = Some(Target::ParityOf(listed));
+                }
+            }
             Kind::Map(_) => {
-                let names: Vec<&str> = axis.groups.keys().map(String::as_str).collect();
                 if let Some(shares) = read_shares(r, value, &key, &names) {
                     targets[ai] = Some(Target::Shares(shares));
                 }
             }
-            _ => r.error(value, &key, format!("expected `parity` or a mapping of group: share, found {}", value.type_name())),
+            _ => r.error(value, &key, format!("expected `parity`, a list of groups or a mapping of group: share, found {}", value.type_name())),
         }
     }
     targets
+}
+
+/// A list of groups held at parity (`[female, male]`): at least two, each a group of `names`
+/// once; their indexes, in group order.
+fn read_parity_groups(
+    r: &mut Reader<'_>,
+    node: &Node,
+    items: &[Node],
+    key: &str,
+    names: &[&str],
+) -> Option<Vec<usize>> {
+    let mut listed = Vec::new();
+    for item in items {
+        let g = r.string(item, key)?;
+        match names.iter().position(|n| *n == g) {
+            Some(i) if listed.contains(&i) => {
+                r.error(item, key, format!("group `{g}` is listed twice"));
+                return None;
+            }
+            Some(i) => listed.push(i),
+            None => {
+                let help = match yaml::nearest(&g, names) {
+                    Some(n) => format!("did you mean `{n}`? groups: {}", names.join(", ")),
+                    None => format!("groups: {}", names.join(", ")),
+                };
+                r.error_help(
+                    item,
+                    key,
+                    format!("no group `{g}` in this axis"),
+                    Some(help),
+                );
+                return None;
+            }
+        }
+    }
+    if listed.len() < 2 {
+        r.error_help(
+            node,
+            key,
+            "parity needs at least two groups",
+            Some("e.g. `gender: [female, male]`"),
+        );
+        return None;
+    }
+    listed.sort_unstable();
+    Some(listed)
 }
 
 /// A mapping of group: share over the groups `names`, every group given, summing to 1.
@@ -749,6 +825,29 @@ mod tests {
             "axes:\n  gender: {}\ntargets:\n  gender: {female: 0.5, male: 0.45, non_binary: 0.05}\n",
         );
         assert_eq!(rs.targets[0], Some(Target::Shares(vec![0.5, 0.45, 0.05])));
+    }
+
+    #[test]
+    fn axes_have_no_target_unless_declared_and_parity_may_list_its_groups() {
+        let rs = ok("axes:\n  gender: {}\n  age: {}\ntargets:\n  gender: [male, female]\n");
+        // Groups in group order (female, male, non_binary), whatever the order of the list.
+        let t = rs.targets[0].as_ref().unwrap();
+        assert_eq!(t, &Target::ParityOf(vec![0, 1]));
+        assert_eq!(
+            (t.share(0, 3), t.share(1, 3), t.share(2, 3)),
+            (0.5, 0.5, 0.0)
+        );
+        assert_eq!(rs.targets[1], None);
+        assert_eq!(ok("axes:\n  age: {}\n").targets[0], None);
+        let e = errors("axes:\n  gender: {}\ntargets:\n  gender: [female, mael]\n");
+        assert!(
+            e.contains("no group `mael`") && e.contains("did you mean `male`"),
+            "{e}"
+        );
+        let e = errors("axes:\n  gender: {}\ntargets:\n  gender: [female]\n");
+        assert!(e.contains("at least two groups"), "{e}");
+        let e = errors("axes:\n  gender: {}\ntargets:\n  gender: [female, female]\n");
+        assert!(e.contains("listed twice"), "{e}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ fn readme_example_runs_with_the_default_rules() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["schema"], "debias-report");
-    assert_eq!(json["version"], 1);
+    assert_eq!(json["version"], 2);
     assert!(json["rows"]["scanned"].as_u64().unwrap() > 0);
     assert!(
         std::fs::read_to_string(out.join("report.md"))

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use debias::report::Report;
 use serde_json::Value;
 
-use super::common::{debias, gender_embedding_section, repo, stderr};
+use super::common::{bold, debias, gender_embedding_section, group, repo, stderr};
 
 /// Parses a page as XML (our pages are well-formed XML as well as HTML).
 fn parse(html: &str) -> roxmltree::Document<'_> {
@@ -148,6 +148,7 @@ fn the_html_report_has_every_section_with_the_figures_of_the_json() {
 
     // Every section, and a table of contents that links to each.
     let mut ids = vec![
+        "headline",
         "summary",
         "coverage",
         "associations",
@@ -194,7 +195,12 @@ fn the_html_report_has_every_section_with_the_figures_of_the_json() {
         let t = rows(&doc, &format!("table-axis-{}", a.name.replace('_', "-")));
         assert_eq!(t.len(), a.groups.len(), "{}", a.name);
         for (row, g) in t.iter().zip(&a.groups) {
-            assert_eq!(row[0], g.name);
+            let name = if g.too_few {
+                format!("{} (too few)", g.name)
+            } else {
+                g.name.clone()
+            };
+            assert_eq!(row[0], name);
             assert_eq!(row[1], num(g.documents));
             assert_eq!(row[2], num(g.mentions));
             assert_eq!(row[3], g.share.map_or("–".into(), pct));
@@ -203,7 +209,7 @@ fn the_html_report_has_every_section_with_the_figures_of_the_json() {
                 g.share_ci
                     .map_or("–".into(), |[lo, hi]| format!("{}–{}", pct(lo), pct(hi)))
             );
-            assert_eq!(row[5], pct(g.target));
+            assert_eq!(row[5], g.target.map_or("–".into(), pct));
         }
     }
     let gender = report.axes.iter().find(|a| a.name == "gender").unwrap();
@@ -215,6 +221,13 @@ fn the_html_report_has_every_section_with_the_figures_of_the_json() {
         g[7],
         format!("{:.3}", gender.total_variation_distance.unwrap())
     );
+    assert_eq!(
+        g[9],
+        gender
+            .parity_ratio
+            .map_or("–".into(), |x| format!("{x:.2}"))
+    );
+    assert_headline(&doc, &report);
     // A chart per axis: the shares with their intervals and the target.
     let axis = by_id(&doc, "axis-gender");
     let svg = axis
@@ -227,7 +240,12 @@ fn the_html_report_has_every_section_with_the_figures_of_the_json() {
         .map(|n| text_of(n).trim().to_owned())
         .collect();
     for g in &gender.groups {
-        assert!(labels.contains(&g.name), "{} not on the chart", g.name);
+        let label = if g.too_few {
+            format!("{} (too few)", g.name)
+        } else {
+            g.name.clone()
+        };
+        assert!(labels.contains(&label), "{label} not on the chart");
     }
 
     // Associations: a heatmap and the z-scores of the JSON.
@@ -603,6 +621,58 @@ fn report_diff_prints_and_renders_what_changed() {
     );
 }
 
+/// The headline is the page's first section; it states the female:male ratio of the JSON, and
+/// lists the JSON's findings in rank order (at most three of an axis), each linked to its axis.
+fn assert_headline(doc: &roxmltree::Document, report: &Report) {
+    let main = doc.descendants().find(|n| n.has_tag_name("main")).unwrap();
+    let first = main.children().find(|n| n.is_element()).unwrap();
+    assert_eq!(first.attribute("id"), Some("headline"));
+    let gender = report.axes.iter().find(|a| a.name == "gender").unwrap();
+    let pair = gender.pair.as_ref().expect("a female:male ratio");
+    let lead = first
+        .descendants()
+        .find(|n| n.attribute("class") == Some("lead"))
+        .map(text_of)
+        .expect("a lead line");
+    assert!(
+        lead.contains(&format!(
+            "{:.2} female documents per male document",
+            pair.ratio.unwrap()
+        )),
+        "{lead}"
+    );
+    let items: Vec<String> = first
+        .descendants()
+        .filter(|n| n.has_tag_name("li"))
+        .map(text_of)
+        .collect();
+    if report.findings.is_empty() {
+        assert!(items.is_empty());
+        assert!(text_of(first).contains("No skew flagged"));
+    }
+    let mut rest = report.findings.iter();
+    for item in &items {
+        let f = rest
+            .find(|f| item.starts_with(&format!("{}/{}:", f.axis, f.group)))
+            .unwrap_or_else(|| panic!("{item} is not the next finding of the JSON"));
+        assert!(item.contains("CI"), "{item} has no interval");
+        assert!(!f.group.is_empty());
+    }
+    for f in &report.findings {
+        let g = report
+            .axes
+            .iter()
+            .find(|a| a.name == f.axis)
+            .and_then(|a| a.groups.iter().find(|g| g.name == f.group))
+            .unwrap();
+        assert!(
+            !g.too_few,
+            "{}/{} is too few to be flagged",
+            f.axis, f.group
+        );
+    }
+}
+
 /// Renders `html` with tests/render-report.sh, or None when there is no Chromium (the test says
 /// so; set DEBIAS_REQUIRE_CHROMIUM=1 to make that a failure).
 fn render_png(html: &Path, png: &Path) -> Option<Vec<u8>> {
@@ -694,4 +764,110 @@ fn the_page_renders_in_headless_chromium_to_a_real_page() {
         (0..120).any(|y| (0..w).any(|x| px(x, y).0 < 100)),
         "no title"
     );
+}
+
+/// Issue 17's "30 seconds": on BOLD with the default rules (no targets) the headline states the
+/// female:male ratio with its interval and the flagged skews, none of them a group with too few
+/// documents; and, rendered in Chromium at 1280 px wide, the ratio and the ranked findings end
+/// within the first 1,400 px.
+#[test]
+fn bold_headline_states_the_skew_at_the_top_of_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bold");
+    let o = debias(&[
+        "scan",
+        bold().to_str().unwrap(),
+        "-q",
+        "--report",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = Report::load(&out.join("report.json")).unwrap();
+    let gender = report.axes.iter().find(|a| a.name == "gender").unwrap();
+    assert_eq!(gender.target, "none");
+    // Fewer women than men in BOLD: the ratio and its whole interval are below 1.
+    let pair = gender.pair.as_ref().unwrap();
+    let (r, [lo, hi]) = (pair.ratio.unwrap(), pair.ratio_ci.unwrap());
+    assert!(lo < r && r < hi && hi < 0.8, "{lo} {r} {hi}");
+    // female is flagged against male, the largest group; non_binary (a document or so) is not.
+    let female = report
+        .findings
+        .iter()
+        .find(|f| f.axis == "gender" && f.group == "female")
+        .expect("female is flagged");
+    assert_eq!(
+        (female.kind.as_str(), female.largest.as_deref()),
+        ("below_largest", Some("male"))
+    );
+    let nb = group(&report, "gender/non_binary");
+    assert!(nb.too_few);
+    assert!(!report.findings.iter().any(|f| f.group == "non_binary"));
+    // Ranked: ratios of the under-representations never decrease.
+    assert!(report.findings.windows(2).all(|w| w[0].ratio <= w[1].ratio));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_headline(&parse(&html), &report);
+
+    // Where the headline ends on screen: a copy of the page with a probe script that records the
+    // bottom of the lead line and of the findings list.
+    let probe = dir.path().join("probe.html");
+    std::fs::write(
+        &probe,
+        html.replace(
+            "</body>",
+            "<script>var h=document.getElementById('headline');document.body.setAttribute('data-bottoms',\
+             [h.querySelector('p.lead'),h.querySelector('ol.findings')].map(function(e){\
+             return Math.round(e.getBoundingClientRect().bottom)}).join(','));</script></body>",
+        ),
+    )
+    .unwrap();
+    let Some(dom) = dump_dom(&probe) else { return };
+    let bottoms: Vec<u32> = dom
+        .split("data-bottoms=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the probe ran")
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(bottoms.iter().all(|&b| b > 0 && b <= 1400), "{bottoms:?}");
+}
+
+/// The DOM of `html` after layout in headless Chromium at 1280 x 1400, or None without Chromium
+/// (the test says so; DEBIAS_REQUIRE_CHROMIUM=1 makes that a failure).
+fn dump_dom(html: &Path) -> Option<String> {
+    let browser = std::env::var_os("CHROMIUM").map(PathBuf::from).or_else(|| {
+        ["chromium", "chromium-browser", "google-chrome"]
+            .iter()
+            .find_map(|b| which(b))
+    });
+    let Some(browser) = browser else {
+        assert!(
+            std::env::var_os("DEBIAS_REQUIRE_CHROMIUM").is_none(),
+            "no Chromium"
+        );
+        eprintln!("SKIPPED the Chromium layout check: no chromium on PATH");
+        return None;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1280,1400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(o.status.success(), "chromium failed: {}", stderr(&o));
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// The program `name` on PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }

@@ -37,10 +37,21 @@ fn figures_match_hand_counts() {
         (f.share, m.share, group(&r, "gender/non_binary").share),
         (Some(0.5), Some(0.5), Some(0.0))
     );
-    // Parity over 3 groups: TVD = (1/6 + 1/6 + 1/3) / 2; non_binary is absent so max/min is undefined.
+    // Parity over 3 groups (declared): TVD = (1/6 + 1/6 + 1/3) / 2. Every gender group has fewer
+    // than `min_documents: 3` documents: too few to judge, so no max/min or parity ratio.
+    assert_eq!(g.target, "parity");
     assert_eq!(g.total_variation_distance, Some(0.333333));
-    assert_eq!(g.max_min_ratio, None);
+    assert_eq!((g.max_min_ratio, g.parity_ratio), (None, None));
     assert_eq!(f.ratio_to_target, Some(1.5));
+    assert!(f.too_few && m.too_few);
+    // female:male = 2:2, the interval around 1.
+    let pair = g.pair.as_ref().expect("gender has a female:male ratio");
+    assert_eq!(
+        (pair.a_documents, pair.b_documents, pair.ratio),
+        (2, 2, Some(1.0))
+    );
+    let [lo, hi] = pair.ratio_ci.unwrap();
+    assert!(lo < 1.0 && hi > 1.0, "{lo} {hi}");
     // pets: cat in d1 (x2), d3 (kitten), d4 (cat's), d7 (CAT) -> 4 docs, 5 mentions;
     // dog in d2 (dog, dogs), d3 (puppy), d7 (Dogs) -> 3 docs, 4 mentions; "Catalog"/"dogma" do not count.
     let p = axis(&r, "pets");
@@ -53,7 +64,14 @@ fn figures_match_hand_counts() {
     assert_eq!((p.documents, p.multi_group_documents), (5, 2));
     assert_eq!(cat.doc_share, Some(0.8));
     assert_eq!(cat.share, Some(0.571429));
-    assert_eq!(p.max_min_ratio, Some(1.333333));
+    // No target for pets: no distance from one, and the ratio to the largest group instead.
+    assert_eq!(p.target, "none");
+    assert_eq!((p.total_variation_distance, p.max_min_ratio), (None, None));
+    assert_eq!((cat.target, cat.ratio_to_target), (None, None));
+    assert_eq!(dog.ratio_to_largest, Some(0.75));
+    assert_eq!(p.parity_ratio, Some(0.75));
+    // 3 vs 4 documents is below 0.8 but far from significant: not flagged.
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
     // Wilson 95% interval of 4/7.
     let [lo, hi] = cat.share_ci.unwrap();
     assert!(
