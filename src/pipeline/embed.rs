@@ -657,11 +657,8 @@ pub fn analyze(
                 embedding: emb,
                 both,
                 embedding_only: emb - both,
-                agreement: if union > 0 {
-                    both as f64 / union as f64
-                } else {
-                    1.0
-                },
+                // Undefined when neither signal tags the group: 0 of 0 is no agreement to report.
+                agreement: (union > 0).then(|| both as f64 / union as f64),
             });
         }
         report.implicit = Some(ImplicitReport {
@@ -739,6 +736,11 @@ pub fn analyze(
                         terms: terms.iter().take(4).cloned().collect(),
                         group: g.group.clone(),
                         share: g.share,
+                        share_ci: crate::interval::wilson(
+                            g.documents,
+                            total,
+                            rules.report.confidence,
+                        ),
                         overall_share: g.overall_share,
                         difference: g.share - g.overall_share,
                         documents: axis_docs,
@@ -758,8 +760,14 @@ pub fn analyze(
                 axes: topic_axes,
             });
         }
-        // Largest skews first, among topic-axis cells with enough documents to mean something.
-        report.conditional_skews.retain(|s| s.documents >= 10);
+        // Largest skews first, among topic-axis cells with enough documents to judge
+        // (`report.min_documents`) whose share's interval excludes the share overall.
+        let min = rules.report.min_documents;
+        report.conditional_skews.retain(|s| {
+            s.documents >= min
+                && s.share_ci
+                    .is_some_and(|[lo, hi]| s.overall_share < lo || s.overall_share > hi)
+        });
         report.conditional_skews.sort_by(|a, b| {
             b.difference
                 .abs()

@@ -291,6 +291,53 @@ pub fn bars(rows: &[Bar], scale: Scale, axis_label: &str, value_name: &str) -> S
     })
 }
 
+/// Horizontal bars of signed values (effect sizes), drawn from a zero line to the left or right,
+/// on an axis symmetric around zero.
+pub fn signed_bars(rows: &[(String, f64)], axis_label: &str) -> String {
+    let n = rows.len().max(1);
+    let left = label_width(rows.iter().map(|r| r.0.chars().count()), 14);
+    let m = rows
+        .iter()
+        .map(|r| r.1.abs())
+        .fold(0.0f64, f64::max)
+        .max(0.1)
+        * 1.1;
+    let height = 8 + n as u32 * BAND + 44;
+    svg(height, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin_top(8)
+            .margin_right(24)
+            .set_label_area_size(LabelAreaPosition::Left, left)
+            .set_label_area_size(LabelAreaPosition::Bottom, 36)
+            .build_cartesian_2d(-m..m, 0f64..n as f64)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_labels(7)
+            .x_label_formatter(&|v| format!("{v:.2}"))
+            .x_desc(axis_label)
+            .axis_desc_style(style(14))
+            .label_style(style(13))
+            .light_line_style(WHITE)
+            .draw()?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, 0.0), (0.0, n as f64)],
+            TEXT.stroke_width(1),
+        )))?;
+        let y = |i: usize| (n - 1 - i) as f64;
+        for (i, (label, v)) in rows.iter().enumerate() {
+            let color = if *v < 0.0 { PALETTE[5] } else { PALETTE[0] };
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y(i) + 0.2), (v.clamp(-m, m), y(i) + 0.8)],
+                color.filled(),
+            )))?;
+            row_label(root, chart.backend_coord(&(-m, y(i) + 0.5)), label)?;
+        }
+        Ok(())
+    })
+}
+
 /// One panel of [`small_multiples`]: a title and its bars.
 #[derive(Debug, Clone)]
 pub struct Panel {

@@ -34,8 +34,9 @@ pub struct ImplicitGroup {
     pub both: u64,
     /// Tagged by the embedding and by no lexicon term of the group: implicit mentions.
     pub embedding_only: u64,
-    /// both / (lexicon ∪ embedding), the Jaccard agreement of the two signals.
-    pub agreement: f64,
+    /// both / (lexicon ∪ embedding), the Jaccard agreement of the two signals; null when
+    /// neither tags a document.
+    pub agreement: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -71,6 +72,9 @@ pub struct ConditionalSkew {
     pub terms: Vec<String>,
     pub group: String,
     pub share: f64,
+    /// Wilson interval of `share` over the topic's group documents of the axis.
+    #[serde(default)]
+    pub share_ci: Option<[f64; 2]>,
     pub overall_share: f64,
     pub difference: f64,
     pub documents: u64,
@@ -106,8 +110,13 @@ pub fn render(w: &mut String, e: &EmbeddingReport) {
         for g in &i.groups {
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {} | {} | {:.2} |",
-                g.group, g.lexicon, g.embedding, g.both, g.embedding_only, g.agreement
+                "| {} | {} | {} | {} | {} | {} |",
+                g.group,
+                g.lexicon,
+                g.embedding,
+                g.both,
+                g.embedding_only,
+                g.agreement.map_or("–".into(), |a| format!("{a:.2}"))
             );
         }
         let _ = writeln!(w);
@@ -116,17 +125,18 @@ pub fn render(w: &mut String, e: &EmbeddingReport) {
         let _ = writeln!(w, "### Topic-conditioned skew (largest first)\n");
         let _ = writeln!(
             w,
-            "| topic | terms | group | share in topic | share overall | difference | documents |"
+            "| topic | terms | group | share in topic | CI | share overall | difference | documents |"
         );
-        let _ = writeln!(w, "|---:|---|---|---:|---:|---:|---:|");
+        let _ = writeln!(w, "|---:|---|---|---:|---|---:|---:|---:|");
         for s in &e.conditional_skews {
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {:.1}% | {:.1}% | {:+.1} pts | {} |",
+                "| {} | {} | {} | {:.1}% | {} | {:.1}% | {:+.1} pts | {} |",
                 s.topic,
                 s.terms.join(", "),
                 s.group,
                 100.0 * s.share,
+                super::markdown::ci(s.share_ci),
                 100.0 * s.overall_share,
                 100.0 * s.difference,
                 s.documents

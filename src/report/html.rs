@@ -565,7 +565,7 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
         );
     }
 
-    if !r.associations.is_empty() {
+    if !r.attributes.is_empty() {
         associations_section(page, r, &id("associations"), &title("Context associations"));
     }
 
@@ -733,7 +733,13 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
     }
 
     if let Some(e) = &r.embedding {
-        embedding_sections(page, e, &id("embeddings"), &title("Embeddings"));
+        embedding_sections(
+            page,
+            e,
+            r.confidence,
+            &id("embeddings"),
+            &title("Embeddings"),
+        );
     }
     if !r.evaluations.is_empty() {
         evaluation_section(
@@ -962,11 +968,15 @@ const MARK_CLOSE: &str = "\u{E001}";
 
 fn associations_section(page: &mut Page, r: &Report, id: &str, title: &str) {
     page.section(id, title);
-    page.p(
-        "Attribute terms that a group's documents mention more often than the other groups' documents of the same \
-         axis: the z-score of a log-odds ratio with an informative Dirichlet prior (positive: more often with the \
-         group). Blank cells: fewer documents than the minimum count, or not among the group's strongest terms.",
-    );
+    page.p(&super::markdown::association_method(r));
+    if r.associations.is_empty() {
+        page.p(&super::markdown::association_empty_because(r));
+    } else {
+        page.note(
+            "Blank cells: not significant, fewer documents than the minimum count, or not among the group's strongest \
+             terms.",
+        );
+    }
     // One heatmap per (axis, attribute lexicon): groups in columns, terms in rows.
     let mut blocks: BTreeMap<(String, String), Vec<&super::GroupAssociations>> = BTreeMap::new();
     for ga in &r.associations {
@@ -1048,6 +1058,7 @@ fn associations_section(page: &mut Page, r: &Report, id: &str, title: &str) {
 fn embedding_sections(
     page: &mut Page,
     e: &super::embedding::EmbeddingReport,
+    r_confidence: f64,
     id: &str,
     title: &str,
 ) {
@@ -1093,7 +1104,7 @@ fn embedding_sections(
                     num(g.embedding),
                     num(g.both),
                     num(g.embedding_only),
-                    format!("{:.2}", g.agreement),
+                    opt_ratio(g.agreement),
                 ]
             })
             .collect();
@@ -1216,20 +1227,28 @@ fn embedding_sections(
                     s.terms.join(", "),
                     s.group.clone(),
                     pct(s.share),
+                    ci(s.share_ci),
                     pct(s.overall_share),
                     diff::share_points(s.difference),
                     num(s.documents),
                 ]
             })
             .collect();
+        if skews.is_empty() {
+            page.p(
+                "No conditional skew listed: no topic has a group whose share in the topic (with at least \
+                 `report.min_documents` of the axis's documents) has an interval that excludes its share overall.",
+            );
+        }
         page.table(
             &format!("{id}-table-skews"),
-            "The largest conditional skews",
+            "The largest conditional skews: a group's share in a topic whose interval excludes its share overall",
             &[
                 "topic",
                 "terms",
                 "group",
                 "share in topic",
+                "CI",
                 "share overall",
                 "difference",
                 "documents",
@@ -1240,24 +1259,28 @@ fn embedding_sections(
     }
     if !e.association.is_empty() {
         page.h3("Embedding association (WEAT)");
-        let bars: Vec<Bar> = e
+        let alpha = 1.0 - r_confidence;
+        let bars: Vec<(String, f64)> = e
             .association
             .iter()
-            .map(|w| Bar {
-                label: w.name.clone(),
-                value: w.effect_size.map(f64::abs),
-                ci: None,
-                target: None,
+            .filter_map(|w| {
+                let significant = w.p_value.is_some_and(|p| p < alpha);
+                w.effect_size.map(|d| {
+                    let mark = if significant {
+                        ""
+                    } else {
+                        " (not significant)"
+                    };
+                    (format!("{}{mark}", w.name), d)
+                })
             })
             .collect();
         page.figure(
-            &charts::bars(
-                &bars,
-                Scale::Plain,
-                "|effect size| (Cohen's d)",
-                "|effect size|",
+            &charts::signed_bars(&bars, "effect size (Cohen's d)"),
+            &format!(
+                "Each WEAT effect with its sign (positive: the first group's documents are closer to the first \
+                 attribute set); effects whose permutation p-value is {alpha:.2} or more are marked not significant."
             ),
-            "Size of each WEAT effect; its sign and p-value are in the table.",
         );
         let table: Vec<Vec<String>> = e
             .association

@@ -138,6 +138,35 @@ fn summary(w: &mut String, r: &Report) {
     );
 }
 
+/// How associations are tested, in one paragraph.
+pub(super) fn association_method(r: &Report) -> String {
+    format!(
+        "Attribute terms that a group's documents mention significantly more often than the other groups' documents \
+         of the same axis: the log-odds ratio with an informative Dirichlet prior (Monroe et al. 2008) and its z-score, \
+         a one-sided z test per pair, and the false discovery rate held at {:.0}% over all {} pairs tested \
+         (Benjamini–Hochberg); only positive, significant associations are listed. Pairs in fewer than \
+         `report.association.min_count` documents are not tested, and attribute terms that contain a term of the axis \
+         (`actress`, `television actor` for gender) are left out. Documents mentioning both in brackets.",
+        (1.0 - r.confidence) * 100.0,
+        num(r.association_tests)
+    )
+}
+
+/// Why the association section is empty.
+pub(super) fn association_empty_because(r: &Report) -> String {
+    if r.association_tests == 0 {
+        "None: no group–attribute term pair is seen in `report.association.min_count` documents or more (lower it \
+         for a small corpus)."
+            .to_owned()
+    } else {
+        format!(
+            "None: of the {} pairs tested, none is significantly more frequent with its group at this false discovery \
+             rate.",
+            num(r.association_tests)
+        )
+    }
+}
+
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let w = &mut o;
@@ -269,24 +298,21 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(w);
     }
 
-    if !r.associations.is_empty() {
+    if !r.attributes.is_empty() {
         let _ = writeln!(w, "## Context associations\n");
-        let _ = writeln!(
-            w,
-            "Attribute terms that a group's documents mention more often than the other groups' documents of the same \
-             axis: z-score of the log-odds ratio with an informative Dirichlet prior; documents mentioning both in brackets.\n"
-        );
-        let _ = writeln!(w, "| group | lexicon | strongest associations |");
-        let _ = writeln!(w, "|---|---|---|");
-        for ga in &r.associations {
-            let terms: Vec<String> = ga
-                .terms
-                .iter()
-                .filter(|t| t.z > 0.0)
-                .take(8)
-                .map(|t| format!("{} (z {:.1}, {})", t.term, t.z, t.documents))
-                .collect();
-            if !terms.is_empty() {
+        let _ = writeln!(w, "{}\n", association_method(r));
+        if r.associations.is_empty() {
+            let _ = writeln!(w, "{}\n", association_empty_because(r));
+        } else {
+            let _ = writeln!(w, "| group | lexicon | strongest associations |");
+            let _ = writeln!(w, "|---|---|---|");
+            for ga in &r.associations {
+                let terms: Vec<String> = ga
+                    .terms
+                    .iter()
+                    .take(8)
+                    .map(|t| format!("{} (z {:.1}, {})", t.term, t.z, t.documents))
+                    .collect();
                 let _ = writeln!(
                     w,
                     "| {} | {} | {} |",
@@ -295,8 +321,8 @@ pub fn render(r: &Report) -> String {
                     cell(&terms.join(", "))
                 );
             }
+            let _ = writeln!(w);
         }
-        let _ = writeln!(w);
     }
 
     if !r.attributes.is_empty() {

@@ -67,6 +67,10 @@ pub struct Report {
     pub axes: Vec<AxisReport>,
     pub attributes: Vec<AttributeReport>,
     pub intersections: Vec<Intersection>,
+    /// Group–term pairs tested for association (seen in `min_count` documents or more); the
+    /// false discovery rate of the listed associations is controlled over all of them.
+    #[serde(default)]
+    pub association_tests: u64,
     pub associations: Vec<GroupAssociations>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<SourcesReport>,
@@ -247,6 +251,12 @@ pub struct Association {
     pub documents: u64,
     pub log_odds: f64,
     pub z: f64,
+    /// One-sided p-value of `z` (more often with the group).
+    #[serde(default)]
+    pub p: f64,
+    /// Benjamini–Hochberg adjusted p-value over every pair tested in the report.
+    #[serde(default)]
+    pub q: f64,
     pub npmi: f64,
 }
 
@@ -358,6 +368,7 @@ impl Report {
             }
         }
         headline::rank(&mut findings);
+        let (associations, tested) = associations(rules, s);
         Report {
             schema: SCHEMA.into(),
             version: SCHEMA_VERSION,
@@ -383,7 +394,8 @@ impl Report {
             axes,
             attributes,
             intersections: intersections(tax, s),
-            associations: associations(rules, s),
+            association_tests: tested,
+            associations,
             sources: sources(rules, s),
             embedding: None,
             evaluations: Vec::new(),
@@ -522,29 +534,32 @@ fn intersections(tax: &Taxonomy, s: &ScanStats) -> Vec<Intersection> {
     out
 }
 
-fn associations(rules: &RuleSet, s: &ScanStats) -> Vec<GroupAssociations> {
+/// The significant positive associations between groups and attribute terms, and how many
+/// group–term pairs were tested: a one-sided z test of each pair's log-odds ratio, with the false
+/// discovery rate held at 1 − `report.confidence` over all pairs by Benjamini–Hochberg.
+fn associations(rules: &RuleSet, s: &ScanStats) -> (Vec<GroupAssociations>, u64) {
     let tax = rules.taxonomy();
     let cfg = &rules.report.association;
-    let n = s.documents as f64;
     // Co-occurrence per (group, term), indexed for lookups.
     let mut by_group: HashMap<GroupId, HashMap<u32, u64>> = HashMap::new();
     for (&(g, t), &c) in &s.group_term_docs {
         by_group.entry(g).or_default().insert(t, c);
     }
-    let mut out = Vec::new();
+    let count = |g: GroupId, t: u32| -> f64 {
+        by_group
+            .get(&g)
+            .and_then(|m| m.get(&t))
+            .copied()
+            .unwrap_or(0) as f64
+    };
+    // Every pair tested: (group, lexicon, association).
+    let mut tested: Vec<(GroupId, usize, Association)> = Vec::new();
     for (ai, axis) in tax.demographic_axes() {
-        // Attribute terms that are also terms of the axis itself (`actress` is an occupation and
-        // a gender term) are associated by definition, and left out.
-        let own: std::collections::HashSet<&str> = tax
-            .terms
-            .iter()
-            .filter(|t| tax.groups[t.group as usize].axis == ai)
-            .map(|t| t.text.as_str())
-            .collect();
-        for (li, lex) in tax.attribute_axes() {
+        let own = axis_phrases(tax, ai);
+        for (li, _) in tax.attribute_axes() {
             let lex_terms: Vec<u32> = (0..tax.terms.len() as u32)
                 .filter(|&t| tax.groups[tax.group_of(t) as usize].axis == li)
-                .filter(|&t| !own.contains(tax.terms[t as usize].text.as_str()))
+                .filter(|&t| !contains_phrase(&tax.terms[t as usize].text, &own))
                 .collect();
             let lex_total: f64 = lex_terms
                 .iter()
@@ -553,20 +568,10 @@ fn associations(rules: &RuleSet, s: &ScanStats) -> Vec<GroupAssociations> {
             if lex_total == 0.0 {
                 continue;
             }
-            let count = |g: GroupId, t: u32| -> f64 {
-                by_group
-                    .get(&g)
-                    .and_then(|m| m.get(&t))
-                    .copied()
-                    .unwrap_or(0) as f64
-            };
             let group_total = |g: GroupId| -> f64 { lex_terms.iter().map(|&t| count(g, t)).sum() };
             let totals: Vec<f64> = axis.groups.clone().map(group_total).collect();
             let all_total: f64 = totals.iter().sum();
             for (gi, g) in axis.groups.clone().enumerate() {
-                let n_g = totals[gi];
-                let n_r = all_total - n_g;
-                let mut terms = Vec::new();
                 for &t in &lex_terms {
                     let y_g = count(g, t);
                     if y_g < cfg.min_count as f64 {
@@ -578,38 +583,101 @@ fn associations(rules: &RuleSet, s: &ScanStats) -> Vec<GroupAssociations> {
                         .filter(|&h| h != g)
                         .map(|h| count(h, t))
                         .sum();
-                    let alpha = cfg.prior * s.term_docs[t as usize] as f64 / lex_total;
-                    let a0 = cfg.prior;
-                    let lo = ((y_g + alpha) / (n_g + a0 - y_g - alpha)).ln()
-                        - ((y_r + alpha) / (n_r + a0 - y_r - alpha)).ln();
-                    let var = 1.0 / (y_g + alpha) + 1.0 / (y_r + alpha);
-                    let p_gt = y_g / n;
-                    let p_g = s.group_docs[g as usize] as f64 / n;
-                    let p_t = s.term_docs[t as usize] as f64 / n;
-                    let pmi = (p_gt / (p_g * p_t)).ln();
-                    let npmi = if p_gt >= 1.0 { 1.0 } else { pmi / -p_gt.ln() };
-                    terms.push(Association {
-                        term: tax.terms[t as usize].text.clone(),
-                        category: tax.groups[tax.group_of(t) as usize].name.clone(),
-                        documents: y_g as u64,
-                        log_odds: r6(lo),
-                        z: r6(lo / var.sqrt()),
-                        npmi: r6(npmi),
-                    });
-                }
-                terms.sort_by(|a, b| b.z.total_cmp(&a.z).then_with(|| a.term.cmp(&b.term)));
-                terms.truncate(cfg.top);
-                if !terms.is_empty() {
-                    out.push(GroupAssociations {
-                        group: tax.groups[g as usize].key.clone(),
-                        lexicon: lex.name.clone(),
-                        terms,
-                    });
+                    let pair = Pair {
+                        y_g,
+                        y_r,
+                        n_g: totals[gi],
+                        n_r: all_total - totals[gi],
+                        alpha: cfg.prior * s.term_docs[t as usize] as f64 / lex_total,
+                    };
+                    tested.push((g, li, association(tax, s, cfg.prior, g, t, pair)));
                 }
             }
         }
     }
-    out
+    let q = crate::interval::benjamini_hochberg(&tested.iter().map(|x| x.2.p).collect::<Vec<_>>());
+    let fdr = 1.0 - rules.report.confidence;
+    let mut kept: std::collections::BTreeMap<(GroupId, usize), Vec<Association>> =
+        Default::default();
+    for ((g, li, mut a), q) in tested.iter().cloned().zip(q) {
+        a.q = q;
+        if a.z > 0.0 && q <= fdr {
+            kept.entry((g, li)).or_default().push(a);
+        }
+    }
+    let out = kept
+        .into_iter()
+        .map(|((g, li), mut terms)| {
+            terms.sort_by(|a, b| b.z.total_cmp(&a.z).then_with(|| a.term.cmp(&b.term)));
+            terms.truncate(cfg.top);
+            GroupAssociations {
+                group: tax.groups[g as usize].key.clone(),
+                lexicon: tax.axes[li].name.clone(),
+                terms,
+            }
+        })
+        .collect();
+    (out, tested.len() as u64)
+}
+
+/// The counts of one group–term pair: documents of the group (`y_g`) and of the axis's other
+/// groups (`y_r`) mentioning the term, their totals over the lexicon, and the term's prior.
+#[derive(Clone, Copy)]
+struct Pair {
+    y_g: f64,
+    y_r: f64,
+    n_g: f64,
+    n_r: f64,
+    alpha: f64,
+}
+
+/// The log-odds ratio of a pair with an informative Dirichlet prior (Monroe et al. 2008), its z
+/// and one-sided p, and the normalised PMI of group and term over documents.
+fn association(tax: &Taxonomy, s: &ScanStats, a0: f64, g: GroupId, t: u32, c: Pair) -> Association {
+    let n = s.documents as f64;
+    let lo = ((c.y_g + c.alpha) / (c.n_g + a0 - c.y_g - c.alpha)).ln()
+        - ((c.y_r + c.alpha) / (c.n_r + a0 - c.y_r - c.alpha)).ln();
+    let var = 1.0 / (c.y_g + c.alpha) + 1.0 / (c.y_r + c.alpha);
+    let z = lo / var.sqrt();
+    let p_gt = c.y_g / n;
+    let p_g = s.group_docs[g as usize] as f64 / n;
+    let p_t = s.term_docs[t as usize] as f64 / n;
+    let pmi = (p_gt / (p_g * p_t)).ln();
+    let npmi = if p_gt >= 1.0 { 1.0 } else { pmi / -p_gt.ln() };
+    Association {
+        term: tax.terms[t as usize].text.clone(),
+        category: tax.groups[tax.group_of(t) as usize].name.clone(),
+        documents: c.y_g as u64,
+        log_odds: r6(lo),
+        z: r6(z),
+        p: crate::interval::normal_sf(z),
+        q: 1.0,
+        npmi: r6(npmi),
+    }
+}
+
+/// The terms of demographic axis `ai`, as lower-case word sequences.
+fn axis_phrases(tax: &Taxonomy, ai: usize) -> std::collections::HashSet<Vec<String>> {
+    tax.terms
+        .iter()
+        .filter(|t| tax.groups[t.group as usize].axis == ai)
+        .map(|t| words_of(&t.text))
+        .collect()
+}
+
+/// Whether `term` holds one of `phrases` as whole words: an attribute term that contains a term
+/// of the axis (`actress`, `television actor`, `drag queen`) is associated with its group by
+/// definition, not by the corpus.
+fn contains_phrase(term: &str, phrases: &std::collections::HashSet<Vec<String>>) -> bool {
+    let w = words_of(term);
+    (0..w.len()).any(|i| (i + 1..=w.len()).any(|j| phrases.contains(&w[i..j].to_vec())))
+}
+
+fn words_of(s: &str) -> Vec<String> {
+    s.split(|c: char| c.is_whitespace() || c == '-')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
 }
 
 fn sources(rules: &RuleSet, s: &ScanStats) -> Option<SourcesReport> {
@@ -798,6 +866,21 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_terms_holding_an_axis_term_are_recognised() {
+        let own: std::collections::HashSet<Vec<String>> = ["actor", "queen", "young woman"]
+            .iter()
+            .map(|t| words_of(t))
+            .collect();
+        assert!(contains_phrase("television actor", &own));
+        assert!(contains_phrase("Drag Queen", &own));
+        assert!(contains_phrase("a young woman scientist", &own));
+        assert!(contains_phrase("actor", &own));
+        assert!(!contains_phrase("actors guild", &own));
+        assert!(!contains_phrase("woman", &own));
+        assert!(!contains_phrase("reactor", &own));
+    }
 
     #[test]
     fn normal_quantiles() {

@@ -99,19 +99,11 @@ fn figures_match_hand_counts() {
             ("gender/male", "pets/dog", 1)
         ]
     );
-    // Associations with min_count 1: female docs mention `happy` once (d1); male docs: joyful, sad, happy.
-    let fem = r
-        .associations
-        .iter()
-        .find(|a| a.group == "gender/female" && a.lexicon == "mood")
-        .unwrap();
-    assert_eq!(
-        fem.terms
-            .iter()
-            .map(|t| (t.term.as_str(), t.documents))
-            .collect::<Vec<_>>(),
-        [("happy", 1)]
-    );
+    // Associations with min_count 1: female docs mention `happy` once (d1); male docs: joyful, sad,
+    // happy; cat and dog docs two moods each. All are tested; with 7 documents none is
+    // significant after Benjamini–Hochberg, so none is listed.
+    assert!(r.association_tests >= 4, "{}", r.association_tests);
+    assert!(r.associations.is_empty());
     // Sources: blog = d1, d2, d8; news = d3, d4, d5 (d6 has no text); d7 has a null source.
     let s = r.sources.as_ref().unwrap();
     assert_eq!((s.distinct, s.null_source), (2, 1));
