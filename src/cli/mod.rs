@@ -1,7 +1,8 @@
 //! The `debias` command line.
 //!
 //! Exit codes: 0 success; 2 the command line, the rules or the input must be fixed (nothing was
-//! written); 1 anything else (an output could not be written, a bug).
+//! written); 3 a check failed (gates, `eval --fail-under`); 1 anything else (an output could
+//! not be written, a bug).
 
 mod signals;
 
@@ -27,7 +28,8 @@ use crate::rules::{self, RuleSet};
     name = "debias",
     version,
     about = "Measure how demographic groups are represented in a text corpus",
-    after_help = "Exit codes: 0 success; 2 invalid command line, rules or input (nothing written); 1 other failures.\n\
+    after_help = "Exit codes: 0 success; 2 invalid command line, rules or input (nothing written); 3 a gate or \
+                  --fail-under check failed; 1 other failures.\n\
                   Rule file reference: rules/README.md"
 )]
 pub struct Cli {
@@ -55,11 +57,36 @@ pub enum Command {
     Eval(EvalArgs),
     /// Show why a text is tagged: each match, its group, and the term or rule behind it.
     Explain(ExplainArgs),
+    /// Check a report against the rules' `gates:` (coverage, distance from target, parity
+    /// ratio, filter retention, change from a baseline): exit 0 when every gate passes, 3 when
+    /// one fails.
+    #[command(
+        after_help = "Examples:\n  debias check report/report.json --rules project.yaml\n  \
+                           debias check out/ --rules project.yaml --baseline last-week/report.json --junit gates.xml"
+    )]
+    Check(CheckArgs),
     /// List the built-in lexicons, or print one.
     Lexicons {
         /// A lexicon to print (its YAML).
         name: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A report.json (from `scan`), or an `apply` output directory (its report after the
+    /// actions, and its filter audit for `min_retention`).
+    #[arg(value_name = "REPORT.json|DIR")]
+    pub path: PathBuf,
+    /// The rule file whose `gates:` are checked.
+    #[arg(long, short, value_name = "FILE")]
+    pub rules: PathBuf,
+    /// A report to compare with, for `max_share_change` (e.g. last run's report.json).
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
+    /// Also write the results as JUnit XML, for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,7 +141,7 @@ pub struct ScanArgs {
     /// Input files, directories or globs (Parquet, JSONL/JSON, CSV; JSONL and CSV may be .gz or .zst).
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// Rule file (YAML). Default: the built-in rules (every axis, parity targets).
+    /// Rule file (YAML). Default: the built-in rules (every axis, no targets).
     #[arg(long, short, value_name = "FILE")]
     pub rules: Option<PathBuf>,
     /// Where to write the report: a directory (report.json, report.md and report.html), or a
@@ -136,6 +163,10 @@ pub struct ScanArgs {
     /// Replace existing outputs.
     #[arg(long)]
     pub overwrite: bool,
+    /// Check the report against the rules' `gates:` when it is written: exit 3 when a gate
+    /// fails (gates that need an `apply` output or a baseline are skipped; use `debias check`).
+    #[arg(long)]
+    pub check: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -345,7 +376,7 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
-        Command::Scan(args) => scan(args).map(|()| ExitCode::SUCCESS),
+        Command::Scan(args) => scan(args),
         Command::Apply(args) => apply(args).map(|()| ExitCode::SUCCESS),
         Command::Embed(args) => embed(args).map(|()| ExitCode::SUCCESS),
         Command::Report(cmd) => report_command(cmd).map(|()| ExitCode::SUCCESS),
@@ -356,6 +387,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Eval(args) => eval(args),
         Command::Explain(args) => explain(args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => check_gates(args),
         Command::Lexicons { name } => lexicons(name.as_deref()),
     }
 }
@@ -833,12 +865,15 @@ fn write_output(
     Ok(())
 }
 
-fn scan(args: ScanArgs) -> Result<(), Error> {
+fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     // Everything is validated before the first row is read.
     let rules: RuleSet = match &args.rules {
         Some(p) => rules::load(p)?,
         None => rules::default_rules()?,
     };
+    if args.check && rules.gates.is_empty() {
+        return Err(no_gates(&rules.origin.path));
+    }
     let dest = report_dest(args.report.as_deref(), &args.format, args.overwrite)?;
     // The labelled samples are read (and checked) before the corpus.
     let labelled = args
@@ -928,7 +963,82 @@ fn scan(args: ScanArgs) -> Result<(), Error> {
             eprintln!("attributes: {}", a.display());
         }
     }
-    Ok(())
+    if !args.check {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let results = crate::report::gates::check(
+        &rules.gates,
+        &crate::report::gates::Evidence {
+            report: &report,
+            manifest: None,
+            baseline: None,
+        },
+    );
+    Ok(print_gates(&results))
+}
+
+/// The error for gates asked of rules without any.
+fn no_gates(rules: &str) -> Error {
+    Error::Usage(format!(
+        "{rules} has no `gates:` section to check; add one (see rules/README.md, `gates`), e.g. \
+         `gates: {{min_parity_ratio: {{gender: 0.8}}}}`"
+    ))
+}
+
+/// Prints each gate's result on standard error and the summary; exit 3 when one failed.
+fn print_gates(results: &[crate::report::gates::GateResult]) -> ExitCode {
+    use crate::report::gates::Verdict;
+    for r in results {
+        eprintln!("{}", r.line());
+    }
+    eprintln!("{}", crate::report::gates::summary(results));
+    if results.iter().any(|r| r.verdict == Verdict::Fail) {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `debias check`: the report (or an `apply` output's after-report and manifest) against the
+/// rules' gates.
+fn check_gates(args: CheckArgs) -> Result<ExitCode, Error> {
+    let rules = rules::load(&args.rules)?;
+    if rules.gates.is_empty() {
+        return Err(no_gates(&rules.origin.path));
+    }
+    let (report_path, manifest) = if args.path.is_dir() {
+        let m = args.path.join("manifest.json");
+        if !m.is_file() {
+            return Err(Error::Usage(format!(
+                "{} is a directory without a manifest.json: give a report.json, or the output directory of \
+                 `debias apply`",
+                args.path.display()
+            )));
+        }
+        (
+            args.path.join("report").join("after.json"),
+            Some(crate::apply::manifest::Manifest::load(&m)?),
+        )
+    } else {
+        (args.path.clone(), None)
+    };
+    let report = Report::load(&report_path)?;
+    let baseline = args.baseline.as_deref().map(Report::load).transpose()?;
+    let results = crate::report::gates::check(
+        &rules.gates,
+        &crate::report::gates::Evidence {
+            report: &report,
+            manifest: manifest.as_ref(),
+            baseline: baseline.as_ref(),
+        },
+    );
+    if let Some(j) = &args.junit {
+        crate::report::write_atomic(
+            j,
+            &crate::report::gates::junit(&results, &report_path.display().to_string()),
+        )?;
+    }
+    Ok(print_gates(&results))
 }
 
 fn apply(args: ApplyArgs) -> Result<(), Error> {

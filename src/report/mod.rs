@@ -21,6 +21,7 @@
 pub mod charts;
 pub mod diff;
 pub mod embedding;
+pub mod gates;
 pub mod headline;
 pub mod html;
 pub mod markdown;

@@ -9,6 +9,7 @@
 pub mod actions;
 mod axes;
 pub mod embedding;
+pub mod gates;
 mod person;
 pub mod yaml;
 
@@ -201,6 +202,8 @@ pub struct RuleSet {
     pub apply: actions::ApplyRules,
     /// Sentence embeddings in the scan (`embedding:`).
     pub embedding: Option<embedding::EmbeddingRules>,
+    /// Bounds the report must hold (`gates:`, for `debias check`).
+    pub gates: gates::Gates,
 }
 
 impl RuleSet {
@@ -313,6 +316,7 @@ const TOP_KEYS: &[&str] = &[
     "output",
     "embedding",
     "person",
+    "gates",
 ];
 const INPUT_KEYS: &[&str] = &[
     "text_column",
@@ -416,6 +420,10 @@ fn compile(
     let embedding = f
         .get("embedding")
         .and_then(|n| embedding::read(&mut r, n, detector.taxonomy(), apply.seed, base_dir));
+    let gates = f
+        .get("gates")
+        .map(|n| gates::read(&mut r, n, detector.taxonomy()))
+        .unwrap_or_default();
     Some(RuleSet {
         origin: RulesOrigin {
             path: display.to_owned(),
@@ -427,6 +435,7 @@ fn compile(
         detector: Arc::new(detector),
         apply,
         embedding,
+        gates,
     })
 }
 
@@ -825,6 +834,31 @@ mod tests {
             "axes:\n  gender: {}\ntargets:\n  gender: {female: 0.5, male: 0.45, non_binary: 0.05}\n",
         );
         assert_eq!(rs.targets[0], Some(Target::Shares(vec![0.5, 0.45, 0.05])));
+    }
+
+    #[test]
+    fn gates_take_a_ratio_for_every_axis_or_per_axis() {
+        let rs = ok(
+            "axes:\n  gender: {}\n  age: {}\ngates:\n  min_coverage: 0.1\n  min_parity_ratio: {gender: 0.8}\n",
+        );
+        assert_eq!(rs.gates.min_coverage.all, Some(0.1));
+        assert_eq!(rs.gates.min_parity_ratio.axes.get("gender"), Some(&0.8));
+        let names = vec!["gender".to_owned(), "age".to_owned()];
+        assert_eq!(rs.gates.min_coverage.over(&names).len(), 2);
+        assert_eq!(
+            rs.gates.min_parity_ratio.over(&names),
+            vec![("gender".to_owned(), 0.8)]
+        );
+        assert!(ok("axes:\n  age: {}\n").gates.is_empty());
+        let e = errors("axes:\n  gender: {}\ngates:\n  min_coverage: 5\n");
+        assert!(
+            e.contains("r.yaml:4:") && e.contains("not between 0 and 1"),
+            "{e}"
+        );
+        let e = errors("axes:\n  gender: {}\ngates:\n  max_tvd: {gendr: 0.1}\n");
+        assert!(e.contains("did you mean `gender`"), "{e}");
+        let e = errors("axes:\n  gender: {}\ngates:\n  min_parity: 0.8\n");
+        assert!(e.contains("unknown key `min_parity`"), "{e}");
     }
 
     #[test]

@@ -159,3 +159,113 @@ fn lexicons_are_listed_and_printed() {
             .starts_with("name: religion")
     );
 }
+
+/// Issue 17's gates: `scan --check` exits 3 when a gate fails (the report is still written), 0
+/// when all pass; `debias check` reads an `apply` output's filter audit for `min_retention`, a
+/// baseline for `max_share_change`, and writes JUnit XML; rules without gates are a usage error.
+#[test]
+fn gates_fail_a_pipeline_with_exit_3_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(bold()).unwrap();
+    let input = dir.path().join("bold.jsonl");
+    std::fs::write(
+        &input,
+        src.lines().take(4000).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let input = input.to_str().unwrap();
+    let rules = |name: &str, yaml: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, yaml).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    // Fewer women than men, and no target: the parity ratio is well below 0.95 and above 0.2.
+    let strict = rules(
+        "strict.yaml",
+        "version: 1\naxes: {gender: {}}\ngates:\n  min_parity_ratio: {gender: 0.95}\n  min_coverage: 0.05\n",
+    );
+    let loose = rules(
+        "loose.yaml",
+        "version: 1\naxes: {gender: {}}\ngates:\n  min_parity_ratio: {gender: 0.2}\n",
+    );
+    let report = dir.path().join("r.json");
+    let o = debias(&[
+        "scan",
+        input,
+        "-q",
+        "--rules",
+        &strict,
+        "--check",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("FAIL min_parity_ratio gender: 0."), "{err}");
+    assert!(err.contains("PASS min_coverage gender"), "{err}");
+    assert!(
+        err.contains("gates: 1 passed, 1 failed, 0 skipped"),
+        "{err}"
+    );
+    assert!(
+        report.is_file(),
+        "the report is written before the gates are checked"
+    );
+    let o = debias(&["check", report.to_str().unwrap(), "--rules", &loose]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // No gates: a usage error, before anything is read.
+    let o = debias(&["scan", input, "-q", "--check"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no `gates:` section"), "{}", stderr(&o));
+
+    // An apply output: a filter that removes actresses only, against a retention gate.
+    let apply_rules = rules(
+        "apply.yaml",
+        "version: 1\naxes: {gender: {}}\nactions:\n  - drop: {name: no_actresses, terms: [actress, actresses]}\n\
+         gates:\n  min_retention: {gender: 0.9}\n  max_share_change: 0.01\n",
+    );
+    let out = dir.path().join("out");
+    let o = debias(&[
+        "apply",
+        input,
+        "-q",
+        "--rules",
+        &apply_rules,
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let junit = dir.path().join("gates.xml");
+    let o = debias(&[
+        "check",
+        out.to_str().unwrap(),
+        "--rules",
+        &apply_rules,
+        "--baseline",
+        out.join("report/before.json").to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("FAIL min_retention gender: ") && err.contains("no_actresses"),
+        "{err}"
+    );
+    // The female share drops by more than a point from before to after.
+    assert!(err.contains("FAIL max_share_change gender/"), "{err}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("tests"), Some("2"));
+    assert_eq!(suite.attribute("failures"), Some("2"));
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count(),
+        2
+    );
+}
