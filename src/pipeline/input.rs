@@ -89,7 +89,13 @@ pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFil
                 .unwrap_or_else(|| arg.clone());
             found.push((path.to_path_buf(), name));
         } else if path.is_dir() {
-            walk(path, path, &mut found)
+            // An `apply` output: its data files, not its manifest and reports.
+            let dir = if is_apply_output(path) {
+                path.join("data")
+            } else {
+                path.to_path_buf()
+            };
+            walk(path, &dir, &mut found)
                 .map_err(|e| Error::input(path, format!("cannot list the directory: {e}")))?;
             found.retain(|(p, _)| {
                 format.is_some() || detect_format(&p.to_string_lossy()).0.is_some()
@@ -185,6 +191,19 @@ pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFil
         }
     }
     Ok(out)
+}
+
+/// Whether `dir` is the output of `debias apply`: a `manifest.json` of the debias-manifest
+/// schema beside a `data/` directory.
+fn is_apply_output(dir: &Path) -> bool {
+    let manifest = dir.join("manifest.json");
+    dir.join("data").is_dir()
+        && manifest.is_file()
+        && std::fs::File::open(&manifest).is_ok_and(|f| {
+            let mut head = String::new();
+            let _ = f.take(4096).read_to_string(&mut head);
+            head.contains("\"debias-manifest\"")
+        })
 }
 
 /// Every file under `dir`, skipping hidden files and directories and `_`-prefixed markers

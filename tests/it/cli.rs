@@ -254,6 +254,28 @@ fn gates_fail_a_pipeline_with_exit_3_and_junit() {
     );
     // The female share drops by more than a point from before to after.
     assert!(err.contains("FAIL max_share_change gender/"), "{err}");
+    // `debias scan` on the apply output reads its data files, not its manifest and reports, and
+    // finds the rows of its after-report.
+    let rescan = dir.path().join("rescan.json");
+    let o = debias(&[
+        "scan",
+        out.to_str().unwrap(),
+        "-q",
+        "--rules",
+        &apply_rules,
+        "--report",
+        rescan.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |p: &std::path::Path| debias::report::Report::load(p).unwrap();
+    let (again, after) = (read(&rescan), read(&out.join("report/after.json")));
+    assert_eq!(again.rows.scanned, after.rows.scanned);
+    assert!(
+        again
+            .inputs
+            .iter()
+            .all(|f| f.path.starts_with(out.join("data")))
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let suite = doc
