@@ -118,6 +118,22 @@ pub enum ReportCommand {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Write a dataset card (README.md in the Hugging Face format, "Bias, Risks, and Limitations"
+    /// filled from the report) for a report.json or an `apply` output directory.
+    #[command(
+        after_help = "Examples:\n  debias report card report/report.json -o README.md\n  debias report card out/   # prints the card of an apply output"
+    )]
+    Card {
+        /// A report.json, or an `apply` output directory.
+        #[arg(value_name = "REPORT.json|DIR")]
+        path: PathBuf,
+        /// Where to write it. Default: standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Replace an existing output file.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Show what changed between two reports (e.g. an `apply` output's report/before.json and
     /// report/after.json, or the scans of two versions of a corpus).
     Diff {
@@ -803,6 +819,29 @@ fn report_command(cmd: ReportCommand) -> Result<(), Error> {
                 Some(&path),
                 overwrite,
             )
+        }
+        ReportCommand::Card {
+            path,
+            output,
+            overwrite,
+        } => {
+            let text = if path.is_dir() {
+                let manifest = path.join("manifest.json");
+                if !manifest.is_file() {
+                    return Err(Error::Usage(format!(
+                        "{} is a directory without manifest.json; give a report.json, or the output directory of `debias apply`",
+                        path.display()
+                    )));
+                }
+                report::card::apply_card(
+                    &Manifest::load(&manifest)?,
+                    &Report::load(&path.join("report/before.json"))?,
+                    &Report::load(&path.join("report/after.json"))?,
+                )
+            } else {
+                report::card::report_card(&Report::load(&path)?)
+            };
+            write_output(&text, output.as_deref(), None, Some(&path), overwrite)
         }
         ReportCommand::Diff {
             before,

@@ -344,6 +344,23 @@ fn model_err<'a>(files: &'a ModelFiles, what: &str) -> impl Fn(candle_core::Erro
     }
 }
 
+/// The name of a model directory: `org/name@revision` for a Hugging Face cache snapshot
+/// (`models--org--name/snapshots/REV`), else the directory's own name.
+fn model_name(dir: &Path) -> String {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    };
+    let snapshots = dir.parent().filter(|p| name(p) == "snapshots");
+    if let Some(repo) = snapshots.and_then(Path::parent)
+        && let Some(id) = name(repo).strip_prefix("models--")
+    {
+        return format!("{}@{}", id.replace("--", "/"), name(dir));
+    }
+    name(dir)
+}
+
 impl Encoder {
     pub fn load(files: ModelFiles, opts: EncoderOptions) -> Result<Encoder> {
         let config: bert::Config = serde_json::from_str(
@@ -401,6 +418,48 @@ impl Encoder {
 
     pub fn dtype(&self) -> DType {
         self.opts.dtype
+    }
+
+    /// What a reader of the vectors needs to know, as `debias.*` key-value pairs for the
+    /// Parquet metadata: the model (its directory's name and the sha256 of its weights, which
+    /// pins the revision), the dtype computed in, the pooling, normalisation, truncation and
+    /// dimension, and this debias's version.
+    pub fn metadata(&self) -> Result<Vec<(String, String)>> {
+        use sha2::{Digest, Sha256};
+        use std::io::Read;
+        let path = &self.files.weights;
+        let mut f = std::fs::File::open(path).map_err(|e| Error::input(path, e.to_string()))?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f
+                .read(&mut buf)
+                .map_err(|e| Error::input(path, e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        let name = model_name(&self.files.dir);
+        Ok(vec![
+            ("debias.model".into(), name),
+            (
+                "debias.model_weights_sha256".into(),
+                crate::rules::hex(&h.finalize()),
+            ),
+            (
+                "debias.dtype".into(),
+                format!("{:?}", self.opts.dtype).to_lowercase(),
+            ),
+            (
+                "debias.pooling".into(),
+                format!("{:?}", self.pooling).to_lowercase(),
+            ),
+            ("debias.normalized".into(), self.normalize.to_string()),
+            ("debias.max_tokens".into(), self.max_len.to_string()),
+            ("debias.dim".into(), self.dim.to_string()),
+            ("debias.version".into(), env!("CARGO_PKG_VERSION").into()),
+        ])
     }
 
     /// Token ids of each text, truncated, tokenized in parallel.

@@ -129,8 +129,8 @@ fn provenance_fields() -> Vec<Field> {
 }
 
 /// Runs the rules' actions over the corpus and writes the output directory:
-/// `data/part-NNNNN.parquet`, `manifest.json`, `report/{before,after}.{json,md,html}` and
-/// `report/report.html` (the before/after page).
+/// `data/part-NNNNN.parquet`, `manifest.json`, `README.md` (a dataset card),
+/// `report/{before,after}.{json,md,html}` and `report/report.html` (the before/after page).
 pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<ApplyOutcome> {
     let started = Instant::now();
     if opts.output.exists() && !opts.overwrite {
@@ -494,6 +494,10 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         std::fs::write(&p, text).map_err(|e| Error::output(&p, e))
     };
     write("manifest.json", &manifest.to_json())?;
+    write(
+        "README.md",
+        &crate::report::card::apply_card(&manifest, &before_report, &after_report),
+    )?;
     let formats = if opts.formats.is_empty() {
         &ReportFormat::ALL[..]
     } else {

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `debias_id` | Utf8 | the document id (the id column, or `FILE#ROW`) |
 //! | `debias_groups` | List<Utf8> | demographic groups mentioned, `axis/group` |
-//! | `debias_mentions` | Map<Utf8, UInt32> | mentions per demographic group |
+//! | `debias_mentions` | List<Struct> | mentions per demographic group: `group` (Utf8, `axis/group`), `mentions` (UInt32); a list rather than a Map so that every Parquet reader loads it (Hugging Face `datasets` has no Map type) |
 //! | `debias_attributes` | List<Utf8> | attribute categories mentioned, `lexicon/category` |
 //! | `debias_spans` | List<Struct> | every match: `start`, `end` (UInt32 byte offsets in the text), `text`, `term`, `group` (`axis/group`), `rule` (why it counted: `term`, `attributive`, `predicative`, `nominal`, `postnominal`, `origin`, `age`, `context`, `pattern`) |
 //!
@@ -70,7 +70,7 @@ pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("debias_id", DataType::Utf8, false),
         Field::new("debias_groups", udf::group_list_type(), false),
-        Field::new("debias_mentions", udf::mentions_type(), false),
+        Field::new("debias_mentions", udf::mention_list_type(), false),
         Field::new("debias_attributes", udf::group_list_type(), false),
         Field::new("debias_spans", spans_type(), false),
     ]))
@@ -446,7 +446,7 @@ impl PartWriter {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(self.ids.drain(..))),
             Arc::new(udf::groups_array(d, &self.hits, true)),
-            Arc::new(udf::mentions_array(d, &self.hits)),
+            Arc::new(udf::mention_list_array(d, &self.hits)),
             Arc::new(udf::groups_array(d, &self.hits, false)),
             spans_array(d, &self.texts),
         ];

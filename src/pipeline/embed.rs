@@ -185,7 +185,13 @@ pub fn embed(
     let rt = runtime(opts.threads.max(1))?;
     let ctx = ordered_session(rules, opts.threads)?;
     let tmp = TempDir::create(&opts.output)?;
-    let schema = schema(encoder.dim);
+    // The model, dtype and pooling travel with the vectors, in the files' key-value metadata.
+    let schema = Arc::new(
+        schema(encoder.dim)
+            .as_ref()
+            .clone()
+            .with_metadata(encoder.metadata()?.into_iter().collect()),
+    );
     let mut sink = Sink::new(
         tmp.path(),
         schema.clone(),

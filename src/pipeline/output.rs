@@ -214,6 +214,18 @@ fn group_writer(
         .map_err(|e| Error::Internal(format!("Parquet column writers: {e}")))
 }
 
+/// The schema's metadata as Parquet key-value metadata (sorted, so files are byte-stable), for
+/// readers that do not decode the Arrow schema (DuckDB's `parquet_kv_metadata`).
+fn key_values(schema: &SchemaRef) -> Option<Vec<datafusion::parquet::file::metadata::KeyValue>> {
+    let mut kv: Vec<_> = schema
+        .metadata()
+        .iter()
+        .map(|(k, v)| datafusion::parquet::file::metadata::KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    kv.sort_by(|a, b| a.key.cmp(&b.key));
+    (!kv.is_empty()).then_some(kv)
+}
+
 impl Sink {
     /// `schema` is the full output schema; the `partition_by` columns are taken out of it.
     /// `text_column` is written without a dictionary (as are columns ending in `id`).
@@ -259,6 +271,7 @@ impl Sink {
             .set_max_row_group_row_count(Some(rules.row_group_size))
             .set_write_batch_size(CHUNK_ROWS)
             .set_created_by(format!("debias {}", env!("CARGO_PKG_VERSION")))
+            .set_key_value_metadata(key_values(&schema))
             .build();
         let keep: Vec<usize> = (0..schema.fields().len())
             .filter(|&i| !rules.partition_by.contains(schema.field(i).name()))

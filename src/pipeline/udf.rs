@@ -383,6 +383,35 @@ pub(crate) fn mentions_array(detector: &Detector, hits: &[Option<DocHits>]) -> M
     )
 }
 
+/// The type of the attribute files' `debias_mentions`: a list of `{group, mentions}` structs,
+/// which every Parquet reader loads (Hugging Face `datasets` has no type for a Map).
+pub fn mention_list_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(mention_fields()),
+        false,
+    )))
+}
+
+fn mention_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("group", DataType::Utf8, false),
+        Field::new("mentions", DataType::UInt32, false),
+    ])
+}
+
+/// Mentions per demographic group as a [`mention_list_type`] column.
+pub(crate) fn mention_list_array(detector: &Detector, hits: &[Option<DocHits>]) -> ListArray {
+    let map = mentions_array(detector, hits);
+    let (_, offsets, entries, nulls, _) = map.into_parts();
+    let (_, columns, _) = entries.into_parts();
+    let structs = StructArray::new(mention_fields(), columns, None);
+    let DataType::List(item) = mention_list_type() else {
+        unreachable!()
+    };
+    ListArray::new(item, offsets, Arc::new(structs), nulls)
+}
+
 /// `debias_url_domain(url)`: the host of an `http(s)://` URL, lower-cased, without `www.` and
 /// port; null for a null or unparsable URL.
 #[derive(Debug, PartialEq, Eq, Hash)]

@@ -18,6 +18,7 @@
 //!   term over documents; pairs seen in fewer than `min_count` documents are left out, and so
 //!   are attribute terms that are also terms of the axis (`actress` for gender).
 
+pub mod card;
 pub mod charts;
 pub mod diff;
 pub mod embedding;

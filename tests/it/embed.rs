@@ -270,6 +270,31 @@ fn embed_writes_ids_and_vectors_as_parquet() {
         .unwrap();
     assert!(cosine(&v, &direct[0]) > 0.999_999);
     assert_eq!(list.len(), b.num_rows());
+    // The model, dtype and pooling are in every file's Parquet key-value metadata.
+    let file = std::fs::read_dir(out.join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let reader = datafusion::parquet::file::reader::SerializedFileReader::new(
+        std::fs::File::open(&file).unwrap(),
+    )
+    .unwrap();
+    use datafusion::parquet::file::reader::FileReader;
+    let kv: std::collections::BTreeMap<String, String> = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .unwrap()
+        .iter()
+        .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(kv["debias.dim"], "384");
+    assert_eq!(kv["debias.dtype"], "f32");
+    assert_eq!(kv["debias.pooling"], "mean");
+    assert_eq!(kv["debias.normalized"], "true");
+    assert_eq!(kv["debias.model_weights_sha256"].len(), 64);
+    assert_eq!(kv["debias.version"], env!("CARGO_PKG_VERSION"));
 }
 
 #[test]
@@ -484,10 +509,28 @@ fn hub_feature_downloads_a_model_id_into_the_cache() {
     let o = run("b");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(served.lock().unwrap().len(), before);
-    // The same vectors as from the model directory itself.
-    let files =
-        |out: &str| std::fs::read(dir.path().join(out).join("data/part-00000.parquet")).unwrap();
+    // The same ids and vectors as from the model directory itself; the metadata names the
+    // model by its hub id.
+    let read = |out: &str| {
+        let f = std::fs::File::open(dir.path().join(out).join("data/part-00000.parquet")).unwrap();
+        let r =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+                .unwrap();
+        let model = r.schema().metadata()["debias.model"].clone();
+        let columns: Vec<_> = r
+            .build()
+            .unwrap()
+            .flat_map(|b| b.unwrap().columns().to_vec())
+            .collect();
+        (columns, model)
+    };
     let o = embed_sample(&dir.path().join("c"));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(files("a"), files("c"));
+    let ((hub, hub_model), (local, local_model)) = (read("a"), read("c"));
+    assert_eq!(hub, local);
+    assert_eq!(
+        hub_model,
+        "debias-test/minilm@0123456789abcdef0123456789abcdef01234567"
+    );
+    assert_eq!(local_model, "all-MiniLM-L6-v2");
 }

@@ -177,3 +177,89 @@ fn file_names_with_glob_characters() {
         }
     }
 }
+
+/// The Python interpreter of the loaders' environment (tests/loaders-venv.sh), made on first
+/// use; None when it cannot be made (no python3 or no PyPI), which the test reports.
+fn loaders_python() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("DEBIAS_TEST_PYTHON") {
+        return Some(p.into());
+    }
+    let dir = std::path::PathBuf::from(std::env::var("HOME").ok()?).join(".cache/debias-pyenv");
+    let made = std::process::Command::new(repo().join("tests/loaders-venv.sh"))
+        .arg(&dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    made.then(|| dir.join("bin/python"))
+}
+
+/// Issue 17's outputs: an `apply` output loads with `datasets.load_dataset(DIR)` (its card's
+/// configs select the data files), the attributes' mentions load in `datasets`, polars and
+/// DuckDB, and the embeddings carry their model in the Parquet metadata and cast to DuckDB's
+/// FLOAT[384] (tests/loaders.py).
+#[test]
+fn outputs_load_in_python_data_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let sample = "examples/news_sample.jsonl";
+    for args in [
+        vec![
+            "apply",
+            sample,
+            "-q",
+            "--rules",
+            "examples/news-sample.yaml",
+            "--output",
+            &p("out"),
+        ],
+        vec![
+            "scan",
+            sample,
+            "-q",
+            "--report",
+            &p("r.json"),
+            "--attributes",
+            &p("attrs"),
+        ],
+    ] {
+        let o = debias(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let model = model_dir();
+    let o = debias(&[
+        "embed",
+        sample,
+        "-q",
+        "--model",
+        model.to_str().unwrap(),
+        "--output",
+        &p("emb"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The card: Hugging Face metadata selecting the data files, and the bias section.
+    let card = std::fs::read_to_string(dir.path().join("out/README.md")).unwrap();
+    assert!(card.starts_with("---\nconfigs:\n"), "{card}");
+    assert!(card.contains("path: data/**/*.parquet"));
+    assert!(card.contains("## Bias, Risks, and Limitations"));
+    assert!(card.contains("female documents per male document"));
+    let Some(python) = loaders_python() else {
+        assert!(
+            std::env::var_os("DEBIAS_REQUIRE_LOADERS").is_none(),
+            "no Python environment for the loaders"
+        );
+        eprintln!(
+            "SKIPPED the Python loaders: tests/loaders-venv.sh could not make an environment"
+        );
+        return;
+    };
+    let o = std::process::Command::new(python)
+        .arg(repo().join("tests/loaders.py"))
+        .args([p("out"), p("attrs"), p("emb")])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+}
