@@ -445,7 +445,7 @@ impl Encoder {
             ("debias.model".into(), name),
             (
                 "debias.model_weights_sha256".into(),
-                crate::rules::hex(&h.finalize()),
+                h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
             ),
             (
                 "debias.dtype".into(),

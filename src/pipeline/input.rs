@@ -89,30 +89,7 @@ pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFil
                 .unwrap_or_else(|| arg.clone());
             found.push((path.to_path_buf(), name));
         } else if path.is_dir() {
-            // An `apply` output: its data files, not its manifest and reports.
-            let dir = if is_apply_output(path) {
-                path.join("data")
-            } else {
-                path.to_path_buf()
-            };
-            walk(path, &dir, &mut found)
-                .map_err(|e| Error::input(path, format!("cannot list the directory: {e}")))?;
-            found.retain(|(p, _)| {
-                format.is_some() || detect_format(&p.to_string_lossy()).0.is_some()
-            });
-            if found.is_empty() {
-                return Err(Error::Input(
-                    InputError {
-                        path: Some(path.to_path_buf()),
-                        line: None,
-                        message: "the directory holds no input files".into(),
-                        help: None,
-                    }
-                    .with_help(format!(
-                        "debias reads {SUPPORTED}; set `input.format` to read other names"
-                    )),
-                ));
-            }
+            found = list_directory(path, format)?;
         } else if arg.contains(['*', '?', '[']) {
             let base = glob_base(arg);
             let paths =
@@ -191,6 +168,35 @@ pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFil
         }
     }
     Ok(out)
+}
+
+/// The input files in directory `path` (for an `apply` output, its data files), with their
+/// names relative to it.
+fn list_directory(path: &Path, format: Option<Format>) -> Result<Vec<(PathBuf, String)>> {
+    let mut found = Vec::new();
+    // An `apply` output: its data files, not its manifest and reports.
+    let dir = if is_apply_output(path) {
+        path.join("data")
+    } else {
+        path.to_path_buf()
+    };
+    walk(path, &dir, &mut found)
+        .map_err(|e| Error::input(path, format!("cannot list the directory: {e}")))?;
+    found.retain(|(p, _)| format.is_some() || detect_format(&p.to_string_lossy()).0.is_some());
+    if found.is_empty() {
+        return Err(Error::Input(
+            InputError {
+                path: Some(path.to_path_buf()),
+                line: None,
+                message: "the directory holds no input files".into(),
+                help: None,
+            }
+            .with_help(format!(
+                "debias reads {SUPPORTED}; set `input.format` to read other names"
+            )),
+        ));
+    }
+    Ok(found)
 }
 
 /// Whether `dir` is the output of `debias apply`: a `manifest.json` of the debias-manifest
