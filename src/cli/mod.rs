@@ -4,21 +4,20 @@
 //! written); 3 a check failed (gates, `eval --fail-under`); 1 anything else (an output could
 //! not be written, a bug).
 
+mod progress;
 mod signals;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::apply::manifest::Manifest;
 use crate::error::Error;
 use crate::lexicon;
 use crate::pipeline::apply::ApplyOptions;
-use crate::pipeline::{self, Progress, ScanOptions, attributes::AttributesOutput};
+use crate::pipeline::{self, ScanOptions, attributes::AttributesOutput};
 use crate::report::diff::ReportDiff;
 use crate::report::{self, Report, ReportFormat};
 use crate::rules::{self, RuleSet};
@@ -40,11 +39,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan a corpus and write the skew report.
+    #[command(
+        after_help = "Examples:\n  debias scan examples/news_sample.jsonl -o report\n  debias scan corpus/ --rules project.yaml -o report --attributes tags/ --check\n  debias scan 'crawl/*.jsonl.zst' --text-column body -o skew.md --log-format json"
+    )]
     Scan(ScanArgs),
     /// Run the rule file's actions (drop, augment, rebalance) and write the corpus as Parquet,
     /// with a manifest and the skew report before and after.
+    #[command(
+        after_help = "Examples:\n  debias apply corpus/ --rules project.yaml -o out/\n  debias apply corpus.parquet --rules project.yaml -o out/ --seed 7 --memory-limit 4GiB"
+    )]
     Apply(ApplyArgs),
     /// Write a sentence embedding per document (Parquet: debias_id, embedding).
+    #[command(
+        after_help = "Examples:\n  debias embed corpus/ --model all-MiniLM-L6-v2/ -o vectors/\n  debias embed corpus.jsonl --model DIR -o vectors/ --device cuda --dtype f16"
+    )]
     Embed(EmbedArgs),
     /// Render a saved report, or compare two.
     #[command(subcommand)]
@@ -66,10 +74,25 @@ pub enum Command {
     )]
     Check(CheckArgs),
     /// List the built-in lexicons, or print one.
+    #[command(
+        after_help = "Examples:\n  debias lexicons\n  debias lexicons gender > my-gender.yaml"
+    )]
     Lexicons {
         /// A lexicon to print (its YAML).
         name: Option<String>,
     },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  debias completions bash > ~/.local/share/bash-completion/completions/debias\n  \
+                           debias completions zsh > ~/.zfunc/_debias"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `debias manpage > debias.1 && man ./debias.1`.
+    #[command(after_help = "Examples:\n  debias manpage > debias.1 && man ./debias.1")]
+    Manpage,
 }
 
 #[derive(Debug, Args)]
@@ -92,11 +115,13 @@ pub struct CheckArgs {
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
     /// Validate rule files: exit 0 when all are valid, 2 otherwise (every problem is listed).
+    #[command(after_help = "Examples:\n  debias rules check project.yaml")]
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// Print the built-in default rules (a starting point for a project's rule file).
+    #[command(after_help = "Examples:\n  debias rules default > project.yaml")]
     Default,
 }
 
@@ -104,6 +129,9 @@ pub enum RulesCommand {
 pub enum ReportCommand {
     /// Render a saved report.json (from `scan --report` or an `apply` output's report/), or an
     /// `apply` output directory (its before/after page), as HTML, Markdown or JSON.
+    #[command(
+        after_help = "Examples:\n  debias report render report/report.json\n  debias report render out/   # an apply output: its before/after page"
+    )]
     Render {
         /// A report.json, or an `apply` output directory.
         #[arg(value_name = "REPORT.json|DIR")]
@@ -136,6 +164,9 @@ pub enum ReportCommand {
     },
     /// Show what changed between two reports (e.g. an `apply` output's report/before.json and
     /// report/after.json, or the scans of two versions of a corpus).
+    #[command(
+        after_help = "Examples:\n  debias report diff out/report/before.json out/report/after.json\n  debias report diff a/report.json b/report.json --format html -o diff.html"
+    )]
     Diff {
         #[arg(value_name = "BEFORE.json")]
         before: PathBuf,
@@ -158,11 +189,19 @@ pub struct ScanArgs {
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// Rule file (YAML). Default: the built-in rules (every axis, no targets).
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", env = "DEBIAS_RULES")]
     pub rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
     /// Where to write the report: a directory (report.json, report.md and report.html), or a
     /// file ending in .json, .md or .html; `-` or nothing: standard output (one format).
-    #[arg(long, value_name = "PATH")]
+    /// `--report` is the same option.
+    #[arg(
+        long = "output",
+        short = 'o',
+        visible_alias = "report",
+        value_name = "PATH"
+    )]
     pub report: Option<PathBuf>,
     /// Report formats, comma-separated (json, md, html). Default: all three in a --report
     /// directory, the extension's for a file, md on standard output.
@@ -187,21 +226,104 @@ pub struct ScanArgs {
     pub run: RunArgs,
 }
 
+/// Standard input (`-` among the inputs), spooled to a temporary JSONL file that lives as long
+/// as this value and is removed if a signal stops the run. DataFusion reads files by path, and
+/// `apply` may read its input twice.
+struct StdinSpool(Option<PathBuf>);
+
+impl StdinSpool {
+    /// The inputs with `-` replaced by the spooled file `stdin.jsonl`.
+    fn take(inputs: &[String]) -> Result<(Vec<String>, StdinSpool), Error> {
+        if !inputs.iter().any(|i| i == "-") {
+            return Ok((inputs.to_vec(), StdinSpool(None)));
+        }
+        if inputs.iter().filter(|i| *i == "-").count() > 1 {
+            return Err(Error::Usage(
+                "`-` (standard input) may be given once".into(),
+            ));
+        }
+        if std::io::stdin().is_terminal() {
+            return Err(Error::Usage(
+                "`-` reads JSONL from standard input, which is a terminal; pipe the corpus in, e.g. \
+                 `zcat corpus.jsonl.gz | debias scan -`"
+                    .into(),
+            ));
+        }
+        let dir = std::env::temp_dir().join(format!("debias-stdin-{}", std::process::id()));
+        pipeline::attributes::register(&dir);
+        let spool = StdinSpool(Some(dir.clone()));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::output(&dir, e))?;
+        let path = dir.join("stdin.jsonl");
+        let mut f = std::fs::File::create(&path).map_err(|e| Error::output(&path, e))?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut f).map_err(|e| Error::output(&path, e))?;
+        let spooled = path.to_string_lossy().to_string();
+        let inputs = inputs
+            .iter()
+            .map(|i| if i == "-" { spooled.clone() } else { i.clone() })
+            .collect();
+        Ok((inputs, spool))
+    }
+}
+
+impl Drop for StdinSpool {
+    fn drop(&mut self) {
+        if let Some(d) = &self.0 {
+            let _ = std::fs::remove_dir_all(d);
+            pipeline::attributes::unregister(d);
+        }
+    }
+}
+
+/// The input's columns, overriding the rules' `input:` section.
+#[derive(Debug, Args)]
+pub struct ColumnArgs {
+    /// The column holding the document text (overrides `input.text_column`).
+    #[arg(long, value_name = "COLUMN")]
+    pub text_column: Option<String>,
+    /// The column holding the document id, which must then exist (overrides `input.id_column`).
+    #[arg(long, value_name = "COLUMN")]
+    pub id_column: Option<String>,
+}
+
+impl ColumnArgs {
+    /// `rules` with the columns given on the command line.
+    fn apply(&self, mut rules: RuleSet) -> RuleSet {
+        if let Some(c) = &self.text_column {
+            rules.input.text_column = c.clone();
+        }
+        if let Some(c) = &self.id_column {
+            rules.input.id_column = c.clone();
+            rules.input.id_required = true;
+        }
+        rules
+    }
+}
+
 /// Resources and verbosity, shared by `scan` and `apply`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Worker threads (1 to 1024). Default: the number of cores.
-    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    #[arg(long, value_name = "N", value_parser = parse_threads, env = "DEBIAS_THREADS")]
     pub threads: Option<usize>,
     /// Memory limit for DataFusion's operators, e.g. 2GiB, 512MiB (`apply` keeps its first
     /// read's detections in a quarter of it and its decoded input in another quarter, 512MiB
     /// each without a limit, and rows waiting for Parquet encoding in an eighth, at most
     /// 256MiB).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, env = "DEBIAS_MEMORY_LIMIT")]
     pub memory_limit: Option<usize>,
     /// No progress bar and no summary on standard error.
     #[arg(long, short)]
     pub quiet: bool,
+    /// How progress and the summary are written when standard error is not a terminal (a
+    /// line every 10 seconds): text, or one JSON object per line.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT",
+        env = "DEBIAS_LOG_FORMAT"
+    )]
+    pub log_format: progress::LogFormat,
 }
 
 #[derive(Debug, Args)]
@@ -211,8 +333,10 @@ pub struct ApplyArgs {
     pub inputs: Vec<String>,
     /// Rule file (YAML) with the `actions:` to run. Default: the built-in rules (no actions:
     /// the corpus is copied with its provenance columns and reports).
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", env = "DEBIAS_RULES")]
     pub rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
     /// Output directory: data/*.parquet, manifest.json, report/{before,after}.{json,md,html} and
     /// report/report.html (before vs after, what each action changed).
     #[arg(long, short, value_name = "DIR")]
@@ -243,8 +367,10 @@ pub struct EmbedArgs {
     #[arg(long, short, value_name = "DIR")]
     pub output: PathBuf,
     /// Rule file, for its `input:` section (text and id columns, `where`).
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", env = "DEBIAS_RULES")]
     pub rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
     /// Weights' precision: f32, f16 or bf16.
     #[arg(long, default_value = "f32", value_parser = crate::embed::parse_dtype)]
     pub dtype: candle_core::DType,
@@ -264,6 +390,15 @@ pub struct EmbedArgs {
     /// No progress bar and no summary on standard error.
     #[arg(long, short)]
     pub quiet: bool,
+    /// How progress and the summary are written when standard error is not a terminal.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT",
+        env = "DEBIAS_LOG_FORMAT"
+    )]
+    pub log_format: progress::LogFormat,
 }
 
 #[derive(Debug, Args)]
@@ -405,6 +540,21 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Explain(args) => explain(args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => check_gates(args),
         Command::Lexicons { name } => lexicons(name.as_deref()),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "debias", &mut out);
+            print_stdout(&String::from_utf8_lossy(&out));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            print_stdout(&String::from_utf8_lossy(&out));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -739,6 +889,15 @@ fn report_dest(
                     p.display()
                 )));
             }
+            // `r.pdf` is a mistyped file, not a directory to create.
+            if let Some(ext) = p.extension().filter(|_| !p.is_dir()) {
+                return Err(Error::Usage(format!(
+                    "--report {}: debias writes .json, .md and .html reports, not .{}; give one of those \
+                     extensions, or a directory (without an extension) for all three",
+                    p.display(),
+                    ext.to_string_lossy()
+                )));
+            }
             if formats.is_empty() {
                 formats = ReportFormat::ALL.to_vec();
             }
@@ -906,10 +1065,7 @@ fn write_output(
 
 fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     // Everything is validated before the first row is read.
-    let rules: RuleSet = match &args.rules {
-        Some(p) => rules::load(p)?,
-        None => rules::default_rules()?,
-    };
+    let rules = args.columns.apply(load_rules(args.rules.as_deref())?);
     if args.check && rules.gates.is_empty() {
         return Err(no_gates(&rules.origin.path));
     }
@@ -928,8 +1084,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     if args.run.threads == Some(0) {
         return Err(Error::Usage("--threads must be at least 1".into()));
     }
-    let show_progress = !args.run.quiet && std::io::stderr().is_terminal();
-    let progress = show_progress.then(|| Arc::new(Bar::new()) as Arc<dyn Progress>);
+    let progress = progress::reporter(args.run.quiet, args.run.log_format);
     let opts = ScanOptions {
         threads: args.run.threads.unwrap_or_else(pipeline::default_threads),
         memory_limit: args.run.memory_limit,
@@ -941,7 +1096,8 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
         progress: progress.clone(),
         ..ScanOptions::default()
     };
-    let outcome = pipeline::scan(&rules, &args.inputs, &opts);
+    let (inputs, _stdin) = StdinSpool::take(&args.inputs)?;
+    let outcome = pipeline::scan(&rules, &inputs, &opts);
     if let Some(p) = &progress {
         p.finish();
     }
@@ -971,13 +1127,54 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
         report.embedding = Some(pipeline::embed::analyze(
             &rules,
             er,
-            &args.inputs,
+            &inputs,
             opts.threads,
             outcome.stats.documents,
+            progress.as_ref(),
         )?);
     }
     dest.write(&report)?;
-    if !args.run.quiet {
+    print_scan_summary(&args, &outcome, &report, &dest);
+    if !args.check {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let results = crate::report::gates::check(
+        &rules.gates,
+        &crate::report::gates::Evidence {
+            report: &report,
+            manifest: None,
+            baseline: None,
+        },
+    );
+    Ok(print_gates(&results))
+}
+
+/// The summary of a scan on standard error: a line of text, or a JSON object.
+fn print_scan_summary(
+    args: &ScanArgs,
+    outcome: &pipeline::ScanOutcome,
+    report: &Report,
+    dest: &ReportDest,
+) {
+    if !args.run.quiet && args.run.log_format == progress::LogFormat::Json {
+        let s = &outcome.stats;
+        eprintln!(
+            "{}",
+            serde_json::json!({
+                "event": "done",
+                "command": "scan",
+                "documents": s.documents,
+                "text_bytes": s.text_bytes,
+                "rows_read": s.rows_read,
+                "excluded_by_where": s.excluded_by_where,
+                "null_text": s.null_text,
+                "seconds": outcome.elapsed.as_secs_f64(),
+                "threads": outcome.threads,
+                "findings": report.findings.len(),
+                "empty_files": outcome.empty_files.iter().map(|f| f.path.display().to_string()).collect::<Vec<_>>(),
+            })
+        );
+    } else if !args.run.quiet {
         let s = &outcome.stats;
         let secs = outcome.elapsed.as_secs_f64();
         eprintln!(
@@ -1002,18 +1199,6 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
             eprintln!("attributes: {}", a.display());
         }
     }
-    if !args.check {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let results = crate::report::gates::check(
-        &rules.gates,
-        &crate::report::gates::Evidence {
-            report: &report,
-            manifest: None,
-            baseline: None,
-        },
-    );
-    Ok(print_gates(&results))
 }
 
 /// The error for gates asked of rules without any.
@@ -1081,28 +1266,41 @@ fn check_gates(args: CheckArgs) -> Result<ExitCode, Error> {
 }
 
 fn apply(args: ApplyArgs) -> Result<(), Error> {
-    let rules: RuleSet = match &args.rules {
-        Some(p) => rules::load(p)?,
-        None => rules::default_rules()?,
-    };
+    let rules = args.columns.apply(load_rules(args.rules.as_deref())?);
     output_outside_inputs(&args.output, &args.inputs)?;
     if rules.apply.actions.is_empty() && !args.run.quiet {
         eprintln!(
             "note: the rules have no `actions:`; the corpus is copied with provenance columns (see rules/README.md, `actions`)"
         );
     }
-    let show_progress = !args.run.quiet && std::io::stderr().is_terminal();
+    let progress = progress::reporter(args.run.quiet, args.run.log_format);
     let opts = ApplyOptions {
         output: args.output.clone(),
         overwrite: args.overwrite,
         seed: args.seed,
         threads: args.run.threads.unwrap_or_else(pipeline::default_threads),
         memory_limit: args.run.memory_limit,
-        progress: show_progress.then(|| Arc::new(Bar::new()) as Arc<dyn Progress>),
+        progress: progress.clone(),
         formats: args.format.clone(),
     };
-    let outcome = pipeline::apply::apply(&rules, &args.inputs, &opts)?;
-    if !args.run.quiet {
+    let (inputs, _stdin) = StdinSpool::take(&args.inputs)?;
+    let outcome = pipeline::apply::apply(&rules, &inputs, &opts)?;
+    if !args.run.quiet && args.run.log_format == progress::LogFormat::Json {
+        let m = &outcome.manifest;
+        eprintln!(
+            "{}",
+            serde_json::json!({
+                "event": "done",
+                "command": "apply",
+                "rows": &m.rows,
+                "files": m.output.files.len(),
+                "seconds": outcome.elapsed.as_secs_f64(),
+                "passes": outcome.passes,
+                "warnings": &m.warnings,
+                "output": args.output.display().to_string(),
+            })
+        );
+    } else if !args.run.quiet {
         let m = &outcome.manifest;
         let a = &m.rows.account;
         let sum = |x: &std::collections::BTreeMap<String, u64>| x.values().sum::<u64>();
@@ -1165,10 +1363,7 @@ fn output_outside_inputs(output: &Path, inputs: &[String]) -> Result<(), Error> 
 }
 
 fn embed(args: EmbedArgs) -> Result<(), Error> {
-    let rules: RuleSet = match &args.rules {
-        Some(p) => rules::load(p)?,
-        None => rules::default_rules()?,
-    };
+    let rules = args.columns.apply(load_rules(args.rules.as_deref())?);
     if args.batch_tokens == Some(0) {
         return Err(Error::Usage("--batch-tokens must be at least 1".into()));
     }
@@ -1184,14 +1379,15 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
             candle_graph: false,
         },
     )?;
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let progress = progress::reporter(args.quiet, args.log_format);
     let opts = pipeline::embed::EmbedOptions {
         output: args.output.clone(),
         overwrite: args.overwrite,
         threads: args.threads.unwrap_or_else(pipeline::default_threads),
-        progress: show_progress.then(|| Arc::new(Bar::new()) as Arc<dyn Progress>),
+        progress: progress.clone(),
     };
-    let o = pipeline::embed::embed(&rules, &encoder, &args.inputs, &opts)?;
+    let (inputs, _stdin) = StdinSpool::take(&args.inputs)?;
+    let o = pipeline::embed::embed(&rules, &encoder, &inputs, &opts)?;
     if !args.quiet {
         let secs = o.elapsed.as_secs_f64();
         eprintln!(
@@ -1209,56 +1405,6 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
         eprintln!("output: {}/data/", args.output.display());
     }
     Ok(())
-}
-
-/// The progress bar: input bytes as the scale, documents and text throughput as the message.
-#[derive(Debug)]
-struct Bar {
-    bar: ProgressBar,
-    docs: std::sync::atomic::AtomicU64,
-}
-
-impl Bar {
-    fn new() -> Self {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {msg}")
-                .expect("valid template"),
-        );
-        Bar {
-            bar,
-            docs: Default::default(),
-        }
-    }
-}
-
-impl Progress for Bar {
-    fn start(&self, files: usize, bytes: u64) {
-        // `apply` with a rebalance reads the input twice: each pass starts the bar again.
-        self.bar.reset();
-        self.docs.store(0, std::sync::atomic::Ordering::Relaxed);
-        self.bar.set_length(bytes);
-        self.bar.set_message(format!("0 docs, {files} file(s)"));
-        self.bar
-            .enable_steady_tick(std::time::Duration::from_millis(200));
-    }
-
-    fn batch(&self, rows: u64, text_bytes: u64) {
-        let d = self
-            .docs
-            .fetch_add(rows, std::sync::atomic::Ordering::Relaxed)
-            + rows;
-        // Text bytes approximate the input bytes of uncompressed JSONL and CSV; a file's true
-        // size is added when it is done.
-        let len = self.bar.length().unwrap_or(0);
-        let pos = (self.bar.position() + text_bytes).min(len.saturating_sub(1));
-        self.bar.set_position(pos);
-        self.bar.set_message(format!("{d} docs"));
-    }
-
-    fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
 }
 
 #[cfg(test)]

@@ -230,6 +230,13 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
 
     // With `context: topic`, a first read fits the topics on a sample of the corpus.
     let mut passes = 1;
+    let total_passes =
+        1 + uses_topics as usize + Actions::rebalance_index(&list).is_some() as usize;
+    let phase = |n: usize, what: &str| {
+        if let Some(p) = &opts.progress {
+            p.phase(&format!("pass {n}/{total_passes}: {what}"));
+        }
+    };
     let topics = match (uses_topics, &rules.embedding) {
         (false, _) => None,
         (true, None) => {
@@ -239,6 +246,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         }
         (true, Some(er)) => {
             passes += 1;
+            phase(passes - 1, "fitting topics");
             let model = rt.block_on(TopicModel::fit(
                 &ctx,
                 rules,
@@ -267,6 +275,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     let plan = match rebalance {
         Some(k) => {
             passes += 1;
+            phase(passes - 1, "counting for the rebalance");
             let actions = Actions {
                 list: list.clone(),
                 seed,
@@ -337,6 +346,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         .buffer(buffer),
     )?;
     let mut weighted: BTreeMap<GroupId, f64> = BTreeMap::new();
+    phase(passes, "writing");
     if let Some(p) = &opts.progress {
         p.start(files.len(), files.iter().map(|f| f.size).sum());
     }

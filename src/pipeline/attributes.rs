@@ -201,14 +201,16 @@ impl Drop for TempDir {
 /// process is stopped by a signal.
 static TEMPORARIES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
-fn register(p: &Path) {
+/// Registers a temporary file or directory of this process, removed if a signal stops it.
+pub fn register(p: &Path) {
     TEMPORARIES
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(p.to_path_buf());
 }
 
-fn unregister(p: &Path) {
+/// Forgets a temporary that was removed.
+pub fn unregister(p: &Path) {
     TEMPORARIES
         .lock()
         .unwrap_or_else(|e| e.into_inner())

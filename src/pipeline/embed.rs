@@ -199,6 +199,7 @@ pub fn embed(
         "debias_id",
     )?;
     if let Some(p) = &opts.progress {
+        p.phase("embedding");
         p.start(files.len(), files.iter().map(|f| f.size).sum());
     }
     let mut out = EmbedOutcome::default();
@@ -602,6 +603,7 @@ pub fn analyze(
     inputs: &[String],
     threads: usize,
     documents: u64,
+    progress: Option<&Arc<dyn Progress>>,
 ) -> Result<EmbeddingReport> {
     let encoder = load_encoder(er)?;
     let tax = rules.taxonomy();
@@ -612,7 +614,17 @@ pub fn analyze(
     let mut vocab = Vocab::default();
     let mut docs: Vec<DocVec> = Vec::new();
     let mut counts = EmbedOutcome::default();
-    rt.block_on(read_docs(&ctx, rules, &files, true, &mut counts, |batch| {
+    if let Some(p) = progress {
+        p.phase("embedding for the report");
+        p.start(files.len(), files.iter().map(|f| f.size).sum());
+    }
+    let read = rt.block_on(read_docs(&ctx, rules, &files, true, &mut counts, |batch| {
+        if let Some(p) = progress {
+            p.batch(
+                batch.ids.len() as u64,
+                batch.texts.iter().map(|t| t.len() as u64).sum(),
+            );
+        }
         let keep: Vec<usize> = (0..batch.ids.len())
             .filter(|&i| {
                 rate >= 1.0 || crate::apply::unit(er.seed, "embedding", &batch.ids[i]) < rate
@@ -628,7 +640,11 @@ pub fn analyze(
             });
         }
         Ok(())
-    }))?;
+    }));
+    if let Some(p) = progress {
+        p.finish();
+    }
+    read?;
 
     let mut report = EmbeddingReport {
         model: encoder.files.dir.display().to_string(),

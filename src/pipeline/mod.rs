@@ -89,6 +89,8 @@ pub fn default_threads() -> usize {
 
 /// Receives progress of a long scan.
 pub trait Progress: Send + Sync + std::fmt::Debug {
+    /// Names the phase that the next [`Progress::start`] begins ("pass 1/2: counting").
+    fn phase(&self, _name: &str) {}
     /// Called once, before the first row, with the total size of the input files.
     fn start(&self, files: usize, bytes: u64);
     /// Called after each batch with the documents and text bytes it held.
@@ -264,6 +266,7 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
     let threads = opts.threads.max(1);
     let (files, empty_files) = resolve_inputs(rules, inputs)?;
     if let Some(p) = &opts.progress {
+        p.phase("scanning");
         p.start(files.len(), files.iter().map(|f| f.size).sum());
     }
     let runtime = runtime(threads)?;
@@ -478,7 +481,7 @@ fn check_columns(f: &InputFile, schema: &Schema, input: &InputRules) -> Result<b
                 ),
                 help: None,
             }
-            .with_help("set `input.text_column` in the rules to the column that holds the text"),
+            .with_help("set `input.text_column` in the rules, or `--text-column`, to the column that holds the text"),
         )
     })?;
     if !matches!(

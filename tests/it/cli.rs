@@ -291,3 +291,165 @@ fn gates_fail_a_pipeline_with_exit_3_and_junit() {
         2
     );
 }
+
+/// Progress: a bar with its phase, percent and ETA in a pseudo-terminal (`script`, where
+/// installed); without a terminal, plain lines or JSON objects, ending at 100% of the input's
+/// bytes.
+#[test]
+fn progress_shows_phase_percent_and_eta() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let bold = bold();
+    let args = |fmt: &str| {
+        vec![
+            "scan".to_owned(),
+            bold.to_str().unwrap().to_owned(),
+            "--overwrite".to_owned(),
+            "--log-format".to_owned(),
+            fmt.to_owned(),
+            "--report".to_owned(),
+            report.to_str().unwrap().to_owned(),
+        ]
+    };
+    let run = |a: &[String]| debias(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = run(&args("text"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let size = std::fs::metadata(&bold).unwrap().len() as f64 / 1e6;
+    assert!(
+        stderr(&o).contains(&format!("scanning: 100.0% ({size:.1} of {size:.1} MB")),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&args("json"));
+    let lines: Vec<serde_json::Value> = stderr(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(lines[0]["event"], "phase_done");
+    assert_eq!(lines[0]["phase"], "scanning");
+    assert_eq!(
+        lines[0]["total_bytes"],
+        std::fs::metadata(&bold).unwrap().len()
+    );
+    assert_eq!(lines.last().unwrap()["event"], "done");
+    assert_eq!(lines.last().unwrap()["documents"], 23679);
+    // In a pseudo-terminal: the bar.
+    let Ok(script) = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("SKIPPED the pseudo-terminal check: no `script` (util-linux)");
+        return;
+    };
+    assert!(script.status.success());
+    let cmd = format!(
+        "{} {}",
+        env!("CARGO_BIN_EXE_debias"),
+        args("text").join(" ")
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("scanning [") && out.contains("% ") && out.contains("ETA"),
+        "{out}"
+    );
+}
+
+/// `-` reads JSONL from standard input: the same figures as the file, ids `stdin.jsonl#ROW`,
+/// and nothing left in the temporary directory. `--text-column`, `--id-column` and `-o`
+/// override the rules and name the report; a report with an unknown extension is refused.
+#[test]
+fn standard_input_columns_and_output_flags() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let sample = repo().join("examples/news_sample.jsonl");
+    let from_file = dir.path().join("file.json");
+    let o = debias(&[
+        "scan",
+        sample.to_str().unwrap(),
+        "-q",
+        "-o",
+        from_file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let from_stdin = dir.path().join("stdin.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_debias"))
+        .args(["scan", "-", "-q", "--report", from_stdin.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&sample).unwrap())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let (a, b) = (
+        debias::report::Report::load(&from_file).unwrap(),
+        debias::report::Report::load(&from_stdin).unwrap(),
+    );
+    assert_eq!(figures(&a), figures(&b));
+    let spooled = &b.inputs[0].path;
+    assert!(spooled.ends_with("stdin.jsonl"), "{}", spooled.display());
+    assert!(!spooled.exists(), "the spooled input is removed");
+    // Columns from the command line.
+    let corpus = dir.path().join("cols.jsonl");
+    std::fs::write(
+        &corpus,
+        "{\"body\":\"She is a nurse.\",\"key\":\"a1\"}\n{\"body\":\"He is a doctor.\",\"key\":\"a2\"}\n",
+    )
+    .unwrap();
+    let attrs = dir.path().join("attrs");
+    let out = dir.path().join("cols.json");
+    let o = debias(&[
+        "scan",
+        corpus.to_str().unwrap(),
+        "-q",
+        "--text-column",
+        "body",
+        "--id-column",
+        "key",
+        "-o",
+        out.to_str().unwrap(),
+        "--attributes",
+        attrs.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = debias::report::Report::load(&out).unwrap();
+    assert_eq!(group(&r, "gender/female").documents, 1);
+    assert_eq!(group(&r, "gender/male").documents, 1);
+    let o = debias(&[
+        "scan",
+        corpus.to_str().unwrap(),
+        "-q",
+        "--text-column",
+        "body",
+        "--id-column",
+        "nope",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no id column `nope`"), "{}", stderr(&o));
+    let pdf = dir.path().join("r.pdf");
+    let o = debias(&[
+        "scan",
+        corpus.to_str().unwrap(),
+        "-q",
+        "--text-column",
+        "body",
+        "-o",
+        pdf.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not .pdf"), "{}", stderr(&o));
+    assert!(!pdf.exists());
+    // Completions and the man page.
+    let o = debias(&["completions", "bash"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("_debias()"));
+    let o = debias(&["manpage"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains(".TH debias 1"));
+}
