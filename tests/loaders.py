@@ -35,6 +35,15 @@ d = datasets.load_dataset(apply_out, split="train")
 check("datasets.load_dataset(apply output)", len(d) == rows, f"{len(d)} rows, {rows} in the files")
 check("provenance columns in datasets", "debias_id" in d.column_names and "debias_weight" in d.column_names)
 check("polars reads the apply output", pl.read_parquet(data_files).height == rows)
+partitions = sorted({seg.split("=")[0] for f in data_files for seg in f.split(os.sep) if "=" in seg})
+check("the apply output is partitioned (lang=...)", partitions == ["lang"], str(partitions))
+for col in partitions:
+    check(f"datasets keeps the partition column `{col}`", col in d.column_names, str(d.column_names))
+    check(f"polars keeps the partition column `{col}`", col in pl.read_parquet(data_files).columns)
+    hive = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet({data_files!r}, hive_partitioning=true) WHERE {col} IS NOT NULL"
+    ).fetchall()[0][0]
+    check(f"DuckDB with Hive partitioning reads `{col}`", hive == rows)
 n = duckdb.sql(f"SELECT count(*) FROM read_parquet({data_files!r})").fetchall()[0][0]
 check("DuckDB reads the apply output", n == rows)
 

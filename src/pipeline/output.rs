@@ -50,6 +50,8 @@ pub struct Sink {
     /// The schema of the data files (without the partition columns).
     schema: SchemaRef,
     partition_by: Vec<String>,
+    /// The partition columns taken out of the files (none when they are kept).
+    dropped: Vec<String>,
     props: WriterProperties,
     target: u64,
     /// Rows per row group.
@@ -227,7 +229,8 @@ fn key_values(schema: &SchemaRef) -> Option<Vec<datafusion::parquet::file::metad
 }
 
 impl Sink {
-    /// `schema` is the full output schema; the `partition_by` columns are taken out of it.
+    /// `schema` is the full output schema; the `partition_by` columns are taken out of it
+    /// unless `rules.keep_partition_columns`.
     /// `text_column` is written without a dictionary (as are columns ending in `id`).
     pub fn new(
         root: &Path,
@@ -273,8 +276,13 @@ impl Sink {
             .set_created_by(format!("debias {}", env!("CARGO_PKG_VERSION")))
             .set_key_value_metadata(key_values(&schema))
             .build();
+        let dropped: Vec<String> = if rules.keep_partition_columns {
+            Vec::new()
+        } else {
+            rules.partition_by.clone()
+        };
         let keep: Vec<usize> = (0..schema.fields().len())
-            .filter(|&i| !rules.partition_by.contains(schema.field(i).name()))
+            .filter(|&i| !dropped.contains(schema.field(i).name()))
             .collect();
         let data_schema = SchemaRef::new(
             schema
@@ -290,6 +298,7 @@ impl Sink {
             root: root.to_path_buf(),
             schema: data_schema,
             partition_by: rules.partition_by.clone(),
+            dropped,
             props,
             target: rules.target_file_size,
             group_size: rules.row_group_size.max(1),
@@ -368,7 +377,7 @@ impl Sink {
 
     fn push(&mut self, dir: String, batch: RecordBatch) -> Result<()> {
         let keep: Vec<usize> = (0..batch.num_columns())
-            .filter(|&i| !self.partition_by.contains(batch.schema().field(i).name()))
+            .filter(|&i| !self.dropped.contains(batch.schema().field(i).name()))
             .collect();
         let batch = batch
             .project(&keep)

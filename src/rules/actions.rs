@@ -166,6 +166,11 @@ pub struct OutputRules {
     pub target_file_size: u64,
     /// Hive-style directories `COLUMN=VALUE/` per value of these columns.
     pub partition_by: Vec<String>,
+    /// Whether the partition columns stay in the files too (`partition_columns: keep`, the
+    /// default), so that readers that do not parse Hive paths (Hugging Face `datasets`, polars
+    /// and DuckDB on a glob, debias itself) still see them; `drop` for engines that reject a
+    /// column found both in the files and in the path (Spark, Hive).
+    pub keep_partition_columns: bool,
 }
 
 impl Default for OutputRules {
@@ -176,6 +181,7 @@ impl Default for OutputRules {
             row_group_size: 100_000,
             target_file_size: 512 * 1024 * 1024,
             partition_by: Vec::new(),
+            keep_partition_columns: true,
         }
     }
 }
@@ -220,6 +226,7 @@ const OUTPUT_KEYS: &[&str] = &[
     "row_group_size",
     "target_file_size",
     "partition_by",
+    "partition_columns",
 ];
 
 /// Reads `seed`, `actions` and `output` against the compiled taxonomy.
@@ -1022,6 +1029,10 @@ fn read_output(r: &mut Reader<'_>, node: &Node) -> OutputRules {
             .into_iter()
             .map(|(s, _)| s)
             .collect();
+    }
+    if let Some(n) = f.get("partition_columns") {
+        o.keep_partition_columns =
+            r.choice(n, "output.partition_columns", &["keep", "drop"]) != Some("drop");
     }
     o
 }

@@ -475,8 +475,42 @@ output:
     );
     assert_eq!(int(&b, 0), 0);
     // Partitioned by language: only `lang=en` exists (French rows are outside `input.where`).
-    assert!(out.join("data/lang=en/part-00000.parquet").exists());
+    let file = out.join("data/lang=en/part-00000.parquet");
+    assert!(file.exists());
     assert!(!out.join("data/lang=fr").exists());
+    // The partition column stays in the files (`partition_columns: keep`, the default), so the
+    // rules' own `where: lang = 'en'` reads the output back.
+    let columns = |f: &Path| -> Vec<String> {
+        let r = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(f).unwrap(),
+        )
+        .unwrap();
+        r.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    };
+    assert!(columns(&file).contains(&"lang".to_owned()));
+    let again = debias::pipeline::scan(
+        &rules,
+        &[out.to_string_lossy().to_string()],
+        &debias::pipeline::ScanOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        again.stats.documents,
+        m["rows"]["written"].as_u64().unwrap()
+    );
+    // `partition_columns: drop`: out of the files, for Spark and Hive.
+    let dropped = rules_text(
+        dir.path(),
+        "version: 1\ninput: {id_column: id}\naxes: {gender: {}}\noutput: {partition_by: [lang], partition_columns: drop}\n",
+    );
+    let out2 = dir.path().join("out2");
+    run(&dropped, &[&sample()], &opts(&out2));
+    let f = out2.join("data/lang=en/part-00000.parquet");
+    assert!(!columns(&f).contains(&"lang".to_owned()));
 }
 
 #[test]

@@ -201,13 +201,21 @@ fn outputs_load_in_python_data_tools() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
     let sample = "examples/news_sample.jsonl";
+    // Partitioned by language: the column must survive in every loader.
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        std::fs::read_to_string(repo().join("examples/news-sample.yaml")).unwrap()
+            + "\noutput:\n  partition_by: [lang]\n",
+    )
+    .unwrap();
     for args in [
         vec![
             "apply",
             sample,
             "-q",
             "--rules",
-            "examples/news-sample.yaml",
+            rules.to_str().unwrap(),
             "--output",
             &p("out"),
         ],
