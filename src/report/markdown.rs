@@ -4,8 +4,14 @@ use std::fmt::Write;
 
 use super::Report;
 
+/// A share as a percentage with one decimal; a positive share that would round to 0.0% prints
+/// as `<0.1%`, not as nothing.
 pub(super) fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
+    if x > 0.0 && x < 0.0005 {
+        "<0.1%".into()
+    } else {
+        format!("{:.1}%", x * 100.0)
+    }
 }
 
 /// A share of documents, or under 0.1% the count itself ("6 documents"), which a rounded
