@@ -4,12 +4,14 @@
 //! the [`detect::Detector`] (one compiled matcher for every [`lexicon`]); [`pipeline`] scans the
 //! corpus with Apache DataFusion, calling the detector through scalar UDFs ([`pipeline::udf`]);
 //! [`report`] folds the per-document hits into exact, mergeable statistics and writes the skew
-//! report as JSON and Markdown.
+//! report as JSON and Markdown. The command line is in the binary (`src/main.rs`, `src/cli/`);
+//! modules import only from the floors below them (README, "Layout"; `tests/it/layers.rs`).
 
 pub mod alloc;
 pub mod apply;
+pub mod artifact;
 pub mod augment;
-pub mod cli;
+pub mod corpus;
 pub mod detect;
 pub mod embed;
 pub mod error;
@@ -20,5 +22,7 @@ pub mod lexicon;
 pub mod pipeline;
 pub mod report;
 pub mod rules;
+pub mod units;
+pub mod yaml;
 
 pub use error::{Error, Result};

@@ -11,6 +11,7 @@ mod it {
     pub mod detection;
     pub mod embed;
     pub mod formats;
+    pub mod layers;
     pub mod report;
     pub mod scan;
 }

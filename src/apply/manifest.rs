@@ -16,7 +16,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Manifest {
     pub schema: String,
     pub version: u32,
-    pub tool: crate::report::Tool,
+    pub tool: crate::artifact::Tool,
     pub inputs: Vec<InputEntry>,
     pub rules: RulesEntry,
     pub seed: u64,
@@ -111,7 +111,7 @@ pub const AUDIT_RATIO: f64 = 0.8;
 impl Manifest {
     /// Reads the `manifest.json` of an `apply` output.
     pub fn load(path: &std::path::Path) -> crate::error::Result<Manifest> {
-        crate::report::load_versioned(
+        crate::artifact::load_versioned(
             path,
             SCHEMA,
             SCHEMA_VERSION..=SCHEMA_VERSION,

@@ -13,14 +13,14 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::apply::manifest::Manifest;
-use crate::error::Error;
-use crate::lexicon;
-use crate::pipeline::apply::ApplyOptions;
-use crate::pipeline::{self, ScanOptions, attributes::AttributesOutput};
-use crate::report::diff::ReportDiff;
-use crate::report::{self, Report, ReportFormat};
-use crate::rules::{self, RuleSet};
+use debias::apply::manifest::Manifest;
+use debias::error::Error;
+use debias::lexicon;
+use debias::pipeline::apply::ApplyOptions;
+use debias::pipeline::{self, ScanOptions, attributes::AttributesOutput};
+use debias::report::diff::ReportDiff;
+use debias::report::{self, Report, ReportFormat};
+use debias::rules::{self, RuleSet};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -361,7 +361,7 @@ pub struct EmbedArgs {
     pub inputs: Vec<String>,
     /// A sentence-transformers model directory, a Hugging Face cache entry, or a model id found
     /// in the Hugging Face cache.
-    #[arg(long, short, value_name = "DIR|ID", default_value = crate::embed::DEFAULT_MODEL)]
+    #[arg(long, short, value_name = "DIR|ID", default_value = debias::embed::DEFAULT_MODEL)]
     pub model: String,
     /// Output directory: data/part-NNNNN.parquet with `debias_id` and `embedding`.
     #[arg(long, short, value_name = "DIR")]
@@ -372,7 +372,7 @@ pub struct EmbedArgs {
     #[command(flatten)]
     pub columns: ColumnArgs,
     /// Weights' precision: f32, f16 or bf16.
-    #[arg(long, default_value = "f32", value_parser = crate::embed::parse_dtype)]
+    #[arg(long, default_value = "f32", value_parser = debias::embed::parse_dtype)]
     pub dtype: candle_core::DType,
     /// cpu, cuda, cuda:N, or auto (a GPU when there is one).
     #[arg(long, default_value = "cpu")]
@@ -458,41 +458,7 @@ pub struct ExplainArgs {
     pub json: bool,
 }
 
-/// Parses `512MiB`, `2GiB`, `1.5GB`, `1000000`.
-pub fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size; write e.g. 512MiB or 2GiB"))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "kib" => 1024.0,
-        "m" | "mb" => 1e6,
-        "mib" => 1024.0 * 1024.0,
-        "g" | "gb" => 1e9,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "t" | "tb" => 1e12,
-        "tib" => 1024f64.powi(4),
-        u => {
-            return Err(format!(
-                "unknown size unit `{u}`; use B, KB, MB, GB, KiB, MiB or GiB"
-            ));
-        }
-    };
-    let bytes = n * mult;
-    // Far more than any machine has: a typo, not a limit (and `as usize` would saturate).
-    if !bytes.is_finite() || bytes > (1u64 << 60) as f64 {
-        return Err(format!(
-            "`{s}` is larger than any machine's memory; write e.g. 512MiB or 2GiB"
-        ));
-    }
-    Ok(bytes as usize)
-}
+pub use debias::units::parse_size;
 
 /// `--threads`: at least 1, and at most 1024 (each thread has its stacks and buffers; a
 /// larger number is a typo).
@@ -578,8 +544,8 @@ fn eval(args: EvalArgs) -> Result<ExitCode, Error> {
     let mut out = String::new();
     let mut json = Vec::new();
     for f in &args.files {
-        let lines = crate::eval::read_labelled(f, rules.taxonomy())?;
-        let e = crate::eval::evaluate(
+        let lines = debias::eval::read_labelled(f, rules.taxonomy())?;
+        let e = debias::eval::evaluate(
             &rules.detector,
             &lines,
             &f.display().to_string(),
@@ -642,7 +608,7 @@ fn explain(args: ExplainArgs) -> Result<(), Error> {
         },
         (None, None) => return Err(Error::Usage("give a TEXT, or --input and --id".into())),
     };
-    let spans = crate::eval::explain(&rules.detector, &text);
+    let spans = debias::eval::explain(&rules.detector, &text);
     if args.json {
         let v = serde_json::json!({"text": text, "document": origin, "spans": spans});
         print_stdout(&format!(
@@ -661,10 +627,10 @@ fn explain(args: ExplainArgs) -> Result<(), Error> {
 fn render_explanation(
     text: &str,
     origin: Option<&str>,
-    spans: &[crate::eval::Span],
+    spans: &[debias::eval::Span],
     color: bool,
 ) -> String {
-    let counted: Vec<(usize, &crate::eval::Span)> = spans
+    let counted: Vec<(usize, &debias::eval::Span)> = spans
         .iter()
         .filter(|s| s.counted)
         .enumerate()
@@ -724,7 +690,7 @@ fn render_explanation(
         out.push('\n');
     }
     // Numbers that are not ages are candidates of every number; they would only be noise here.
-    let rejected: Vec<&crate::eval::Span> = spans
+    let rejected: Vec<&debias::eval::Span> = spans
         .iter()
         .filter(|s| !s.counted && !s.text.bytes().all(|b| b.is_ascii_digit()))
         .collect();
@@ -1074,12 +1040,12 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     let labelled = args
         .eval
         .iter()
-        .map(|f| crate::eval::read_labelled(f, rules.taxonomy()).map(|l| (f, l)))
+        .map(|f| debias::eval::read_labelled(f, rules.taxonomy()).map(|l| (f, l)))
         .collect::<Result<Vec<_>, Error>>()?;
     // A missing or incomplete model is reported before the corpus is read.
     if let Some(er) = &rules.embedding {
-        crate::embed::ModelFiles::locate(&er.model)?;
-        crate::embed::device(&er.device)?;
+        debias::embed::ModelFiles::locate(&er.model)?;
+        debias::embed::device(&er.device)?;
     }
     if args.run.threads == Some(0) {
         return Err(Error::Usage("--threads must be at least 1".into()));
@@ -1106,7 +1072,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     report.evaluations = labelled
         .iter()
         .map(|(f, l)| {
-            crate::eval::evaluate(
+            debias::eval::evaluate(
                 &rules.detector,
                 l,
                 &f.display().to_string(),
@@ -1138,9 +1104,9 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     if !args.check {
         return Ok(ExitCode::SUCCESS);
     }
-    let results = crate::report::gates::check(
+    let results = debias::report::gates::check(
         &rules.gates,
-        &crate::report::gates::Evidence {
+        &debias::report::gates::Evidence {
             report: &report,
             manifest: None,
             baseline: None,
@@ -1210,12 +1176,12 @@ fn no_gates(rules: &str) -> Error {
 }
 
 /// Prints each gate's result on standard error and the summary; exit 3 when one failed.
-fn print_gates(results: &[crate::report::gates::GateResult]) -> ExitCode {
-    use crate::report::gates::Verdict;
+fn print_gates(results: &[debias::report::gates::GateResult]) -> ExitCode {
+    use debias::report::gates::Verdict;
     for r in results {
         eprintln!("{}", r.line());
     }
-    eprintln!("{}", crate::report::gates::summary(results));
+    eprintln!("{}", debias::report::gates::summary(results));
     if results.iter().any(|r| r.verdict == Verdict::Fail) {
         ExitCode::from(3)
     } else {
@@ -1241,25 +1207,25 @@ fn check_gates(args: CheckArgs) -> Result<ExitCode, Error> {
         }
         (
             args.path.join("report").join("after.json"),
-            Some(crate::apply::manifest::Manifest::load(&m)?),
+            Some(debias::apply::manifest::Manifest::load(&m)?),
         )
     } else {
         (args.path.clone(), None)
     };
     let report = Report::load(&report_path)?;
     let baseline = args.baseline.as_deref().map(Report::load).transpose()?;
-    let results = crate::report::gates::check(
+    let results = debias::report::gates::check(
         &rules.gates,
-        &crate::report::gates::Evidence {
+        &debias::report::gates::Evidence {
             report: &report,
             manifest: manifest.as_ref(),
             baseline: baseline.as_ref(),
         },
     );
     if let Some(j) = &args.junit {
-        crate::report::write_atomic(
+        debias::report::write_atomic(
             j,
-            &crate::report::gates::junit(&results, &report_path.display().to_string()),
+            &debias::report::gates::junit(&results, &report_path.display().to_string()),
         )?;
     }
     Ok(print_gates(&results))
@@ -1368,11 +1334,11 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
         return Err(Error::Usage("--batch-tokens must be at least 1".into()));
     }
     output_outside_inputs(&args.output, &args.inputs)?;
-    let files = crate::embed::ModelFiles::locate(&args.model)?;
-    let device = crate::embed::device(&args.device)?;
-    let encoder = crate::embed::Encoder::load(
+    let files = debias::embed::ModelFiles::locate(&args.model)?;
+    let device = debias::embed::device(&args.device)?;
+    let encoder = debias::embed::Encoder::load(
         files,
-        crate::embed::EncoderOptions {
+        debias::embed::EncoderOptions {
             dtype: args.dtype,
             device,
             batch_tokens: args.batch_tokens.unwrap_or(0),
@@ -1405,18 +1371,4 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
         eprintln!("output: {}/data/", args.output.display());
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("512MiB"), Ok(512 * 1024 * 1024));
-        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("3 parsecs").is_err());
-    }
 }

@@ -29,7 +29,7 @@ use std::sync::LazyLock;
 
 use super::ContextRule;
 use super::words::{Gap, Word, WordSet, WordTable, adjacent_before, word_after, word_before};
-use crate::rules::yaml::{Kind, Node, Reader};
+use crate::yaml::{Kind, Node, Reader};
 
 /// How a term must be used to count as said of people (`person:` of a context rule): any of
 /// the uses whose bits are set; no bit, no condition.

@@ -11,7 +11,7 @@ mod words;
 use indexmap::IndexMap;
 
 use crate::error::Diagnostic;
-use crate::rules::yaml::{self, Node, Reader};
+use crate::yaml::{self, Node, Reader};
 
 pub use inflect::surface_forms;
 pub use matcher::{Hit, Matcher};

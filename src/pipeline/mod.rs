@@ -27,7 +27,7 @@ pub mod output;
 pub mod udf;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use datafusion::arrow::array::{AsArray, BooleanArray, ListArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Schema, UInt32Type};
@@ -40,8 +40,6 @@ use datafusion::logical_expr::{Expr, case, cast, ident, lit};
 use datafusion::prelude::{
     CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionConfig, SessionContext,
 };
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::detect::{Detector, DocHits};
@@ -99,18 +97,7 @@ pub trait Progress: Send + Sync + std::fmt::Debug {
     fn finish(&self) {}
 }
 
-/// What a scan found, and what it read.
-#[derive(Debug, Clone)]
-pub struct ScanOutcome {
-    pub stats: ScanStats,
-    pub files: Vec<InputFile>,
-    /// Files skipped because they are empty (0 bytes).
-    pub empty_files: Vec<InputFile>,
-    pub elapsed: Duration,
-    pub threads: usize,
-    /// DataFusion partitions read, over all files (more than the file count when files were split).
-    pub partitions: usize,
-}
+pub use crate::report::stats::ScanOutcome;
 
 /// A DataFusion session with the debias UDFs registered.
 pub fn session(
@@ -138,59 +125,7 @@ pub fn session(
     Ok(ctx)
 }
 
-/// Checks that `sql` parses as one SQL expression that judges each row by itself, the same way
-/// on every run (column names are checked against each input's schema when it is opened).
-/// Volatile and stable functions (`random()`, `uuid()`, `now()`) give other rows each run, and window
-/// functions (`row_number() OVER ()`) depend on how the input is split into files: both are
-/// refused, so that the same input, rules and seed give the same output.
-pub fn check_sql_predicate(sql: &str) -> std::result::Result<(), String> {
-    let dialect = GenericDialect {};
-    let mut parser = Parser::new(&dialect)
-        .try_with_sql(sql)
-        .map_err(|e| e.to_string())?;
-    let expr = parser.parse_expr().map_err(|e| e.to_string())?;
-    if let datafusion::sql::sqlparser::tokenizer::Token::EOF = parser.peek_token().token {
-    } else {
-        return Err(format!(
-            "unexpected `{}` after the expression",
-            parser.peek_token().token
-        ));
-    }
-    deterministic(&expr)
-}
-
-/// Refuses window functions and functions that are not immutable in a row predicate (see [`check_sql_predicate`]).
-fn deterministic(expr: &datafusion::sql::sqlparser::ast::Expr) -> std::result::Result<(), String> {
-    use datafusion::logical_expr::Volatility;
-    use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, visit_expressions};
-    use std::ops::ControlFlow;
-    let volatile: Vec<String> =
-        datafusion::execution::SessionStateDefaults::default_scalar_functions()
-            .iter()
-            .filter(|f| f.signature().volatility != Volatility::Immutable)
-            .flat_map(|f| std::iter::once(f.name().to_owned()).chain(f.aliases().iter().cloned()))
-            .collect();
-    let found = visit_expressions(expr, |e| {
-        if let SqlExpr::Function(f) = e {
-            let name = f.name.to_string().to_lowercase();
-            if f.over.is_some() {
-                return ControlFlow::Break(format!(
-                    "`{name}(...) OVER` is a window function: its result depends on how the input is split into files, so the output would too; write a condition on each row's own columns"
-                ));
-            }
-            if volatile.contains(&name) {
-                return ControlFlow::Break(format!(
-                    "`{name}()` gives another value on every run, so the selected rows would differ from run to run; to sample rows reproducibly use a `rebalance` action with a `seed`, or a condition on a column such as an id"
-                ));
-            }
-        }
-        ControlFlow::Continue(())
-    });
-    match found {
-        ControlFlow::Break(e) => Err(e),
-        ControlFlow::Continue(()) => Ok(()),
-    }
-}
+pub use crate::rules::sql::check_sql_predicate;
 
 /// Sizes rayon's global pool, which the detection UDFs use to split large batches. The pool is
 /// process-wide: the first scan of a process sets its size to its `threads`.
@@ -340,7 +275,7 @@ async fn open(ctx: &SessionContext, f: &InputFile) -> Result<DataFrame> {
     } else {
         path
     };
-    let compression = f.compression.datafusion();
+    let compression = input::compression_type(f.compression);
     let res = match f.format {
         Format::Parquet => {
             ctx.read_parquet(&path, ParquetReadOptions::default().file_extension(""))

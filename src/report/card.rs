@@ -8,8 +8,8 @@
 use std::fmt::Write;
 
 use super::Report;
+use super::fmt::num;
 use super::headline::Headline;
-use super::markdown::num;
 use crate::apply::manifest::Manifest;
 
 /// The card of an `apply` output: `before` and `after` are its reports.

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::markdown::{num, opt_pct};
+use super::fmt::{num, opt_pct};
 use super::{AxisReport, Report};
 
 /// How many association and intersection changes are listed.

@@ -136,7 +136,7 @@ pub fn render(w: &mut String, e: &EmbeddingReport) {
                 s.terms.join(", "),
                 s.group,
                 100.0 * s.share,
-                super::markdown::ci(s.share_ci),
+                super::fmt::ci(s.share_ci),
                 100.0 * s.overall_share,
                 100.0 * s.difference,
                 s.documents

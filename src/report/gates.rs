@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::Report;
-use super::markdown::num;
+use super::fmt::num;
 use crate::apply::manifest::Manifest;
 use crate::rules::gates::Gates;
 

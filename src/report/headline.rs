@@ -270,8 +270,8 @@ impl Headline {
                     cap(&a.name),
                     p.a,
                     p.b,
-                    super::markdown::num(p.a_documents),
-                    super::markdown::num(p.b_documents),
+                    super::fmt::num(p.a_documents),
+                    super::fmt::num(p.b_documents),
                     if p.a_documents.min(p.b_documents) < r.min_documents {
                         format!("; too few to judge (fewer than {} documents)", r.min_documents)
                     } else {
@@ -284,7 +284,7 @@ impl Headline {
                     p.b,
                     p.a,
                     p.b,
-                    super::markdown::num(p.a_documents),
+                    super::fmt::num(p.a_documents),
                     p.a
                 ),
             })
@@ -326,14 +326,7 @@ impl Headline {
         };
         let few: Vec<String> = groups()
             .filter(|(_, g)| g.documents > 0)
-            .map(|(a, g)| {
-                format!(
-                    "{}/{} ({})",
-                    a.name,
-                    g.name,
-                    super::markdown::num(g.documents)
-                )
-            })
+            .map(|(a, g)| format!("{}/{} ({})", a.name, g.name, super::fmt::num(g.documents)))
             .collect();
         let none: Vec<String> = groups()
             .filter(|(_, g)| g.documents == 0)

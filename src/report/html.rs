@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use super::charts::{self, Bar, Scale};
 use super::diff::{self, ReportDiff, f2};
-use super::markdown::{ci, group_name, num, opt_pct, opt_ratio, pct, share_or_count};
+use super::fmt::{ci, group_name, num, opt_pct, opt_ratio, pct, share_or_count};
 use super::{AxisReport, Report};
 use crate::apply::manifest::Manifest;
 

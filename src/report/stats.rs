@@ -331,6 +331,19 @@ pub fn snippet_marked(
     (out, mark)
 }
 
+/// What a scan found, and what it read.
+#[derive(Debug, Clone)]
+pub struct ScanOutcome {
+    pub stats: ScanStats,
+    pub files: Vec<crate::corpus::InputFile>,
+    /// Files skipped because they are empty (0 bytes).
+    pub empty_files: Vec<crate::corpus::InputFile>,
+    pub elapsed: std::time::Duration,
+    pub threads: usize,
+    /// DataFusion partitions read, over all files (more than the file count when files were split).
+    pub partitions: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -376,7 +376,7 @@ fn read_scope(r: &mut Reader<'_>, node: &Node, key: &str, tax: &Taxonomy) -> Sco
 
 fn read_sql(r: &mut Reader<'_>, n: &Node, key: &str) -> Option<String> {
     let sql = r.string(n, key)?;
-    match crate::pipeline::check_sql_predicate(&sql) {
+    match super::sql::check_sql_predicate(&sql) {
         Ok(()) => Some(sql),
         Err(e) => {
             r.error_help(
@@ -909,7 +909,13 @@ fn reference_shares(
         );
         None
     };
-    let report = match crate::report::Report::load(path) {
+    // Read as plain JSON: the rules sit below the report module, and need only the shares.
+    let report: serde_json::Value = match crate::artifact::load_versioned(
+        path,
+        crate::artifact::REPORT_SCHEMA,
+        crate::artifact::REPORT_VERSIONS,
+        "a report.json written by `debias scan --report` or `debias apply` (report/before.json, report/after.json)",
+    ) {
         Ok(r) => r,
         Err(e) => {
             return fail(
@@ -918,7 +924,12 @@ fn reference_shares(
             );
         }
     };
-    let Some(ax) = report.axes.iter().find(|x| x.name == axis) else {
+    let named = |list: &serde_json::Value, name: &str| {
+        list.as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == name))
+            .cloned()
+    };
+    let Some(ax) = named(&report["axes"], axis) else {
         return fail(
             r,
             format!(
@@ -929,11 +940,7 @@ fn reference_shares(
     };
     let mut shares = Vec::with_capacity(groups.len());
     for g in groups {
-        let share = ax
-            .groups
-            .iter()
-            .find(|x| x.name == *g)
-            .and_then(|x| x.doc_share);
+        let share = named(&ax["groups"], g).and_then(|x| x["doc_share"].as_f64());
         match share {
             Some(s) => shares.push(s),
             None => {
@@ -1010,7 +1017,7 @@ fn read_output(r: &mut Reader<'_>, node: &Node) -> OutputRules {
     if let Some(n) = f.get("target_file_size") {
         let size = match &n.kind {
             Kind::Int(i) if *i > 0 => Some(*i as u64),
-            Kind::Str(s) => crate::cli::parse_size(s).ok().map(|s| s as u64),
+            Kind::Str(s) => crate::units::parse_size(s).ok().map(|s| s as u64),
             _ => None,
         };
         match size {

@@ -10,8 +10,10 @@ pub mod actions;
 mod axes;
 pub mod embedding;
 pub mod gates;
+mod lexicons;
 mod person;
-pub mod yaml;
+pub mod sql;
+pub use crate::yaml;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -80,27 +82,7 @@ pub enum SourceSpec {
     UrlDomain(String),
 }
 
-/// Input file formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Parquet,
-    Jsonl,
-    Csv,
-}
-
-impl Format {
-    pub const NAMES: &[&str] = &["parquet", "jsonl", "csv"];
-
-    pub fn from_name(s: &str) -> Option<Self> {
-        match s {
-            "parquet" => Some(Format::Parquet),
-            "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
-            "csv" => Some(Format::Csv),
-            _ => None,
-        }
-    }
-}
+pub use crate::corpus::Format;
 
 /// The representation an axis is compared with (`targets:` section). An axis without one has
 /// no target: its report shows shares and the ratio of each group to the largest.
@@ -476,7 +458,7 @@ fn read_input(r: &mut Reader<'_>, node: &Node) -> InputRules {
     if let Some(n) = f.get("where")
         && let Some(sql) = r.string(n, "input.where")
     {
-        match crate::pipeline::check_sql_predicate(&sql) {
+        match sql::check_sql_predicate(&sql) {
             Ok(()) => out.where_sql = Some(sql),
             Err(e) => r.error_help(n, "input.where", format!("invalid SQL predicate: {e}"), Some("write a SQL boolean expression over the input's columns, e.g. `lang = 'en' AND length(text) > 200`")),
         }

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::axes::{dummy_node, load_lexicon};
+use super::lexicons::{dummy_node, load_lexicon};
 use super::yaml::{Node, Reader};
 use crate::lexicon::context::PersonWords;
 use crate::lexicon::{self, Lexicon, LexiconKind, surface_forms};
