@@ -23,6 +23,10 @@ pub enum Error {
     /// The command line asks for something that cannot be done.
     #[error("{0}")]
     Usage(String),
+    /// The sentence-encoder model cannot be found, fetched or loaded, or its device is not
+    /// there (a missing file, an unsupported architecture, a build without CUDA).
+    #[error("{0}")]
+    Model(String),
     /// A bug in debias: a state the code should never reach.
     #[error("internal error (a bug in debias, please report it with the command you ran): {0}")]
     Internal(String),

@@ -291,8 +291,8 @@ impl PassStats {
 pub struct RebalancePlan {
     pub action: String,
     pub axis: String,
-    pub strategy: String,
-    pub unit: String,
+    pub strategy: Strategy,
+    pub unit: Unit,
     pub target: String,
     pub groups: Vec<GroupPlan>,
     /// With a `context`: the decision for each group in each context bucket (a group's row
@@ -589,17 +589,8 @@ impl RebalancePlan {
         RebalancePlan {
             action: action.name.clone(),
             axis: axis.name.clone(),
-            strategy: match r.strategy {
-                Strategy::Downsample => "downsample",
-                Strategy::Upsample => "upsample",
-                Strategy::Reweight => "reweight",
-            }
-            .into(),
-            unit: match r.unit {
-                Unit::Documents => "documents",
-                Unit::Tokens => "tokens",
-            }
-            .into(),
+            strategy: r.strategy,
+            unit: r.unit,
             target: r.target_kind.clone(),
             groups,
             buckets,

@@ -480,7 +480,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let code = match e {
-                Error::Rules(_) | Error::Input(_) | Error::Usage(_) => 2,
+                Error::Rules(_) | Error::Input(_) | Error::Usage(_) | Error::Model(_) => 2,
                 Error::Output { .. } | Error::Internal(_) => 1,
             };
             let mut err = std::io::stderr().lock();

@@ -50,7 +50,7 @@ pub enum Pooling {
 }
 
 fn missing(what: &str, path: &Path) -> Error {
-    Error::Usage(format!(
+    Error::Model(format!(
         "the model is incomplete: {what} {} is missing; {HOW_TO_GET}",
         path.display()
     ))
@@ -67,7 +67,7 @@ impl ModelFiles {
         } else if cfg!(feature = "hub") && is_model_id(spec) {
             download(spec)?
         } else {
-            return Err(Error::Usage(format!(
+            return Err(Error::Model(format!(
                 "no model `{spec}`: not a directory, and not in the Hugging Face cache ({}); {HOW_TO_GET}{}",
                 hub_caches()
                     .iter()
@@ -93,7 +93,7 @@ impl ModelFiles {
         }
         if !files.weights.exists() {
             if f("pytorch_model.bin").exists() {
-                return Err(Error::Usage(format!(
+                return Err(Error::Model(format!(
                     "{} has only pytorch_model.bin; debias reads safetensors weights: convert it (`safetensors` Python package) or download model.safetensors",
                     dir.display()
                 )));
@@ -119,12 +119,12 @@ impl ModelFiles {
             return Ok(Pooling::Mean);
         };
         let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
+            .map_err(|e| Error::Model(format!("{}: {e}", p.display())))?;
         let on = |k: &str| v[k].as_bool().unwrap_or(false);
         match (on("pooling_mode_mean_tokens"), on("pooling_mode_cls_token")) {
             (true, false) => Ok(Pooling::Mean),
             (false, true) => Ok(Pooling::Cls),
-            _ => Err(Error::Usage(format!(
+            _ => Err(Error::Model(format!(
                 "{}: only mean or CLS pooling (one of them) is supported",
                 p.display()
             ))),
@@ -154,13 +154,13 @@ fn snapshot_dir(p: &Path) -> Result<PathBuf> {
         }
     }
     let mut revs: Vec<PathBuf> = std::fs::read_dir(&snapshots)
-        .map_err(|e| Error::Usage(format!("{}: {e}", snapshots.display())))?
+        .map_err(|e| Error::Model(format!("{}: {e}", snapshots.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
     revs.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
     revs.pop().ok_or_else(|| {
-        Error::Usage(format!(
+        Error::Model(format!(
             "{} has no snapshot; {HOW_TO_GET}",
             snapshots.display()
         ))
@@ -198,7 +198,7 @@ fn download(id: &str) -> Result<PathBuf> {
     let api = hf_hub::api::sync::ApiBuilder::from_env()
         .with_progress(false)
         .build()
-        .map_err(|e| Error::Usage(format!("cannot use the Hugging Face hub: {e}")))?;
+        .map_err(|e| Error::Model(format!("cannot use the Hugging Face hub: {e}")))?;
     let repo = api.model(id.to_owned());
     let mut dir = None;
     for (i, name) in MODEL_FILES.iter().enumerate() {
@@ -211,7 +211,7 @@ fn download(id: &str) -> Result<PathBuf> {
             // The pooling and sentence-transformers configs are optional.
             Err(_) if i >= 3 => {}
             Err(e) => {
-                return Err(Error::Usage(format!(
+                return Err(Error::Model(format!(
                     "cannot download {name} of `{id}` from the Hugging Face hub: {e}; check the model id and the network (HF_ENDPOINT, HF_TOKEN for gated models), or {HOW_TO_GET}"
                 )));
             }
@@ -294,11 +294,11 @@ pub fn parse_dtype(s: &str) -> std::result::Result<DType, String> {
 pub fn device(name: &str) -> Result<Device> {
     let cuda = |i: usize| -> Result<Device> {
         if !cfg!(feature = "cuda") {
-            return Err(Error::Usage(format!(
+            return Err(Error::Model(format!(
                 "--device {name}: this debias was built without CUDA; rebuild with `cargo build --release --features cuda` (needs nvcc), or use --device cpu"
             )));
         }
-        Device::new_cuda(i).map_err(|e| Error::Usage(format!("--device {name}: {e}")))
+        Device::new_cuda(i).map_err(|e| Error::Model(format!("--device {name}: {e}")))
     };
     match name {
         "cpu" => Ok(Device::Cpu),
@@ -337,7 +337,7 @@ pub struct Encoder {
 fn model_err<'a>(files: &'a ModelFiles, what: &str) -> impl Fn(candle_core::Error) -> Error + 'a {
     let what = what.to_owned();
     move |e| {
-        Error::Usage(format!(
+        Error::Model(format!(
             "cannot load the model in {} ({what}): {e}",
             files.dir.display()
         ))
@@ -365,13 +365,13 @@ impl Encoder {
     pub fn load(files: ModelFiles, opts: EncoderOptions) -> Result<Encoder> {
         let config: bert::Config = serde_json::from_str(
             &std::fs::read_to_string(&files.config)
-                .map_err(|e| Error::Usage(format!("{}: {e}", files.config.display())))?,
+                .map_err(|e| Error::Model(format!("{}: {e}", files.config.display())))?,
         )
-        .map_err(|e| Error::Usage(format!("{}: {e}", files.config.display())))?;
+        .map_err(|e| Error::Model(format!("{}: {e}", files.config.display())))?;
         if let Some(t) = &config.model_type
             && t != "bert"
         {
-            return Err(Error::Usage(format!(
+            return Err(Error::Model(format!(
                 "{}: model_type `{t}` is not a BERT-family model",
                 files.config.display()
             )));
@@ -387,7 +387,7 @@ impl Encoder {
             Model::Candle(bert)
         };
         let mut tokenizer = Tokenizer::from_file(&files.tokenizer)
-            .map_err(|e| Error::Usage(format!("{}: {e}", files.tokenizer.display())))?;
+            .map_err(|e| Error::Model(format!("{}: {e}", files.tokenizer.display())))?;
         let max_len = files
             .max_seq_length()
             .unwrap_or(config.max_position_embeddings)
@@ -397,7 +397,7 @@ impl Encoder {
                 max_length: max_len,
                 ..Default::default()
             }))
-            .map_err(|e| Error::Usage(format!("{}: {e}", files.tokenizer.display())))?;
+            .map_err(|e| Error::Model(format!("{}: {e}", files.tokenizer.display())))?;
         tokenizer.with_padding(None);
         Ok(Encoder {
             model,

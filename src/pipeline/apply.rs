@@ -56,7 +56,7 @@ use crate::error::{Error, InputError, Result};
 use crate::report::stats::{ScanStats, Scratch};
 use crate::report::{Report, ReportFormat};
 use crate::rules::RuleSet;
-use crate::rules::actions::{ActionKind, Codec, Context};
+use crate::rules::actions::{ActionKind, Context};
 
 /// The provenance columns `apply` adds to every row (documented in rules/README.md).
 pub const PROVENANCE: &[&str] = &[
@@ -482,7 +482,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         },
         replaced_columns: replaced,
         output: OutputEntry {
-            compression: Codec::NAMES[rules.apply.output.compression as usize].to_owned(),
+            compression: rules.apply.output.compression.name().to_owned(),
             row_group_size: rules.apply.output.row_group_size,
             target_file_size: rules.apply.output.target_file_size,
             partition_by: rules.apply.output.partition_by.clone(),

@@ -1595,7 +1595,9 @@ pub fn render_apply(m: &Manifest, before: &Report, after: &Report) -> String {
         let reweighted = m
             .rebalance
             .as_ref()
-            .filter(|p| p.action == act.name && p.strategy == "reweight")
+            .filter(|p| {
+                p.action == act.name && p.strategy == crate::rules::actions::Strategy::Reweight
+            })
             .map(|p| {
                 p.groups
                     .iter()
@@ -1725,9 +1727,9 @@ pub fn render_apply(m: &Manifest, before: &Report, after: &Report) -> String {
         page.p(&format!(
             "{}: {} {} by {} toward {}; {} rows without a group of the axis; {} rows with several groups kept.",
             p.action,
-            p.strategy,
+            p.strategy.name(),
             p.axis,
-            p.unit,
+            p.unit.name(),
             p.target,
             num(p.ungrouped_rows),
             num(p.multi_group_rows_kept)

@@ -91,18 +91,41 @@ pub struct AugmentRule {
     pub to: Vec<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Strategy {
     Downsample,
     Upsample,
     Reweight,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Unit {
     Documents,
     /// Whitespace-separated tokens.
     Tokens,
+}
+
+impl Strategy {
+    /// The strategy's name in rule files and the manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Downsample => "downsample",
+            Strategy::Upsample => "upsample",
+            Strategy::Reweight => "reweight",
+        }
+    }
+}
+
+impl Unit {
+    /// The unit's name in rule files and the manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Documents => "documents",
+            Unit::Tokens => "tokens",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +176,17 @@ pub enum Codec {
 
 impl Codec {
     pub const NAMES: &[&str] = &["zstd", "snappy", "gzip", "lz4", "none"];
+
+    /// The codec's name in rule files and the manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Zstd => "zstd",
+            Codec::Snappy => "snappy",
+            Codec::Gzip => "gzip",
+            Codec::Lz4 => "lz4",
+            Codec::None => "none",
+        }
+    }
 }
 
 /// `output:`: how the Parquet files are written.
