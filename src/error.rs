@@ -30,6 +30,10 @@ pub enum Error {
     /// A bug in debias: a state the code should never reach.
     #[error("internal error (a bug in debias, please report it with the command you ran): {0}")]
     Internal(String),
+    /// A bug in debias revealed by an error of a library it uses (Arrow, Parquet, DataFusion,
+    /// serde_json), kept as the source so that the whole chain is printed.
+    #[error("internal error (a bug in debias, please report it with the command you ran)")]
+    Bug(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl Error {
@@ -41,6 +45,22 @@ impl Error {
             message: message.into(),
             help: None,
         })
+    }
+
+    /// A bug revealed by a library's error `e` (for `map_err(Error::bug)`).
+    pub fn bug(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Bug(Box::new(e))
+    }
+
+    /// The error and its sources, one per line (`caused by: ...`).
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(e) = source {
+            out.push_str(&format!("\n  caused by: {e}"));
+            source = e.source();
+        }
+        out
     }
 
     /// An output error about `path`.
@@ -165,5 +185,23 @@ impl fmt::Display for Diagnostics {
             "\n{n} {} in the rules; nothing was read from the corpus",
             if n == 1 { "problem" } else { "problems" }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bug_keeps_its_source_chain() {
+        let e = Error::bug(std::io::Error::other("the Parquet footer is short"));
+        assert!(e.to_string().starts_with("internal error"));
+        assert!(
+            e.chain()
+                .ends_with("\n  caused by: the Parquet footer is short"),
+            "{}",
+            e.chain()
+        );
+        assert_eq!(Error::Usage("x".into()).chain(), "x");
     }
 }

@@ -481,10 +481,10 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let code = match e {
                 Error::Rules(_) | Error::Input(_) | Error::Usage(_) | Error::Model(_) => 2,
-                Error::Output { .. } | Error::Internal(_) => 1,
+                Error::Output { .. } | Error::Internal(_) | Error::Bug(_) => 1,
             };
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "error: {e}");
+            let _ = writeln!(err, "error: {}", e.chain());
             ExitCode::from(code)
         }
     }
@@ -517,7 +517,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let mut out = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
                 .render(&mut out)
-                .map_err(|e| Error::Internal(e.to_string()))?;
+                .map_err(Error::bug)?;
             print_stdout(&String::from_utf8_lossy(&out));
             Ok(ExitCode::SUCCESS)
         }
@@ -579,8 +579,7 @@ fn eval(args: EvalArgs) -> Result<ExitCode, Error> {
         } else {
             serde_json::to_value(&json)
         };
-        out = serde_json::to_string_pretty(&v.map_err(|e| Error::Internal(e.to_string()))?)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        out = serde_json::to_string_pretty(&v.map_err(Error::bug)?).map_err(Error::bug)?;
         out.push('\n');
     }
     print_stdout(&out);
@@ -613,7 +612,7 @@ fn explain(args: ExplainArgs) -> Result<(), Error> {
         let v = serde_json::json!({"text": text, "document": origin, "spans": spans});
         print_stdout(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&v).map_err(|e| Error::Internal(e.to_string()))?
+            serde_json::to_string_pretty(&v).map_err(Error::bug)?
         ));
         return Ok(());
     }

@@ -816,9 +816,7 @@ impl BatchCache {
         let columns: Vec<usize> = (0..schema.fields().len())
             .filter(|&i| schema.field(i).name() != super::cols::HITS)
             .collect();
-        let batch = batch
-            .project(&columns)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let batch = batch.project(&columns).map_err(Error::bug)?;
         let size = batch.get_array_memory_size();
         if self.bytes + size > self.budget {
             self.bytes -= kept
@@ -1372,7 +1370,7 @@ fn output_batch(
     topics: Option<&[u16]>,
     rules: &RuleSet,
 ) -> Result<RecordBatch> {
-    let err = |e: datafusion::arrow::error::ArrowError| Error::Internal(e.to_string());
+    let err = |e: datafusion::arrow::error::ArrowError| Error::bug(e);
     let idx = UInt32Array::from(indices.to_vec());
     let n = rows.len();
     let tax = rules.taxonomy();

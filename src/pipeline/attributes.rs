@@ -454,8 +454,7 @@ impl PartWriter {
         ];
         self.hits.clear();
         self.texts.clear();
-        let batch = RecordBatch::try_new(self.schema.clone(), columns)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(Error::bug)?;
         self.writer
             .write(&batch)
             .map_err(|e| Error::output(&self.path, e))

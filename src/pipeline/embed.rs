@@ -216,12 +216,11 @@ pub fn embed(
             Arc::new(values),
             None,
         )
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(Error::bug)?;
         let n = docs.ids.len() as u64;
         let bytes = docs.texts.iter().map(|t| t.len() as u64).sum();
         let cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(docs.ids)), Arc::new(list)];
-        let b = RecordBatch::try_new(schema.clone(), cols)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let b = RecordBatch::try_new(schema.clone(), cols).map_err(Error::bug)?;
         sink.write(&b)?;
         if let Some(p) = &opts.progress {
             p.batch(n, bytes);

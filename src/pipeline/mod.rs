@@ -478,7 +478,7 @@ fn base_exprs(
     input: &InputRules,
     has_id: bool,
 ) -> Result<Vec<Expr>> {
-    let internal = |e: DataFusionError| Error::Internal(e.to_string());
+    let internal = Error::bug;
     let hits_udf = ctx.udf("debias_hits").map_err(internal)?;
     let text = ident(&input.text_column);
     let mut exprs: Vec<Expr> = Vec::new();
@@ -531,7 +531,7 @@ pub(crate) struct PlanColumns<'a> {
 
 impl<'a> PlanColumns<'a> {
     pub fn of(batch: &'a RecordBatch) -> Result<Self> {
-        let internal = |e: DataFusionError| Error::Internal(e.to_string());
+        let internal = Error::bug;
         let strings = |name: &str| -> Result<Option<Vec<Option<&'a str>>>> {
             match batch.column_by_name(name) {
                 Some(a) => Ok(Some(udf::string_values(a.as_ref()).map_err(internal)?)),

@@ -239,13 +239,11 @@ impl Sink {
         text_column: &str,
     ) -> Result<Self> {
         let compression = match rules.compression {
-            Codec::Zstd => Compression::ZSTD(
-                ZstdLevel::try_new(rules.level.unwrap_or(3))
-                    .map_err(|e| Error::Internal(e.to_string()))?,
-            ),
+            Codec::Zstd => {
+                Compression::ZSTD(ZstdLevel::try_new(rules.level.unwrap_or(3)).map_err(Error::bug)?)
+            }
             Codec::Gzip => Compression::GZIP(
-                GzipLevel::try_new(rules.level.unwrap_or(6) as u32)
-                    .map_err(|e| Error::Internal(e.to_string()))?,
+                GzipLevel::try_new(rules.level.unwrap_or(6) as u32).map_err(Error::bug)?,
             ),
             Codec::Snappy => Compression::SNAPPY,
             Codec::Lz4 => Compression::LZ4_RAW,
@@ -284,11 +282,7 @@ impl Sink {
         let keep: Vec<usize> = (0..schema.fields().len())
             .filter(|&i| !dropped.contains(schema.field(i).name()))
             .collect();
-        let data_schema = SchemaRef::new(
-            schema
-                .project(&keep)
-                .map_err(|e| Error::Internal(e.to_string()))?,
-        );
+        let data_schema = SchemaRef::new(schema.project(&keep).map_err(Error::bug)?);
         // The factory needs a file writer only for the schema and properties it derives.
         let (_, factory) =
             ArrowWriter::try_new(std::io::sink(), data_schema.clone(), Some(props.clone()))
@@ -334,7 +328,7 @@ impl Sink {
             let col = batch.column_by_name(c).ok_or_else(|| {
                 Error::Internal(format!("partition column `{c}` missing from the output"))
             })?;
-            let s = cast(col, &DataType::Utf8).map_err(|e| Error::Internal(e.to_string()))?;
+            let s = cast(col, &DataType::Utf8).map_err(Error::bug)?;
             let s = s
                 .as_any()
                 .downcast_ref::<datafusion::arrow::array::StringArray>()
@@ -367,9 +361,8 @@ impl Sink {
                 .iter()
                 .map(|c| take(c, &idx, None))
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let b = RecordBatch::try_new(batch.schema(), cols)
-                .map_err(|e| Error::Internal(e.to_string()))?;
+                .map_err(Error::bug)?;
+            let b = RecordBatch::try_new(batch.schema(), cols).map_err(Error::bug)?;
             self.push(dir, b)?;
         }
         Ok(())
@@ -379,9 +372,7 @@ impl Sink {
         let keep: Vec<usize> = (0..batch.num_columns())
             .filter(|&i| !self.dropped.contains(batch.schema().field(i).name()))
             .collect();
-        let batch = batch
-            .project(&keep)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let batch = batch.project(&keep).map_err(Error::bug)?;
         let part = self
             .parts
             .entry(dir.clone())
@@ -644,7 +635,7 @@ impl Drop for SinkThread {
 
 /// The part's pending rows as one batch, leaving nothing pending.
 fn take_pending(schema: &SchemaRef, part: &mut Part) -> Result<RecordBatch> {
-    let all = concat_batches(schema, &part.pending).map_err(|e| Error::Internal(e.to_string()))?;
+    let all = concat_batches(schema, &part.pending).map_err(Error::bug)?;
     part.pending.clear();
     part.pending_rows = 0;
     Ok(all)
