@@ -443,6 +443,53 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
     let title = |s: &str| format!("{title_prefix}{s}");
 
     headline_section(page, r, &id("headline"), &title("Headline"), id_prefix);
+    summary_section(page, r, id_prefix, title_prefix);
+
+    coverage_section(page, r, id_prefix, title_prefix);
+
+    for a in &r.axes {
+        axis_section(
+            page,
+            r,
+            a,
+            &id(&format!("axis-{}", slug(&a.name))),
+            &title(&a.name),
+        );
+    }
+
+    if !r.attributes.is_empty() {
+        associations_section(page, r, &id("associations"), &title("Context associations"));
+    }
+
+    attributes_section(page, r, id_prefix, title_prefix);
+
+    intersections_section(page, r, id_prefix, title_prefix);
+
+    sources_section(page, r, id_prefix, title_prefix);
+
+    if let Some(e) = &r.embedding {
+        embedding_sections(
+            page,
+            e,
+            r.confidence,
+            &id("embeddings"),
+            &title("Embeddings"),
+        );
+    }
+    if !r.evaluations.is_empty() {
+        evaluation_section(
+            page,
+            &r.evaluations,
+            &id("detection-quality"),
+            &title("Detection quality"),
+        );
+    }
+}
+
+/// The summary: one line per axis, the run and the definitions.
+fn summary_section(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &str) {
+    let id = |s: &str| format!("{id_prefix}{s}");
+    let title = |s: &str| format!("{title_prefix}{s}");
     page.section(&id("summary"), &title("Summary"));
     page.body.push_str("<ul class=\"findings\">\n");
     for f in findings(r) {
@@ -496,7 +543,12 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
          mention the axis. Coverage: the share of all documents that mention the axis.",
     );
     page.end();
+}
 
+/// Coverage per axis: the chart and its table.
+fn coverage_section(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &str) {
+    let id = |s: &str| format!("{id_prefix}{s}");
+    let title = |s: &str| format!("{title_prefix}{s}");
     page.section(&id("coverage"), &title("Coverage per axis"));
     let bars: Vec<Bar> = r
         .axes
@@ -554,21 +606,12 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
         &rows,
     );
     page.end();
+}
 
-    for a in &r.axes {
-        axis_section(
-            page,
-            r,
-            a,
-            &id(&format!("axis-{}", slug(&a.name))),
-            &title(&a.name),
-        );
-    }
-
-    if !r.attributes.is_empty() {
-        associations_section(page, r, &id("associations"), &title("Context associations"));
-    }
-
+/// The attribute lexicons: their most frequent categories.
+fn attributes_section(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &str) {
+    let id = |s: &str| format!("{id_prefix}{s}");
+    let title = |s: &str| format!("{title_prefix}{s}");
     if !r.attributes.is_empty() {
         page.section(&id("attributes"), &title("Attribute lexicons"));
         for at in &r.attributes {
@@ -623,7 +666,12 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
         }
         page.end();
     }
+}
 
+/// Documents that mention groups of two axes.
+fn intersections_section(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &str) {
+    let id = |s: &str| format!("{id_prefix}{s}");
+    let title = |s: &str| format!("{title_prefix}{s}");
     if !r.intersections.is_empty() {
         page.section(&id("intersections"), &title("Intersections"));
         page.p("Documents that mention groups of two different axes, most frequent pairs first.");
@@ -674,7 +722,12 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
         );
         page.end();
     }
+}
 
+/// The per-source breakdown.
+fn sources_section(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &str) {
+    let id = |s: &str| format!("{id_prefix}{s}");
+    let title = |s: &str| format!("{title_prefix}{s}");
     if let Some(src) = &r.sources {
         page.section(&id("sources"), &title("Sources"));
         page.p(&format!(
@@ -730,24 +783,6 @@ fn report_sections(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
             );
         }
         page.end();
-    }
-
-    if let Some(e) = &r.embedding {
-        embedding_sections(
-            page,
-            e,
-            r.confidence,
-            &id("embeddings"),
-            &title("Embeddings"),
-        );
-    }
-    if !r.evaluations.is_empty() {
-        evaluation_section(
-            page,
-            &r.evaluations,
-            &id("detection-quality"),
-            &title("Detection quality"),
-        );
     }
 }
 
@@ -805,51 +840,7 @@ fn axis_section(page: &mut Page, r: &Report, a: &AxisReport, id: &str, title: &s
     if !a.description.is_empty() {
         page.note(&a.description);
     }
-    let flagged: Vec<String> = r
-        .findings
-        .iter()
-        .filter(|f| f.axis == a.name)
-        .map(|f| f.describe(r.confidence))
-        .collect();
-    if !flagged.is_empty() {
-        page.body.push_str("<ul class=\"findings\">\n");
-        for f in &flagged {
-            let _ = writeln!(page.body, "<li><strong>Flagged:</strong> {}</li>", esc(f));
-        }
-        page.body.push_str("</ul>\n");
-    }
-    page.p(&format!(
-        "Coverage {} ({} documents, CI {}); {} mentions; {} documents mention two or more groups. {}",
-        share_or_count(a.coverage, a.documents),
-        num(a.documents),
-        ci(Some(a.coverage_ci)),
-        num(a.mentions),
-        num(a.multi_group_documents),
-        if a.target == "none" {
-            format!(
-                "No target: parity ratio (smallest judged share over the largest) {}.",
-                opt_ratio(a.parity_ratio)
-            )
-        } else {
-            format!(
-                "Target: {}; total variation distance {}; max/min ratio to target {}; parity ratio {}.",
-                a.target,
-                diff::f3(a.total_variation_distance),
-                f2(a.max_min_ratio),
-                opt_ratio(a.parity_ratio)
-            )
-        },
-    ));
-    if let Some(p) = &a.pair {
-        page.p(&format!(
-            "{} {} documents per {} document ({} and {} documents).",
-            opt_ratio(p.ratio),
-            p.a,
-            p.b,
-            num(p.a_documents),
-            num(p.b_documents)
-        ));
-    }
+    axis_summary(page, r, a);
     let bars: Vec<Bar> = a
         .groups
         .iter()
@@ -912,6 +903,61 @@ fn axis_section(page: &mut Page, r: &Report, a: &AxisReport, id: &str, title: &s
         1,
         &rows,
     );
+    axis_terms_and_examples(page, a, &slug);
+    page.end();
+}
+
+/// The axis's flagged groups, coverage, distance from its target and pair ratio.
+fn axis_summary(page: &mut Page, r: &Report, a: &AxisReport) {
+    let flagged: Vec<String> = r
+        .findings
+        .iter()
+        .filter(|f| f.axis == a.name)
+        .map(|f| f.describe(r.confidence))
+        .collect();
+    if !flagged.is_empty() {
+        page.body.push_str("<ul class=\"findings\">\n");
+        for f in &flagged {
+            let _ = writeln!(page.body, "<li><strong>Flagged:</strong> {}</li>", esc(f));
+        }
+        page.body.push_str("</ul>\n");
+    }
+    page.p(&format!(
+        "Coverage {} ({} documents, CI {}); {} mentions; {} documents mention two or more groups. {}",
+        share_or_count(a.coverage, a.documents),
+        num(a.documents),
+        ci(Some(a.coverage_ci)),
+        num(a.mentions),
+        num(a.multi_group_documents),
+        if a.target == "none" {
+            format!(
+                "No target: parity ratio (smallest judged share over the largest) {}.",
+                opt_ratio(a.parity_ratio)
+            )
+        } else {
+            format!(
+                "Target: {}; total variation distance {}; max/min ratio to target {}; parity ratio {}.",
+                a.target,
+                diff::f3(a.total_variation_distance),
+                f2(a.max_min_ratio),
+                opt_ratio(a.parity_ratio)
+            )
+        },
+    ));
+    if let Some(p) = &a.pair {
+        page.p(&format!(
+            "{} {} documents per {} document ({} and {} documents).",
+            opt_ratio(p.ratio),
+            p.a,
+            p.b,
+            num(p.a_documents),
+            num(p.b_documents)
+        ));
+    }
+}
+
+/// The axis's most frequent terms and example snippets, per group.
+fn axis_terms_and_examples(page: &mut Page, a: &AxisReport, slug: &str) {
     let terms: Vec<Vec<String>> = a
         .groups
         .iter()
@@ -958,7 +1004,6 @@ fn axis_section(page: &mut Page, r: &Report, a: &AxisReport, id: &str, title: &s
             &examples,
         );
     }
-    page.end();
 }
 
 /// Around the match in a snippet cell: replaced by `<mark>` after escaping (private-use
@@ -1071,6 +1116,14 @@ fn embedding_sections(
         num(e.embedded),
         num(e.documents)
     ));
+    implicit_mentions(page, e, id);
+    topic_skews(page, e, id);
+    weat_effects(page, e, r_confidence, id);
+    page.end();
+}
+
+/// Implicit mentions: documents near a group without its terms.
+fn implicit_mentions(page: &mut Page, e: &super::embedding::EmbeddingReport, id: &str) {
     if let Some(i) = &e.implicit {
         page.h3(&format!("Implicit mentions (cosine ≥ {})", i.threshold));
         let rows: Vec<String> = i.groups.iter().map(|g| g.group.clone()).collect();
@@ -1123,6 +1176,10 @@ fn embedding_sections(
             &table,
         );
     }
+}
+
+/// Topics and the topic-conditioned skew, with their tables.
+fn topic_skews(page: &mut Page, e: &super::embedding::EmbeddingReport, id: &str) {
     if !e.topics.is_empty() {
         page.h3("Topic-conditioned skew");
         let rows: Vec<String> = e
@@ -1257,6 +1314,15 @@ fn embedding_sections(
             &skews,
         );
     }
+}
+
+/// WEAT effects, charted with their sign and significance.
+fn weat_effects(
+    page: &mut Page,
+    e: &super::embedding::EmbeddingReport,
+    r_confidence: f64,
+    id: &str,
+) {
     if !e.association.is_empty() {
         page.h3("Embedding association (WEAT)");
         let alpha = 1.0 - r_confidence;
@@ -1311,7 +1377,6 @@ fn embedding_sections(
             &table,
         );
     }
-    page.end();
 }
 
 /// The before/after comparison of two reports, as sections of `page`.
@@ -1356,65 +1421,75 @@ fn diff_sections(page: &mut Page, d: &ReportDiff) {
     );
     page.end();
     for a in &d.axes {
-        let sid = format!("comparison-{}", slug(&a.axis));
-        page.section(&sid, &format!("{}: before and after", a.axis));
-        let labels: Vec<String> = a.groups.iter().map(|g| g.group.clone()).collect();
-        let series = vec![
-            (
-                d.before.label.clone(),
-                a.groups.iter().map(|g| g.share[0]).collect(),
-            ),
-            (
-                d.after.label.clone(),
-                a.groups.iter().map(|g| g.share[1]).collect(),
-            ),
-        ];
-        let targets: Vec<f64> = a.groups.iter().map(|g| g.target.unwrap_or(0.0)).collect();
-        page.figure(
-            &charts::grouped_bars(
-                &labels,
-                &series,
-                Some(&targets),
-                Scale::Share,
-                "share of the axis's group documents",
-            ),
-            &format!(
-                "{}: group shares before and after, and the target (black tick).",
-                a.axis
-            ),
-        );
-        let rows: Vec<Vec<String>> = a
-            .groups
-            .iter()
-            .map(|g| {
-                vec![
-                    g.group.clone(),
-                    diff::opt_num(g.documents[0]),
-                    diff::opt_num(g.documents[1]),
-                    opt_pct(g.share[0]),
-                    opt_pct(g.share[1]),
-                    diff::points(g.share_change_points),
-                    opt_pct(g.target),
-                ]
-            })
-            .collect();
-        page.table(
-            &format!("table-{sid}"),
-            &format!("{}: groups before and after", a.axis),
-            &[
-                "group",
-                "documents before",
-                "documents after",
-                "share before",
-                "share after",
-                "change",
-                "target",
-            ],
-            1,
-            &rows,
-        );
-        page.end();
+        diff_axis_section(page, d, a);
     }
+    diff_moves_sections(page, d);
+}
+
+/// One axis before and after: its shares, chart and table.
+fn diff_axis_section(page: &mut Page, d: &ReportDiff, a: &diff::AxisDiff) {
+    let sid = format!("comparison-{}", slug(&a.axis));
+    page.section(&sid, &format!("{}: before and after", a.axis));
+    let labels: Vec<String> = a.groups.iter().map(|g| g.group.clone()).collect();
+    let series = vec![
+        (
+            d.before.label.clone(),
+            a.groups.iter().map(|g| g.share[0]).collect(),
+        ),
+        (
+            d.after.label.clone(),
+            a.groups.iter().map(|g| g.share[1]).collect(),
+        ),
+    ];
+    let targets: Vec<f64> = a.groups.iter().map(|g| g.target.unwrap_or(0.0)).collect();
+    page.figure(
+        &charts::grouped_bars(
+            &labels,
+            &series,
+            Some(&targets),
+            Scale::Share,
+            "share of the axis's group documents",
+        ),
+        &format!(
+            "{}: group shares before and after, and the target (black tick).",
+            a.axis
+        ),
+    );
+    let rows: Vec<Vec<String>> = a
+        .groups
+        .iter()
+        .map(|g| {
+            vec![
+                g.group.clone(),
+                diff::opt_num(g.documents[0]),
+                diff::opt_num(g.documents[1]),
+                opt_pct(g.share[0]),
+                opt_pct(g.share[1]),
+                diff::points(g.share_change_points),
+                opt_pct(g.target),
+            ]
+        })
+        .collect();
+    page.table(
+        &format!("table-{sid}"),
+        &format!("{}: groups before and after", a.axis),
+        &[
+            "group",
+            "documents before",
+            "documents after",
+            "share before",
+            "share after",
+            "change",
+            "target",
+        ],
+        1,
+        &rows,
+    );
+    page.end();
+}
+
+/// The associations and intersections that moved most.
+fn diff_moves_sections(page: &mut Page, d: &ReportDiff) {
     if !d.associations.is_empty() {
         page.section("comparison-associations", "Associations that moved most");
         let rows: Vec<Vec<String>> = d
@@ -1480,7 +1555,6 @@ pub fn render_diff(d: &ReportDiff) -> String {
 /// rebalance, before vs after, and the output corpus's report in full.
 pub fn render_apply(m: &Manifest, before: &Report, after: &Report) -> String {
     let a = &m.rows.account;
-    let sum = |x: &BTreeMap<String, u64>| x.values().sum::<u64>();
     let mut page = Page::new(
         "debias apply report",
         format!(
@@ -1494,6 +1568,26 @@ pub fn render_apply(m: &Manifest, before: &Report, after: &Report) -> String {
         ),
     );
 
+    apply_run_section(&mut page, m);
+
+    apply_actions_section(&mut page, m);
+
+    filter_audit_section(&mut page, m);
+
+    rebalance_section(&mut page, m);
+
+    diff_sections(
+        &mut page,
+        &ReportDiff::between(["before", "after"], before, after),
+    );
+    report_sections(&mut page, after, "after-", "Output: ");
+    page.finish()
+}
+
+/// The run: inputs, rules, seed, version, warnings, the row account.
+fn apply_run_section(page: &mut Page, m: &Manifest) {
+    let a = &m.rows.account;
+    let sum = |x: &BTreeMap<String, u64>| x.values().sum::<u64>();
     page.section("run", "The run");
     for w in &m.warnings {
         page.warn(w);
@@ -1545,7 +1639,11 @@ pub fn render_apply(m: &Manifest, before: &Report, after: &Report) -> String {
         ],
     );
     page.end();
+}
 
+/// What each action changed: rows dropped, augmented, duplicated, rewritten.
+fn apply_actions_section(page: &mut Page, m: &Manifest) {
+    let a = &m.rows.account;
     page.section("actions", "What each action changed");
     let mut bars = vec![Bar {
         label: "read".into(),
@@ -1649,7 +1747,10 @@ pub fn render_apply(m: &Manifest, before: &Report, after: &Report) -> String {
         ));
     }
     page.end();
+}
 
+/// The filter impact audit, when the rules drop rows.
+fn filter_audit_section(page: &mut Page, m: &Manifest) {
     if !m.filter_audit.is_empty() {
         page.section("filter-audit", "Filter impact audit");
         page.p(
@@ -1721,7 +1822,10 @@ pub fn render_apply(m: &Manifest, before: &Report, after: &Report) -> String {
         }
         page.end();
     }
+}
 
+/// The rebalance decisions, when the rules rebalance.
+fn rebalance_section(page: &mut Page, m: &Manifest) {
     if let Some(p) = &m.rebalance {
         page.section("rebalance", "Rebalance");
         page.p(&format!(
@@ -1834,11 +1938,4 @@ pub fn render_apply(m: &Manifest, before: &Report, after: &Report) -> String {
         }
         page.end();
     }
-
-    diff_sections(
-        &mut page,
-        &ReportDiff::between(["before", "after"], before, after),
-    );
-    report_sections(&mut page, after, "after-", "Output: ");
-    page.finish()
 }

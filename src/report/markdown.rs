@@ -119,6 +119,25 @@ pub(super) fn association_empty_because(r: &Report) -> String {
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let w = &mut o;
+    preamble(w, r);
+    headline(w, r);
+    summary(w, r);
+    axis_sections(w, r);
+    intersections(w, r);
+    associations(w, r);
+    attributes(w, r);
+    sources(w, r);
+    if let Some(e) = &r.embedding {
+        super::embedding::render(w, e);
+    }
+    for e in &r.evaluations {
+        let _ = writeln!(w, "{}", e.to_markdown_at(5, 2));
+    }
+    o
+}
+
+/// The title, the run, the row account and the definitions.
+fn preamble(w: &mut String, r: &Report) {
     let _ = writeln!(w, "# Skew report\n");
     let _ = writeln!(
         w,
@@ -151,9 +170,10 @@ pub fn render(r: &Report) -> String {
          that mention the axis. Intervals are {}% Wilson intervals.\n",
         (r.confidence * 100.0).round()
     );
+}
 
-    headline(w, r);
-    summary(w, r);
+/// One section per axis: coverage, flags, the groups table, top terms, examples.
+fn axis_sections(w: &mut String, r: &Report) {
     for a in &r.axes {
         let _ = writeln!(w, "## {}\n", a.name);
         let _ = writeln!(
@@ -221,7 +241,10 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(w);
     }
+}
 
+/// Documents that mention groups of two axes.
+fn intersections(w: &mut String, r: &Report) {
     if !r.intersections.is_empty() {
         let _ = writeln!(w, "## Intersections\n");
         let _ = writeln!(
@@ -246,7 +269,10 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(w);
     }
+}
 
+/// The attribute terms each group is significantly associated with.
+fn associations(w: &mut String, r: &Report) {
     if !r.attributes.is_empty() {
         let _ = writeln!(w, "## Context associations\n");
         let _ = writeln!(w, "{}\n", association_method(r));
@@ -273,7 +299,10 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(w);
         }
     }
+}
 
+/// The attribute lexicons: coverage and most frequent categories.
+fn attributes(w: &mut String, r: &Report) {
     if !r.attributes.is_empty() {
         let _ = writeln!(w, "## Attribute lexicons\n");
         let _ = writeln!(
@@ -300,7 +329,10 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(w);
     }
+}
 
+/// The per-source breakdown.
+fn sources(w: &mut String, r: &Report) {
     if let Some(src) = &r.sources {
         let _ = writeln!(w, "## Sources\n");
         let _ = writeln!(
@@ -331,11 +363,4 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(w);
     }
-    if let Some(e) = &r.embedding {
-        super::embedding::render(w, e);
-    }
-    for e in &r.evaluations {
-        let _ = writeln!(w, "{}", e.to_markdown_at(5, 2));
-    }
-    o
 }
