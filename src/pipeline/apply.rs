@@ -496,39 +496,12 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
             .collect(),
         warnings,
     };
-    let write = |rel: &str, text: &str| -> Result<()> {
-        let p = tmp.path().join(rel);
-        if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).map_err(|e| Error::output(d, e))?;
-        }
-        std::fs::write(&p, text).map_err(|e| Error::output(&p, e))
-    };
-    write("manifest.json", &manifest.to_json())?;
-    write(
-        "README.md",
-        &crate::report::card::apply_card(&manifest, &before_report, &after_report),
+    write_artifacts(
+        tmp.path(),
+        &manifest,
+        [&before_report, &after_report],
+        &opts.formats,
     )?;
-    let formats = if opts.formats.is_empty() {
-        &ReportFormat::ALL[..]
-    } else {
-        &opts.formats[..]
-    };
-    for f in formats {
-        write(
-            &format!("report/before.{}", f.ext()),
-            &f.render(&before_report),
-        )?;
-        write(
-            &format!("report/after.{}", f.ext()),
-            &f.render(&after_report),
-        )?;
-        if *f == ReportFormat::Html {
-            write(
-                "report/report.html",
-                &crate::report::html::render_apply(&manifest, &before_report, &after_report),
-            )?;
-        }
-    }
     tmp.commit(&opts.output)?;
     Ok(ApplyOutcome {
         manifest,
@@ -537,6 +510,50 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         elapsed: started.elapsed(),
         passes,
     })
+}
+
+/// The manifest, the dataset card and the reports of an `apply` output, into its temporary
+/// directory `dir`: every file but the data.
+fn write_artifacts(
+    dir: &Path,
+    manifest: &Manifest,
+    [before_report, after_report]: [&Report; 2],
+    formats: &[ReportFormat],
+) -> Result<()> {
+    let write = |rel: &str, text: &str| -> Result<()> {
+        let p = dir.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|e| Error::output(d, e))?;
+        }
+        std::fs::write(&p, text).map_err(|e| Error::output(&p, e))
+    };
+    write("manifest.json", &manifest.to_json())?;
+    write(
+        "README.md",
+        &crate::report::card::apply_card(manifest, before_report, after_report),
+    )?;
+    let formats = if formats.is_empty() {
+        &ReportFormat::ALL[..]
+    } else {
+        formats
+    };
+    for f in formats {
+        write(
+            &format!("report/before.{}", f.ext()),
+            &f.render(before_report),
+        )?;
+        write(
+            &format!("report/after.{}", f.ext()),
+            &f.render(after_report),
+        )?;
+        if *f == ReportFormat::Html {
+            write(
+                "report/report.html",
+                &crate::report::html::render_apply(manifest, before_report, after_report),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The size and modification time of each input file.
