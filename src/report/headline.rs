@@ -122,6 +122,27 @@ pub(super) fn count_ratio(x: u64, y: u64, level: f64) -> (Option<f64>, Option<[f
     (Some(r6(x as f64 / y as f64)), ci)
 }
 
+/// The axis's largest group (by documents), and its smallest judged group when at least two
+/// groups are judged.
+pub fn largest_and_smallest(a: &AxisReport) -> (Option<&GroupReport>, Option<&GroupReport>) {
+    let judged: Vec<&GroupReport> = a
+        .groups
+        .iter()
+        .filter(|g| !g.too_few && g.share.is_some())
+        .collect();
+    let largest = a
+        .groups
+        .iter()
+        .max_by_key(|g| g.documents)
+        .filter(|g| g.documents > 0);
+    let smallest = judged
+        .iter()
+        .copied()
+        .min_by_key(|g| g.documents)
+        .filter(|_| judged.len() >= 2);
+    (largest, smallest)
+}
+
 /// The female:male ratio of a gender axis, when it has both groups.
 pub(super) fn gender_ratio(a: &AxisReport, level: f64) -> Option<PairRatio> {
     if a.name != "gender" {

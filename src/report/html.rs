@@ -390,16 +390,8 @@ fn headline_section(page: &mut Page, r: &Report, id: &str, title: &str, id_prefi
         .axes
         .iter()
         .map(|a| {
-            let judged: Vec<_> = a.groups.iter().filter(|g| !g.too_few).collect();
-            let largest = a
-                .groups
-                .iter()
-                .max_by_key(|g| g.documents)
-                .filter(|g| g.documents > 0);
-            let smallest = judged
-                .iter()
-                .min_by_key(|g| g.documents)
-                .filter(|_| judged.len() >= 2);
+            let (largest, smallest) = super::headline::largest_and_smallest(a);
+            let too_few = a.groups.iter().filter(|g| g.too_few).count();
             let show = |g: &super::GroupReport| format!("{} ({})", g.name, opt_pct(g.share));
             vec![
                 a.name.clone(),
@@ -413,7 +405,7 @@ fn headline_section(page: &mut Page, r: &Report, id: &str, title: &str, id_prefi
                     .filter(|f| f.axis == a.name)
                     .count()
                     .to_string(),
-                (a.groups.len() - judged.len()).to_string(),
+                too_few.to_string(),
             ]
         })
         .collect();

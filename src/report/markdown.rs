@@ -45,20 +45,7 @@ fn summary(w: &mut String, r: &Report) {
     );
     let _ = writeln!(w, "|---|---:|---:|---|---:|---:|---|---|");
     for a in &r.axes {
-        let judged: Vec<_> = a
-            .groups
-            .iter()
-            .filter(|g| !g.too_few && g.share.is_some())
-            .collect();
-        let largest = a
-            .groups
-            .iter()
-            .max_by_key(|g| g.documents)
-            .filter(|g| g.documents > 0);
-        let smallest = judged
-            .iter()
-            .min_by_key(|g| g.documents)
-            .filter(|_| judged.len() >= 2);
+        let (largest, smallest) = super::headline::largest_and_smallest(a);
         let _ = writeln!(
             w,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
