@@ -398,7 +398,7 @@ fn headline_section(page: &mut Page, r: &Report, id: &str, title: &str, id_prefi
                 num(a.documents),
                 a.target.clone(),
                 largest.map_or("–".into(), show),
-                smallest.map_or("–".into(), |g| show(g)),
+                smallest.map_or("–".into(), show),
                 opt_ratio(a.parity_ratio),
                 r.findings
                     .iter()
