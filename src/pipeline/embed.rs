@@ -656,149 +656,184 @@ pub fn analyze(
         conditional_skews: Vec::new(),
         association: Vec::new(),
     };
-    let key = |g: GroupId| tax.groups[g as usize].key.clone();
 
     if let Some(imp) = &er.implicit {
-        let mut groups = Vec::new();
-        for (g, descriptions) in &imp.prototypes {
-            let refs: Vec<&str> = descriptions.iter().map(String::as_str).collect();
-            let protos = encoder.encode(&refs)?;
-            let (mut lex, mut emb, mut both) = (0u64, 0u64, 0u64);
-            for d in &docs {
-                let l = d.groups.contains(g);
-                let e = analysis::max_similarity(&d.vector, &protos) >= imp.threshold;
-                lex += l as u64;
-                emb += e as u64;
-                both += (l && e) as u64;
-            }
-            let union = lex + emb - both;
-            groups.push(ImplicitGroup {
-                group: key(*g),
-                lexicon: lex,
-                embedding: emb,
-                both,
-                embedding_only: emb - both,
-                // Undefined when neither signal tags the group: 0 of 0 is no agreement to report.
-                agreement: (union > 0).then(|| both as f64 / union as f64),
-            });
+        implicit_mentions(&mut report, &encoder, imp, &docs, tax)?;
+    }
+    if let Some(t) = &er.topics {
+        topics(&mut report, rules, er, t, &docs, &vocab);
+    }
+    associations(&mut report, &encoder, er, &docs, tax)?;
+    Ok(report)
+}
+
+/// Implicit mentions: per group, the documents its prototypes are near, against those its
+/// terms tag.
+fn implicit_mentions(
+    report: &mut EmbeddingReport,
+    encoder: &Encoder,
+    imp: &crate::rules::embedding::Implicit,
+    docs: &[DocVec],
+    tax: &crate::detect::Taxonomy,
+) -> Result<()> {
+    let key = |g: GroupId| tax.groups[g as usize].key.clone();
+    let mut groups = Vec::new();
+    for (g, descriptions) in &imp.prototypes {
+        let refs: Vec<&str> = descriptions.iter().map(String::as_str).collect();
+        let protos = encoder.encode(&refs)?;
+        let (mut lex, mut emb, mut both) = (0u64, 0u64, 0u64);
+        for d in docs {
+            let l = d.groups.contains(g);
+            let e = analysis::max_similarity(&d.vector, &protos) >= imp.threshold;
+            lex += l as u64;
+            emb += e as u64;
+            both += (l && e) as u64;
         }
-        report.implicit = Some(ImplicitReport {
-            threshold: imp.threshold,
-            groups,
+        let union = lex + emb - both;
+        groups.push(ImplicitGroup {
+            group: key(*g),
+            lexicon: lex,
+            embedding: emb,
+            both,
+            embedding_only: emb - both,
+            // Undefined when neither signal tags the group: 0 of 0 is no agreement to report.
+            agreement: (union > 0).then(|| both as f64 / union as f64),
         });
     }
+    report.implicit = Some(ImplicitReport {
+        threshold: imp.threshold,
+        groups,
+    });
+    Ok(())
+}
 
-    if let Some(t) = &er.topics {
-        let vectors: Vec<Vec<f32>> = docs.iter().map(|d| d.vector.clone()).collect();
-        let clusters = analysis::kmeans(&vectors, t.k, er.seed, t.max_iter);
-        let k = clusters.centroids.len();
-        let words: Vec<&[u32]> = docs.iter().map(|d| d.words.as_slice()).collect();
-        let topic_terms = vocab.topic_terms(&words, &clusters.assignment, k, t.top_terms);
-        let mut size = vec![0u64; k];
-        for &c in &clusters.assignment {
-            size[c] += 1;
-        }
-        let axes: Vec<(usize, &crate::detect::Axis)> = tax.demographic_axes().collect();
-        // Overall group shares per axis (documents mentioning each group / sum over groups).
-        let overall = |ai: usize, members: &dyn Fn(usize) -> bool| -> Vec<(GroupId, u64)> {
-            tax.axes[ai]
-                .groups
-                .clone()
-                .map(|g| {
-                    (
-                        g,
-                        docs.iter()
-                            .enumerate()
-                            .filter(|(i, d)| members(*i) && d.groups.contains(&g))
-                            .count() as u64,
-                    )
+/// Topics found by k-means over the vectors, each group's share per topic, and the largest
+/// topic-conditioned skews.
+fn topics(
+    report: &mut EmbeddingReport,
+    rules: &RuleSet,
+    er: &EmbeddingRules,
+    t: &crate::rules::embedding::Topics,
+    docs: &[DocVec],
+    vocab: &Vocab,
+) {
+    let tax = rules.taxonomy();
+    let key = |g: GroupId| tax.groups[g as usize].key.clone();
+    let vectors: Vec<Vec<f32>> = docs.iter().map(|d| d.vector.clone()).collect();
+    let clusters = analysis::kmeans(&vectors, t.k, er.seed, t.max_iter);
+    let k = clusters.centroids.len();
+    let words: Vec<&[u32]> = docs.iter().map(|d| d.words.as_slice()).collect();
+    let topic_terms = vocab.topic_terms(&words, &clusters.assignment, k, t.top_terms);
+    let mut size = vec![0u64; k];
+    for &c in &clusters.assignment {
+        size[c] += 1;
+    }
+    let axes: Vec<(usize, &crate::detect::Axis)> = tax.demographic_axes().collect();
+    // Overall group shares per axis (documents mentioning each group / sum over groups).
+    let overall = |ai: usize, members: &dyn Fn(usize) -> bool| -> Vec<(GroupId, u64)> {
+        tax.axes[ai]
+            .groups
+            .clone()
+            .map(|g| {
+                (
+                    g,
+                    docs.iter()
+                        .enumerate()
+                        .filter(|(i, d)| members(*i) && d.groups.contains(&g))
+                        .count() as u64,
+                )
+            })
+            .collect()
+    };
+    let all = |_: usize| true;
+    let overall_counts: Vec<Vec<(GroupId, u64)>> =
+        axes.iter().map(|(ai, _)| overall(*ai, &all)).collect();
+    for c in 0..k {
+        let terms = &topic_terms[c];
+        let in_topic = |i: usize| clusters.assignment[i] == c;
+        let mut topic_axes = Vec::new();
+        for (ax, (ai, axis)) in axes.iter().enumerate() {
+            let counts = overall(*ai, &in_topic);
+            let total: u64 = counts.iter().map(|x| x.1).sum();
+            let total_all: u64 = overall_counts[ax].iter().map(|x| x.1).sum();
+            if total == 0 || total_all == 0 {
+                continue;
+            }
+            let groups: Vec<TopicGroup> = counts
+                .iter()
+                .zip(&overall_counts[ax])
+                .map(|((g, m), (_, o))| TopicGroup {
+                    group: key(*g),
+                    documents: *m,
+                    share: *m as f64 / total as f64,
+                    overall_share: *o as f64 / total_all as f64,
                 })
-                .collect()
-        };
-        let all = |_: usize| true;
-        let overall_counts: Vec<Vec<(GroupId, u64)>> =
-            axes.iter().map(|(ai, _)| overall(*ai, &all)).collect();
-        for c in 0..k {
-            let terms = &topic_terms[c];
-            let in_topic = |i: usize| clusters.assignment[i] == c;
-            let mut topic_axes = Vec::new();
-            for (ax, (ai, axis)) in axes.iter().enumerate() {
-                let counts = overall(*ai, &in_topic);
-                let total: u64 = counts.iter().map(|x| x.1).sum();
-                let total_all: u64 = overall_counts[ax].iter().map(|x| x.1).sum();
-                if total == 0 || total_all == 0 {
-                    continue;
-                }
-                let groups: Vec<TopicGroup> = counts
+                .collect();
+            let tvd = 0.5
+                * groups
                     .iter()
-                    .zip(&overall_counts[ax])
-                    .map(|((g, m), (_, o))| TopicGroup {
-                        group: key(*g),
-                        documents: *m,
-                        share: *m as f64 / total as f64,
-                        overall_share: *o as f64 / total_all as f64,
-                    })
-                    .collect();
-                let tvd = 0.5
-                    * groups
-                        .iter()
-                        .map(|g| (g.share - g.overall_share).abs())
-                        .sum::<f64>();
-                let axis_docs = docs
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, d)| {
-                        in_topic(*i) && d.groups.iter().any(|g| tax.groups[*g as usize].axis == *ai)
-                    })
-                    .count() as u64;
-                for g in &groups {
-                    report.conditional_skews.push(ConditionalSkew {
-                        topic: c,
-                        terms: terms.iter().take(4).cloned().collect(),
-                        group: g.group.clone(),
-                        share: g.share,
-                        share_ci: crate::interval::wilson(
-                            g.documents,
-                            total,
-                            rules.report.confidence,
-                        ),
-                        overall_share: g.overall_share,
-                        difference: g.share - g.overall_share,
-                        documents: axis_docs,
-                    });
-                }
-                topic_axes.push(TopicAxis {
-                    axis: axis.name.clone(),
+                    .map(|g| (g.share - g.overall_share).abs())
+                    .sum::<f64>();
+            let axis_docs = docs
+                .iter()
+                .enumerate()
+                .filter(|(i, d)| {
+                    in_topic(*i) && d.groups.iter().any(|g| tax.groups[*g as usize].axis == *ai)
+                })
+                .count() as u64;
+            for g in &groups {
+                report.conditional_skews.push(ConditionalSkew {
+                    topic: c,
+                    terms: terms.iter().take(4).cloned().collect(),
+                    group: g.group.clone(),
+                    share: g.share,
+                    share_ci: crate::interval::wilson(g.documents, total, rules.report.confidence),
+                    overall_share: g.overall_share,
+                    difference: g.share - g.overall_share,
                     documents: axis_docs,
-                    groups,
-                    tvd_from_overall: tvd,
                 });
             }
-            report.topics.push(TopicReport {
-                topic: c,
-                documents: size[c],
-                terms: terms.clone(),
-                axes: topic_axes,
+            topic_axes.push(TopicAxis {
+                axis: axis.name.clone(),
+                documents: axis_docs,
+                groups,
+                tvd_from_overall: tvd,
             });
         }
-        // Largest skews first, among topic-axis cells with enough documents to judge
-        // (`report.min_documents`) whose share's interval excludes the share overall.
-        let min = rules.report.min_documents;
-        report.conditional_skews.retain(|s| {
-            s.documents >= min
-                && s.share_ci
-                    .is_some_and(|[lo, hi]| s.overall_share < lo || s.overall_share > hi)
+        report.topics.push(TopicReport {
+            topic: c,
+            documents: size[c],
+            terms: terms.clone(),
+            axes: topic_axes,
         });
-        report.conditional_skews.sort_by(|a, b| {
-            b.difference
-                .abs()
-                .total_cmp(&a.difference.abs())
-                .then(a.topic.cmp(&b.topic))
-                .then(a.group.cmp(&b.group))
-        });
-        report.conditional_skews.truncate(20);
     }
+    // Largest skews first, among topic-axis cells with enough documents to judge
+    // (`report.min_documents`) whose share's interval excludes the share overall.
+    let min = rules.report.min_documents;
+    report.conditional_skews.retain(|s| {
+        s.documents >= min
+            && s.share_ci
+                .is_some_and(|[lo, hi]| s.overall_share < lo || s.overall_share > hi)
+    });
+    report.conditional_skews.sort_by(|a, b| {
+        b.difference
+            .abs()
+            .total_cmp(&a.difference.abs())
+            .then(a.topic.cmp(&b.topic))
+            .then(a.group.cmp(&b.group))
+    });
+    report.conditional_skews.truncate(20);
+}
 
+/// WEAT associations between two groups' documents and two attribute sets.
+fn associations(
+    report: &mut EmbeddingReport,
+    encoder: &Encoder,
+    er: &EmbeddingRules,
+    docs: &[DocVec],
+    tax: &crate::detect::Taxonomy,
+) -> Result<()> {
+    let key = |g: GroupId| tax.groups[g as usize].key.clone();
     for a in &er.association {
         let [g1, g2] = a.groups;
         let x: Vec<&[f32]> = docs
@@ -827,5 +862,5 @@ pub fn analyze(
             permutations: a.permutations,
         });
     }
-    Ok(report)
+    Ok(())
 }
