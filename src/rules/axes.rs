@@ -365,64 +365,7 @@ fn read_axis(
     }
     // context: rules for ambiguous terms, added to or replacing the lexicons' rules.
     if let Some(n) = f.get("context") {
-        let ckey = format!("{key}.context");
-        let items: &[Node] = match &n.kind {
-            Kind::Seq(items) => items,
-            _ => {
-                r.error(
-                    n,
-                    &ckey,
-                    format!("expected a list of rules, found {}", n.type_name()),
-                );
-                &[]
-            }
-        };
-        let mut seen: Vec<String> = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let ik = format!("{ckey}[{i}]");
-            let Some((applies, rule)) = lexicon::read_context(r, item, &ik) else {
-                continue;
-            };
-            match applies {
-                RuleTarget::Terms(terms) => {
-                    for term in terms {
-                        let known = spec
-                            .groups
-                            .values()
-                            .any(|(_, ts)| ts.iter().any(|t| t.text == term));
-                        if seen.contains(&term) {
-                            // (A rule here replacing the built-in lexicon's rule is the point of
-                            // the key; two rules for one term in this file are a mistake.)
-                            r.error_help(
-                                item,
-                                &ik,
-                                format!("a second context rule for `{term}`"),
-                                Some("merge the two rules into one"),
-                            );
-                        } else if known {
-                            seen.push(term.clone());
-                            spec.context.insert(term, rule.clone());
-                        } else {
-                            r.error(
-                                item,
-                                &ik,
-                                format!(
-                                    "context rule for `{term}`, which is not a term of any group of `{}`",
-                                    spec.name
-                                ),
-                            );
-                        }
-                    }
-                }
-                RuleTarget::Group(g) => {
-                    if spec.groups.contains_key(&g) {
-                        spec.group_context.insert(g, rule);
-                    } else {
-                        unknown_group(r, spec, item, &ik, &g);
-                    }
-                }
-            }
-        }
+        read_axis_context(r, spec, n, key);
     }
     // ages: numeric ages counted by range (replaces the lexicons' ranges).
     if let Some(n) = f.get("ages") {
@@ -466,6 +409,69 @@ fn read_axis(
             format!("`{}` has no groups", spec.name),
             Some(help),
         );
+    }
+}
+
+/// An axis's `context:` list: rules for ambiguous terms, added to or replacing the lexicons'
+/// rules; a rule names terms of the axis, or one of its groups.
+fn read_axis_context(r: &mut Reader<'_>, spec: &mut AxisSpec, n: &Node, key: &str) {
+    let ckey = format!("{key}.context");
+    let items: &[Node] = match &n.kind {
+        Kind::Seq(items) => items,
+        _ => {
+            r.error(
+                n,
+                &ckey,
+                format!("expected a list of rules, found {}", n.type_name()),
+            );
+            &[]
+        }
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let ik = format!("{ckey}[{i}]");
+        let Some((applies, rule)) = lexicon::read_context(r, item, &ik) else {
+            continue;
+        };
+        match applies {
+            RuleTarget::Terms(terms) => {
+                for term in terms {
+                    let known = spec
+                        .groups
+                        .values()
+                        .any(|(_, ts)| ts.iter().any(|t| t.text == term));
+                    if seen.contains(&term) {
+                        // (A rule here replacing the built-in lexicon's rule is the point of
+                        // the key; two rules for one term in this file are a mistake.)
+                        r.error_help(
+                            item,
+                            &ik,
+                            format!("a second context rule for `{term}`"),
+                            Some("merge the two rules into one"),
+                        );
+                    } else if known {
+                        seen.push(term.clone());
+                        spec.context.insert(term, rule.clone());
+                    } else {
+                        r.error(
+                            item,
+                            &ik,
+                            format!(
+                                "context rule for `{term}`, which is not a term of any group of `{}`",
+                                spec.name
+                            ),
+                        );
+                    }
+                }
+            }
+            RuleTarget::Group(g) => {
+                if spec.groups.contains_key(&g) {
+                    spec.group_context.insert(g, rule);
+                } else {
+                    unknown_group(r, spec, item, &ik, &g);
+                }
+            }
+        }
     }
 }
 
