@@ -1243,69 +1243,74 @@ fn topic_skews(page: &mut Page, e: &super::embedding::EmbeddingReport, id: &str)
                 ),
             );
         }
-        let table: Vec<Vec<String>> = e
-            .topics
-            .iter()
-            .map(|t| {
-                vec![
-                    t.topic.to_string(),
-                    num(t.documents),
-                    t.terms.join(", "),
-                    t.axes
-                        .iter()
-                        .map(|a| format!("{} {:.3}", a.axis, a.tvd_from_overall))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ]
-            })
-            .collect();
-        page.table(
-            &format!("{id}-table-topics"),
-            "Topics: documents, most distinctive terms, and the distance of each axis's shares from overall (TVD)",
-            &["topic", "documents", "terms", "TVD from overall"],
-            "lrll",
-            &table,
-        );
-        let skews: Vec<Vec<String>> = e
-            .conditional_skews
-            .iter()
-            .take(TABLE_ROWS)
-            .map(|s| {
-                vec![
-                    s.topic.to_string(),
-                    s.terms.join(", "),
-                    s.group.clone(),
-                    pct(s.share),
-                    ci(s.share_ci),
-                    pct(s.overall_share),
-                    diff::share_points(s.difference),
-                    num(s.documents),
-                ]
-            })
-            .collect();
-        if skews.is_empty() {
-            page.p(
-                "No conditional skew listed: no topic has a group whose share in the topic (with at least \
-                 `report.min_documents` of the axis's documents) has an interval that excludes its share overall.",
-            );
-        }
-        page.table(
-            &format!("{id}-table-skews"),
-            "The largest conditional skews: a group's share in a topic whose interval excludes its share overall",
-            &[
-                "topic",
-                "terms",
-                "group",
-                "share in topic",
-                "CI",
-                "share overall",
-                "difference",
-                "documents",
-            ],
-            3,
-            &skews,
+        topic_tables(page, e, id);
+    }
+}
+
+/// The topics' table and the largest conditional skews' table.
+fn topic_tables(page: &mut Page, e: &super::embedding::EmbeddingReport, id: &str) {
+    let table: Vec<Vec<String>> = e
+        .topics
+        .iter()
+        .map(|t| {
+            vec![
+                t.topic.to_string(),
+                num(t.documents),
+                t.terms.join(", "),
+                t.axes
+                    .iter()
+                    .map(|a| format!("{} {:.3}", a.axis, a.tvd_from_overall))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ]
+        })
+        .collect();
+    page.table(
+        &format!("{id}-table-topics"),
+        "Topics: documents, most distinctive terms, and the distance of each axis's shares from overall (TVD)",
+        &["topic", "documents", "terms", "TVD from overall"],
+        "lrll",
+        &table,
+    );
+    let skews: Vec<Vec<String>> = e
+        .conditional_skews
+        .iter()
+        .take(TABLE_ROWS)
+        .map(|s| {
+            vec![
+                s.topic.to_string(),
+                s.terms.join(", "),
+                s.group.clone(),
+                pct(s.share),
+                ci(s.share_ci),
+                pct(s.overall_share),
+                diff::share_points(s.difference),
+                num(s.documents),
+            ]
+        })
+        .collect();
+    if skews.is_empty() {
+        page.p(
+            "No conditional skew listed: no topic has a group whose share in the topic (with at least \
+             `report.min_documents` of the axis's documents) has an interval that excludes its share overall.",
         );
     }
+    page.table(
+        &format!("{id}-table-skews"),
+        "The largest conditional skews: a group's share in a topic whose interval excludes its share overall",
+        &[
+            "topic",
+            "terms",
+            "group",
+            "share in topic",
+            "CI",
+            "share overall",
+            "difference",
+            "documents",
+        ],
+        3,
+        &skews,
+    );
 }
 
 /// WEAT effects, charted with their sign and significance.

@@ -316,52 +316,11 @@ fn read_axis(
     }
     // remove: terms taken out of groups.
     if let Some(n) = f.get("remove") {
-        let rkey = format!("{key}.remove");
-        for (g, gkey, terms) in r.entries(n, &rkey) {
-            let list = r.strings(terms, &format!("{rkey}.{g}"));
-            let Some((_, group_terms)) = spec.groups.get_mut(g) else {
-                unknown_group(r, spec, gkey, &rkey, g);
-                continue;
-            };
-            for (t, tn) in list {
-                let t = lexicon::normalize_term(&t).unwrap_or(t);
-                let before = group_terms.len();
-                group_terms.retain(|x| x.text != t);
-                if group_terms.len() == before {
-                    r.error(
-                        tn,
-                        &format!("{rkey}.{g}"),
-                        format!("`{t}` is not a term of group `{g}`, so it cannot be removed"),
-                    );
-                }
-            }
-        }
+        read_axis_remove(r, spec, n, key);
     }
     // groups: new groups, or terms added to the lexicon's groups.
     if let Some(n) = f.get("groups") {
-        let gkey_base = format!("{key}.groups");
-        for (g, gkey, gnode) in r.entries(n, &gkey_base) {
-            let gk = format!("{gkey_base}.{g}");
-            if !lexicon::valid_name(g) {
-                r.error(
-                    gkey,
-                    &gk,
-                    format!("invalid group name `{g}`: use lower-case letters, digits and _"),
-                );
-                continue;
-            }
-            if let Some(GroupTerms { description, terms }) = lexicon::read_group(r, gnode, &gk) {
-                let entry = spec.groups.entry(g.to_owned()).or_default();
-                if description.is_some() {
-                    entry.0 = description;
-                }
-                entry.1.extend(terms.into_iter().map(|t| SpecTerm {
-                    text: t.text,
-                    plural: t.plural,
-                    at: t.at,
-                }));
-            }
-        }
+        read_axis_groups(r, spec, n, key);
     }
     // context: rules for ambiguous terms, added to or replacing the lexicons' rules.
     if let Some(n) = f.get("context") {
@@ -409,6 +368,57 @@ fn read_axis(
             format!("`{}` has no groups", spec.name),
             Some(help),
         );
+    }
+}
+
+/// An axis's `groups:` section: new groups, or terms added to the lexicons' groups.
+fn read_axis_groups(r: &mut Reader<'_>, spec: &mut AxisSpec, n: &Node, key: &str) {
+    let gkey_base = format!("{key}.groups");
+    for (g, gkey, gnode) in r.entries(n, &gkey_base) {
+        let gk = format!("{gkey_base}.{g}");
+        if !lexicon::valid_name(g) {
+            r.error(
+                gkey,
+                &gk,
+                format!("invalid group name `{g}`: use lower-case letters, digits and _"),
+            );
+            continue;
+        }
+        if let Some(GroupTerms { description, terms }) = lexicon::read_group(r, gnode, &gk) {
+            let entry = spec.groups.entry(g.to_owned()).or_default();
+            if description.is_some() {
+                entry.0 = description;
+            }
+            entry.1.extend(terms.into_iter().map(|t| SpecTerm {
+                text: t.text,
+                plural: t.plural,
+                at: t.at,
+            }));
+        }
+    }
+}
+
+/// An axis's `remove:` section: terms taken out of its groups.
+fn read_axis_remove(r: &mut Reader<'_>, spec: &mut AxisSpec, n: &Node, key: &str) {
+    let rkey = format!("{key}.remove");
+    for (g, gkey, terms) in r.entries(n, &rkey) {
+        let list = r.strings(terms, &format!("{rkey}.{g}"));
+        let Some((_, group_terms)) = spec.groups.get_mut(g) else {
+            unknown_group(r, spec, gkey, &rkey, g);
+            continue;
+        };
+        for (t, tn) in list {
+            let t = lexicon::normalize_term(&t).unwrap_or(t);
+            let before = group_terms.len();
+            group_terms.retain(|x| x.text != t);
+            if group_terms.len() == before {
+                r.error(
+                    tn,
+                    &format!("{rkey}.{g}"),
+                    format!("`{t}` is not a term of group `{g}`, so it cannot be removed"),
+                );
+            }
+        }
     }
 }
 
