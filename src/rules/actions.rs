@@ -334,30 +334,9 @@ pub fn read(
         let Some(f) = r.fields(body, &key, allowed) else {
             continue;
         };
-        let name = match f.get("name") {
-            Some(n) => match r.string(n, &format!("{key}.name")) {
-                Some(s) if crate::lexicon::valid_name(&s) => s,
-                Some(s) => {
-                    r.error_help(
-                        n,
-                        &format!("{key}.name"),
-                        format!("invalid action name `{s}`"),
-                        Some("use lower-case letters, digits and `_`"),
-                    );
-                    continue;
-                }
-                None => continue,
-            },
-            None => format!("{kind}_{}", i + 1),
+        let Some(name) = action_name(r, &f, &key, kind, kind_node, i, &out.actions) else {
+            continue;
         };
-        if out.actions.iter().any(|a| a.name == name) {
-            r.error_help(
-                f.get("name").unwrap_or(kind_node),
-                &format!("{key}.name"),
-                format!("a second action named `{name}`"),
-                Some("give every action its own name"),
-            );
-        }
         let scope = f
             .get("scope")
             .map(|n| read_scope(r, n, &format!("{key}.scope"), tax))
@@ -388,6 +367,44 @@ pub fn read(
         }
     }
     out
+}
+
+/// An action's `name` (default `KIND_N`, N its place in the list), valid and not taken by an
+/// earlier action; None when it is invalid (reported).
+fn action_name(
+    r: &mut Reader<'_>,
+    f: &yaml::Fields<'_>,
+    key: &str,
+    kind: &str,
+    kind_node: &Node,
+    i: usize,
+    earlier: &[Action],
+) -> Option<String> {
+    let name = match f.get("name") {
+        Some(n) => match r.string(n, &format!("{key}.name")) {
+            Some(s) if crate::lexicon::valid_name(&s) => s,
+            Some(s) => {
+                r.error_help(
+                    n,
+                    &format!("{key}.name"),
+                    format!("invalid action name `{s}`"),
+                    Some("use lower-case letters, digits and `_`"),
+                );
+                return None;
+            }
+            None => return None,
+        },
+        None => format!("{kind}_{}", i + 1),
+    };
+    if earlier.iter().any(|a| a.name == name) {
+        r.error_help(
+            f.get("name").unwrap_or(kind_node),
+            &format!("{key}.name"),
+            format!("a second action named `{name}`"),
+            Some("give every action its own name"),
+        );
+    }
+    Some(name)
 }
 
 fn read_scope(r: &mut Reader<'_>, node: &Node, key: &str, tax: &Taxonomy) -> Scope {
