@@ -298,58 +298,10 @@ pub fn parse(
         }
         None => r.error(&root, "groups", "missing key `groups`"),
     }
-    let mut context = IndexMap::new();
-    let mut group_context = IndexMap::new();
-    if let Some(c) = f.get("context") {
-        let items: &[Node] = match &c.kind {
-            yaml::Kind::Seq(items) => items,
-            yaml::Kind::Null => &[],
-            _ => {
-                r.error(
-                    c,
-                    "context",
-                    format!("expected a list of rules, found {}", c.type_name()),
-                );
-                &[]
-            }
-        };
-        for (i, item) in items.iter().enumerate() {
-            let key = format!("context[{i}]");
-            let Some((applies, rule)) = read_context(&mut r, item, &key) else {
-                continue;
-            };
-            match applies {
-                RuleTarget::Terms(terms) => {
-                    for term in terms {
-                        let known = groups
-                            .values()
-                            .any(|g: &GroupTerms| g.terms.iter().any(|t| t.text == term));
-                        if !known {
-                            r.error(item, &key, format!("context rule for `{term}`, which is not a term of any group of this lexicon"));
-                        } else if context.insert(term.clone(), rule.clone()).is_some() {
-                            r.error(
-                                item,
-                                &key,
-                                format!("a second context rule for `{term}`; merge them into one"),
-                            );
-                        }
-                    }
-                }
-                RuleTarget::Group(g) => {
-                    if !groups.contains_key(&g) {
-                        let names: Vec<&str> = groups.keys().map(String::as_str).collect();
-                        r.error(item, &key, format!("context rule for group `{g}`, which is not a group of this lexicon (groups: {})", names.join(", ")));
-                    } else if group_context.insert(g.clone(), rule).is_some() {
-                        r.error(
-                            item,
-                            &key,
-                            format!("a second context rule for group `{g}`; merge them into one"),
-                        );
-                    }
-                }
-            }
-        }
-    }
+    let (context, group_context) = match f.get("context") {
+        Some(c) => read_lexicon_context(&mut r, c, &groups),
+        None => Default::default(),
+    };
     let ages = f
         .get("ages")
         .map(|n| read_ages(&mut r, n, "ages", |g| groups.contains_key(g)))
@@ -367,6 +319,68 @@ pub fn parse(
         shadows,
         origin: origin.to_owned(),
     })
+}
+
+/// Context rules by term or by group name.
+type RulesByName = IndexMap<String, ContextRule>;
+
+/// A lexicon's `context:` list: the rules of its terms, and of its groups.
+fn read_lexicon_context(
+    r: &mut Reader<'_>,
+    c: &Node,
+    groups: &IndexMap<String, GroupTerms>,
+) -> (RulesByName, RulesByName) {
+    let mut context = IndexMap::new();
+    let mut group_context = IndexMap::new();
+    let items: &[Node] = match &c.kind {
+        yaml::Kind::Seq(items) => items,
+        yaml::Kind::Null => &[],
+        _ => {
+            r.error(
+                c,
+                "context",
+                format!("expected a list of rules, found {}", c.type_name()),
+            );
+            &[]
+        }
+    };
+    for (i, item) in items.iter().enumerate() {
+        let key = format!("context[{i}]");
+        let Some((applies, rule)) = read_context(r, item, &key) else {
+            continue;
+        };
+        match applies {
+            RuleTarget::Terms(terms) => {
+                for term in terms {
+                    let known = groups
+                        .values()
+                        .any(|g: &GroupTerms| g.terms.iter().any(|t| t.text == term));
+                    if !known {
+                        r.error(item, &key, format!("context rule for `{term}`, which is not a term of any group of this lexicon"));
+                    } else if context.insert(term.clone(), rule.clone()).is_some() {
+                        r.error(
+                            item,
+                            &key,
+                            format!("a second context rule for `{term}`; merge them into one"),
+                        );
+                    }
+                }
+            }
+            RuleTarget::Group(g) => {
+                if !groups.contains_key(&g) {
+                    let names: Vec<&str> = groups.keys().map(String::as_str).collect();
+                    r.error(item, &key, format!("context rule for group `{g}`, which is not a group of this lexicon (groups: {})", names.join(", ")));
+                } else if group_context.insert(g.clone(), rule).is_some() {
+                    r.error(
+                        item,
+                        &key,
+                        format!("a second context rule for group `{g}`; merge them into one"),
+                    );
+                }
+            }
+        }
+    }
+    (context, group_context)
 }
 
 /// Reads a group: either a list of terms (plurals matched) or a mapping with `terms`/`exact`.
