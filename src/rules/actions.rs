@@ -601,6 +601,93 @@ fn read_drop(
     ok.then_some(d)
 }
 
+/// `swap: gender`, with its `classes` and `names`.
+fn gender_swapper(
+    r: &mut Reader<'_>,
+    f: &yaml::Fields<'_>,
+    n: &Node,
+    key: &str,
+    ok: &mut bool,
+) -> Option<Swapper> {
+    r.choice(n, &format!("{key}.swap"), &["gender"])?;
+    let classes: Vec<String> = match f.get("classes") {
+        Some(cn) => {
+            let list = r.strings(cn, &format!("{key}.classes"));
+            for (c, node) in &list {
+                if !augment::GENDER_CLASSES.contains(&c.as_str()) {
+                    r.error_help(
+                        node,
+                        &format!("{key}.classes"),
+                        format!("unknown class `{c}`"),
+                        Some(format!(
+                            "classes of the gender swap: {}",
+                            augment::GENDER_CLASSES.join(", ")
+                        )),
+                    );
+                    *ok = false;
+                }
+            }
+            list.into_iter().map(|(c, _)| c).collect()
+        }
+        None => augment::GENDER_CLASSES
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+    };
+    let names = match f.get("names") {
+        Some(n) => r.boolean(n, &format!("{key}.names")).unwrap_or(false),
+        None => false,
+    };
+    let classes: Vec<&str> = classes.iter().map(String::as_str).collect();
+    match Swapper::gender(&classes, names) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            r.error(n, &format!("{key}.swap"), e);
+            None
+        }
+    }
+}
+
+/// `groups:`: interchangeable terms of two or more groups, in the same order.
+fn term_swapper(r: &mut Reader<'_>, n: &Node, key: &str, ok: &mut bool) -> Option<Swapper> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (g, gn, terms) in r.entries(n, &format!("{key}.groups")) {
+        let mut list: Vec<String> = Vec::new();
+        let given = r.strings(terms, &format!("{key}.groups.{g}"));
+        let any_given = !given.is_empty();
+        for (t, tn) in given {
+            if !t.chars().any(crate::lexicon::matcher::is_word_char) {
+                // An empty term would match between every two characters.
+                r.error_help(
+                    tn,
+                    &format!("{key}.groups.{g}"),
+                    format!("the term {t:?} has no letter or digit"),
+                    Some("remove it, or write the word it stands for"),
+                );
+                *ok = false;
+                continue;
+            }
+            list.push(t);
+        }
+        if !any_given {
+            r.error(gn, &format!("{key}.groups.{g}"), "a group without terms");
+            *ok = false;
+        }
+        groups.push((g.to_owned(), list));
+    }
+    if groups.len() < 2 {
+        r.error_help(n, &format!("{key}.groups"), "a swap needs at least two groups", Some("list the interchangeable terms of each group in the same order: `christian: [church, Bible]`, `muslim: [mosque, Quran]`"));
+        return None;
+    }
+    match Swapper::term_groups(&groups) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            r.error(n, &format!("{key}.groups"), e);
+            None
+        }
+    }
+}
+
 fn read_augment(
     r: &mut Reader<'_>,
     f: &yaml::Fields<'_>,
@@ -609,83 +696,8 @@ fn read_augment(
 ) -> Option<AugmentRule> {
     let mut ok = true;
     let swapper = match (f.get("swap"), f.get("groups")) {
-        (Some(n), None) => {
-            r.choice(n, &format!("{key}.swap"), &["gender"])?;
-            let classes: Vec<String> = match f.get("classes") {
-                Some(cn) => {
-                    let list = r.strings(cn, &format!("{key}.classes"));
-                    for (c, node) in &list {
-                        if !augment::GENDER_CLASSES.contains(&c.as_str()) {
-                            r.error_help(
-                                node,
-                                &format!("{key}.classes"),
-                                format!("unknown class `{c}`"),
-                                Some(format!(
-                                    "classes of the gender swap: {}",
-                                    augment::GENDER_CLASSES.join(", ")
-                                )),
-                            );
-                            ok = false;
-                        }
-                    }
-                    list.into_iter().map(|(c, _)| c).collect()
-                }
-                None => augment::GENDER_CLASSES
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect(),
-            };
-            let names = match f.get("names") {
-                Some(n) => r.boolean(n, &format!("{key}.names")).unwrap_or(false),
-                None => false,
-            };
-            let classes: Vec<&str> = classes.iter().map(String::as_str).collect();
-            match Swapper::gender(&classes, names) {
-                Ok(s) => s,
-                Err(e) => {
-                    r.error(n, &format!("{key}.swap"), e);
-                    return None;
-                }
-            }
-        }
-        (None, Some(n)) => {
-            let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-            for (g, gn, terms) in r.entries(n, &format!("{key}.groups")) {
-                let mut list: Vec<String> = Vec::new();
-                let given = r.strings(terms, &format!("{key}.groups.{g}"));
-                let any_given = !given.is_empty();
-                for (t, tn) in given {
-                    if !t.chars().any(crate::lexicon::matcher::is_word_char) {
-                        // An empty term would match between every two characters.
-                        r.error_help(
-                            tn,
-                            &format!("{key}.groups.{g}"),
-                            format!("the term {t:?} has no letter or digit"),
-                            Some("remove it, or write the word it stands for"),
-                        );
-                        ok = false;
-                        continue;
-                    }
-                    list.push(t);
-                }
-                if !any_given {
-                    r.error(gn, &format!("{key}.groups.{g}"), "a group without terms");
-                    ok = false;
-                }
-                groups.push((g.to_owned(), list));
-            }
-            if groups.len() < 2 {
-                r.error_help(n, &format!("{key}.groups"), "a swap needs at least two groups", Some("list the interchangeable terms of each group in the same order: `christian: [church, Bible]`, `muslim: [mosque, Quran]`"));
-                return None;
-            }
-            match Swapper::term_groups(&groups) {
-                Ok(s) => s,
-                Err(e) => {
-                    r.error(n, &format!("{key}.groups"), e);
-                    return None;
-                }
-            }
-        }
+        (Some(n), None) => gender_swapper(r, f, n, key, &mut ok)?,
+        (None, Some(n)) => term_swapper(r, n, key, &mut ok)?,
         (Some(n), Some(_)) => {
             r.error(n, key, "give either `swap: gender` or `groups:`, not both");
             return None;
