@@ -790,6 +790,69 @@ fn read_augment(
     })
 }
 
+/// A rebalance action's own `target`: `parity`, shares, or `{reference: REPORT.json}`; the
+/// shares in group order and how they were given.
+fn explicit_target(
+    r: &mut Reader<'_>,
+    t: &Node,
+    key: &str,
+    name: &str,
+    group_names: &[&str],
+    base_dir: &Path,
+) -> Option<(Vec<f64>, String)> {
+    let n = group_names.len();
+    let tkey = format!("{key}.target");
+    match &t.kind {
+        Kind::Str(s) if s == "parity" => Some((vec![1.0 / n as f64; n], "parity".to_owned())),
+        Kind::Map(m)
+            if m.len() == 1 && matches!(&m[0].0.kind, Kind::Str(k) if k == "reference") =>
+        {
+            let path = r.string(&m[0].1, &format!("{tkey}.reference"))?;
+            let shares =
+                reference_shares(r, &m[0].1, &tkey, &base_dir.join(&path), name, group_names)?;
+            Some((shares, format!("reference:{path}")))
+        }
+        Kind::Map(_) => Some((
+            super::read_shares(r, t, &tkey, group_names)?,
+            "shares".to_owned(),
+        )),
+        _ => {
+            r.error_help(t, &tkey, format!("expected `parity`, a mapping of group: share, or `{{reference: REPORT.json}}`, found {}", t.scalar_text()), Some("e.g. `target: {female: 0.5, male: 0.5}`"));
+            None
+        }
+    }
+}
+
+/// A rebalance action's `context`: `none`, `source`, `topic` or an attribute lexicon; None
+/// when invalid (reported).
+fn rebalance_context(
+    r: &mut Reader<'_>,
+    n: &Node,
+    key: &str,
+    tax: &Taxonomy,
+    topics: bool,
+) -> Option<Context> {
+    let ckey = format!("{key}.context");
+    match r.string(n, &ckey).as_deref() {
+        Some("none") => Some(Context::None),
+        Some("source") => Some(Context::Source),
+        Some("topic") if topics => Some(Context::Topic),
+        Some("topic") => {
+            r.error_help(
+                n,
+                &ckey,
+                "`context: topic` needs topics, and this rule file has no `embedding.topics`",
+                Some("add e.g. `embedding: {model: DIR, topics: {k: 8}}` (see rules/README.md, `embedding`)"),
+            );
+            None
+        }
+        Some(other) => {
+            axis_index(r, n, &ckey, other, tax, LexiconKind::Attribute).map(Context::Attribute)
+        }
+        None => None,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn read_rebalance(
     r: &mut Reader<'_>,
@@ -824,34 +887,7 @@ fn read_rebalance(
             Some(t) => ((0..n).map(|i| t.share(i, n)).collect(), t.kind().to_owned()),
             None => (vec![1.0 / n as f64; n], "parity".to_owned()),
         },
-        Some(t) => {
-            let tkey = format!("{key}.target");
-            match &t.kind {
-                Kind::Str(s) if s == "parity" => (vec![1.0 / n as f64; n], "parity".to_owned()),
-                Kind::Map(m)
-                    if m.len() == 1 && matches!(&m[0].0.kind, Kind::Str(k) if k == "reference") =>
-                {
-                    let path = r.string(&m[0].1, &format!("{tkey}.reference"))?;
-                    let shares = reference_shares(
-                        r,
-                        &m[0].1,
-                        &tkey,
-                        &base_dir.join(&path),
-                        &name,
-                        &group_names,
-                    )?;
-                    (shares, format!("reference:{path}"))
-                }
-                Kind::Map(_) => (
-                    super::read_shares(r, t, &tkey, &group_names)?,
-                    "shares".to_owned(),
-                ),
-                _ => {
-                    r.error_help(t, &tkey, format!("expected `parity`, a mapping of group: share, or `{{reference: REPORT.json}}`, found {}", t.scalar_text()), Some("e.g. `target: {female: 0.5, male: 0.5}`"));
-                    return None;
-                }
-            }
-        }
+        Some(t) => explicit_target(r, t, key, &name, &group_names, base_dir)?,
     };
     let strategy = match f.get("strategy") {
         Some(n) => match r.choice(
@@ -919,29 +955,13 @@ fn read_rebalance(
             ok = false;
         }
     }
-    let mut context = Context::None;
-    if let Some(n) = f.get("context") {
-        let ckey = format!("{key}.context");
-        match r.string(n, &ckey).as_deref() {
-            Some("none") => {}
-            Some("source") => context = Context::Source,
-            Some("topic") if topics => context = Context::Topic,
-            Some("topic") => {
-                r.error_help(
-                    n,
-                    &ckey,
-                    "`context: topic` needs topics, and this rule file has no `embedding.topics`",
-                    Some("add e.g. `embedding: {model: DIR, topics: {k: 8}}` (see rules/README.md, `embedding`)"),
-                );
-                ok = false;
-            }
-            Some(other) => match axis_index(r, n, &ckey, other, tax, LexiconKind::Attribute) {
-                Some(a) => context = Context::Attribute(a),
-                None => ok = false,
-            },
-            None => ok = false,
-        }
-    }
+    let context = match f.get("context") {
+        Some(n) => rebalance_context(r, n, key, tax, topics).unwrap_or_else(|| {
+            ok = false;
+            Context::None
+        }),
+        None => Context::None,
+    };
     ok.then_some(RebalanceRule {
         axis,
         target,
