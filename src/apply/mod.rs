@@ -428,6 +428,88 @@ fn present_target(units: &[f64], target: &[f64]) -> (Vec<f64>, bool) {
     (t, missing)
 }
 
+/// A contextual rebalance's decisions per (group, bucket), with the buckets' units; the
+/// groups' own entries then only describe the whole axis.
+fn bucket_plans(
+    r: &RebalanceRule,
+    counts: &RebalanceCounts,
+    tax: &Taxonomy,
+    ids: &[GroupId],
+    target: &[f64],
+    groups: &mut [GroupPlan],
+    warnings: &mut Vec<String>,
+) -> Vec<BucketPlan> {
+    let mut buckets = Vec::new();
+    // Per bucket, the same decisions with the bucket's units; a group's own entry then
+    // only describes the whole axis.
+    for g in groups.iter_mut() {
+        (g.keep_probability, g.copies, g.weight) = (None, None, None);
+    }
+    let mut per_bucket: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for ((g, b), n) in &counts.buckets {
+        let i = ids.iter().position(|x| x == g).expect("group of the axis");
+        per_bucket
+            .entry(b.as_str())
+            .or_insert_with(|| vec![0.0; ids.len()])[i] += n;
+    }
+    let (mut partial, mut capped) = (0usize, false);
+    // Buckets in natural order (`topic 2` before `topic 10`).
+    let mut order: Vec<(&&str, &Vec<f64>)> = per_bucket.iter().collect();
+    order.sort_by_key(|(b, _)| natural_key(b));
+    for (b, u) in order {
+        let (t, missing) = present_target(u, target);
+        partial += missing as usize;
+        let total_b: f64 = u.iter().sum();
+        let (keep, copies, weight) = match r.strategy {
+            Strategy::Downsample => (Some(keep_probabilities(u, &t)), None, None),
+            Strategy::Upsample => {
+                let (f, c) = copy_factors(u, &t, r.max_copies as f64);
+                capped |= c;
+                (None, Some(f), None)
+            }
+            // Reweighing: t_g · n_c / n_{g,c}, with the axis's target.
+            Strategy::Reweight => {
+                let w = (0..u.len())
+                    .map(|i| {
+                        if u[i] > 0.0 {
+                            target[i] * total_b / u[i]
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect::<Vec<_>>();
+                (None, None, Some(w))
+            }
+        };
+        for i in 0..ids.len() {
+            if u[i] == 0.0 {
+                continue;
+            }
+            buckets.push(BucketPlan {
+                group: tax.groups[ids[i] as usize].key.clone(),
+                bucket: (*b).to_owned(),
+                units: u[i],
+                keep_probability: keep.as_ref().map(|v| v[i]),
+                copies: copies.as_ref().map(|v| v[i]),
+                weight: weight.as_ref().map(|v| v[i]),
+            });
+        }
+    }
+    if partial > 0 && r.strategy != Strategy::Reweight {
+        warnings.push(format!(
+            "in {partial} of {} context buckets a group with a target has no rows; there the target is renormalised over the groups present",
+            per_bucket.len()
+        ));
+    }
+    if capped {
+        warnings.push(format!(
+            "max_copies {} limits the upsampling in some context buckets: the target is not reached there",
+            r.max_copies
+        ));
+    }
+    buckets
+}
+
 impl RebalancePlan {
     /// Turns the first pass's counts into decisions.
     pub fn new(
@@ -516,76 +598,11 @@ impl RebalancePlan {
                 }
             }
         }
-        let mut buckets = Vec::new();
-        if r.context != Context::None {
-            // Per bucket, the same decisions with the bucket's units; a group's own entry then
-            // only describes the whole axis.
-            for g in &mut groups {
-                (g.keep_probability, g.copies, g.weight) = (None, None, None);
-            }
-            let mut per_bucket: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-            for ((g, b), n) in &counts.buckets {
-                let i = ids.iter().position(|x| x == g).expect("group of the axis");
-                per_bucket
-                    .entry(b.as_str())
-                    .or_insert_with(|| vec![0.0; ids.len()])[i] += n;
-            }
-            let (mut partial, mut capped) = (0usize, false);
-            // Buckets in natural order (`topic 2` before `topic 10`).
-            let mut order: Vec<(&&str, &Vec<f64>)> = per_bucket.iter().collect();
-            order.sort_by_key(|(b, _)| natural_key(b));
-            for (b, u) in order {
-                let (t, missing) = present_target(u, &target);
-                partial += missing as usize;
-                let total_b: f64 = u.iter().sum();
-                let (keep, copies, weight) = match r.strategy {
-                    Strategy::Downsample => (Some(keep_probabilities(u, &t)), None, None),
-                    Strategy::Upsample => {
-                        let (f, c) = copy_factors(u, &t, r.max_copies as f64);
-                        capped |= c;
-                        (None, Some(f), None)
-                    }
-                    // Reweighing: t_g · n_c / n_{g,c}, with the axis's target.
-                    Strategy::Reweight => {
-                        let w = (0..u.len())
-                            .map(|i| {
-                                if u[i] > 0.0 {
-                                    target[i] * total_b / u[i]
-                                } else {
-                                    0.0
-                                }
-                            })
-                            .collect::<Vec<_>>();
-                        (None, None, Some(w))
-                    }
-                };
-                for i in 0..ids.len() {
-                    if u[i] == 0.0 {
-                        continue;
-                    }
-                    buckets.push(BucketPlan {
-                        group: tax.groups[ids[i] as usize].key.clone(),
-                        bucket: (*b).to_owned(),
-                        units: u[i],
-                        keep_probability: keep.as_ref().map(|v| v[i]),
-                        copies: copies.as_ref().map(|v| v[i]),
-                        weight: weight.as_ref().map(|v| v[i]),
-                    });
-                }
-            }
-            if partial > 0 && r.strategy != Strategy::Reweight {
-                warnings.push(format!(
-                    "in {partial} of {} context buckets a group with a target has no rows; there the target is renormalised over the groups present",
-                    per_bucket.len()
-                ));
-            }
-            if capped {
-                warnings.push(format!(
-                    "max_copies {} limits the upsampling in some context buckets: the target is not reached there",
-                    r.max_copies
-                ));
-            }
-        }
+        let buckets = if r.context != Context::None {
+            bucket_plans(r, counts, tax, &ids, &target, &mut groups, &mut warnings)
+        } else {
+            Vec::new()
+        };
         RebalancePlan {
             action: action.name.clone(),
             axis: axis.name.clone(),
