@@ -724,137 +724,169 @@ impl Actions {
                         !drop
                     });
                 }
-                ActionKind::Augment(a) => {
-                    let mut copies = Vec::new();
-                    for r in rows.iter_mut() {
-                        if !in_scope(r) || unit(self.seed, &action.name, &r.id) >= a.probability {
-                            continue;
-                        }
-                        let known = memo.next().cloned();
-                        if known == Some(None) {
-                            continue; // the counting pass found nothing to rewrite
-                        }
-                        let mapping = || {
-                            a.swapper.mapping(
-                                stable_hash(self.seed, action.name.as_bytes()),
-                                &r.id,
-                                &a.from,
-                                &a.to,
-                            )
-                        };
-                        let rewritten = a.swapper.rewrite_lazy(r.text(doc.text), mapping);
-                        let Some((text, edits)) = rewritten else {
-                            debug_assert!(known.is_none(), "the counting pass rewrote it");
-                            if memo.record {
-                                memo.calls.push(None);
-                            }
-                            continue;
-                        };
-                        let hits = match known {
-                            Some(Some(hits)) => hits,
-                            _ => self.detector.hits(&text),
-                        };
-                        debug_assert_eq!(hits, self.detector.hits(&text));
-                        if memo.record {
-                            memo.calls.push(Some(hits.clone()));
-                        }
-                        match a.mode {
-                            AugmentMode::Append => copies.push(OutRow {
-                                id: format!("{}#{}", r.id, action.name),
-                                source_id: Some(
-                                    r.source_id.clone().unwrap_or_else(|| r.id.clone()),
-                                ),
-                                text: Some(text),
-                                augmented: true,
-                                rule: Some(action.name.clone()),
-                                edits,
-                                weight: r.weight,
-                                hits,
-                                origin: Origin::Augmented(k),
-                            }),
-                            AugmentMode::Replace => {
-                                if r.origin == Origin::Original {
-                                    bump(&mut stats.account.rewritten, &action.name);
-                                }
-                                r.text = Some(text);
-                                r.augmented = true;
-                                r.rule = Some(action.name.clone());
-                                r.edits = edits;
-                                r.hits = hits;
-                            }
-                        }
-                    }
-                    rows.extend(copies);
-                }
-                ActionKind::Rebalance(rb) => {
-                    let mut extra = Vec::new();
-                    let mut dropped = Vec::new();
-                    for (i, r) in rows.iter_mut().enumerate() {
-                        if !in_scope(r) {
-                            continue;
-                        }
-                        let Some(g) = assign(rb, &r.hits, tax, &mut stats.counts) else {
-                            continue;
-                        };
-                        let units = match rb.unit {
-                            Unit::Documents => 1.0,
-                            Unit::Tokens => r.text(doc.text).split_whitespace().count() as f64,
-                        };
-                        let bucket = match &rb.context {
-                            Context::None => String::new(),
-                            Context::Source => doc.source.unwrap_or("(none)").to_owned(),
-                            Context::Attribute(a) => primary_group(&r.hits, tax, *a).map_or_else(
-                                || "(none)".to_owned(),
-                                |g| tax.groups[g as usize].key.clone(),
-                            ),
-                            Context::Topic => {
-                                doc.topic.map_or_else(|| "(none)".into(), topic_bucket)
-                            }
-                        };
-                        let Some(plan) = &self.plan else {
-                            *stats.counts.groups.entry(g).or_default() += units;
-                            *stats.counts.buckets.entry((g, bucket)).or_default() += units;
-                            continue;
-                        };
-                        let d = plan.decision(&tax.groups[g as usize].key, &bucket);
-                        let u = unit(self.seed, &action.name, &r.id);
-                        match rb.strategy {
-                            Strategy::Downsample => {
-                                if u >= d.keep {
-                                    dropped.push(i);
-                                }
-                            }
-                            Strategy::Upsample => {
-                                let f = d.copies;
-                                let n = f.floor() as u32 + (u < f.fract()) as u32;
-                                for j in 1..n.max(1) {
-                                    let mut d = r.clone();
-                                    d.id = format!("{}#{}-dup{j}", r.id, action.name);
-                                    d.source_id =
-                                        Some(r.source_id.clone().unwrap_or_else(|| r.id.clone()));
-                                    d.rule = Some(action.name.clone());
-                                    d.origin = Origin::Duplicated(k);
-                                    extra.push(d);
-                                }
-                            }
-                            Strategy::Reweight => {
-                                r.weight *= d.weight;
-                            }
-                        }
-                    }
-                    for &i in dropped.iter().rev() {
-                        let r = rows.remove(i);
-                        let map = match r.origin {
-                            Origin::Original => &mut stats.account.dropped,
-                            _ => &mut stats.account.derived_dropped,
-                        };
-                        bump(map, &action.name);
-                    }
-                    rows.extend(extra);
-                }
+                ActionKind::Augment(a) => self.augment(k, a, doc, &mut rows, stats, memo),
+                ActionKind::Rebalance(rb) => self.rebalance(k, rb, doc, &mut rows, stats),
             }
         }
         rows
+    }
+
+    /// Whether row `r` of `doc` is in the scope of action `k`.
+    fn in_scope(&self, k: usize, doc: &Doc<'_>, r: &OutRow) -> bool {
+        let action = &self.list[k];
+        doc.scope_sql[k]
+            && (action.scope.groups.is_empty()
+                || r.hits
+                    .groups(self.detector.taxonomy())
+                    .iter()
+                    .any(|(g, _)| action.scope.groups.contains(g)))
+    }
+
+    /// Augment action `k`: each row in scope, drawn with the action's probability, rewritten
+    /// in place or copied.
+    fn augment(
+        &self,
+        k: usize,
+        a: &crate::rules::actions::AugmentRule,
+        doc: &Doc<'_>,
+        rows: &mut Vec<OutRow>,
+        stats: &mut PassStats,
+        memo: &mut RewriteMemo,
+    ) {
+        let action = &self.list[k];
+        let mut copies = Vec::new();
+        for r in rows.iter_mut() {
+            if !self.in_scope(k, doc, r) || unit(self.seed, &action.name, &r.id) >= a.probability {
+                continue;
+            }
+            let known = memo.next().cloned();
+            if known == Some(None) {
+                continue; // the counting pass found nothing to rewrite
+            }
+            let mapping = || {
+                a.swapper.mapping(
+                    stable_hash(self.seed, action.name.as_bytes()),
+                    &r.id,
+                    &a.from,
+                    &a.to,
+                )
+            };
+            let rewritten = a.swapper.rewrite_lazy(r.text(doc.text), mapping);
+            let Some((text, edits)) = rewritten else {
+                debug_assert!(known.is_none(), "the counting pass rewrote it");
+                if memo.record {
+                    memo.calls.push(None);
+                }
+                continue;
+            };
+            let hits = match known {
+                Some(Some(hits)) => hits,
+                _ => self.detector.hits(&text),
+            };
+            debug_assert_eq!(hits, self.detector.hits(&text));
+            if memo.record {
+                memo.calls.push(Some(hits.clone()));
+            }
+            match a.mode {
+                AugmentMode::Append => copies.push(OutRow {
+                    id: format!("{}#{}", r.id, action.name),
+                    source_id: Some(r.source_id.clone().unwrap_or_else(|| r.id.clone())),
+                    text: Some(text),
+                    augmented: true,
+                    rule: Some(action.name.clone()),
+                    edits,
+                    weight: r.weight,
+                    hits,
+                    origin: Origin::Augmented(k),
+                }),
+                AugmentMode::Replace => {
+                    if r.origin == Origin::Original {
+                        bump(&mut stats.account.rewritten, &action.name);
+                    }
+                    r.text = Some(text);
+                    r.augmented = true;
+                    r.rule = Some(action.name.clone());
+                    r.edits = edits;
+                    r.hits = hits;
+                }
+            }
+        }
+        rows.extend(copies);
+    }
+
+    /// Rebalance action `k`: the first pass counts each row's group and bucket; the second
+    /// keeps, copies or weighs it as the plan decides.
+    fn rebalance(
+        &self,
+        k: usize,
+        rb: &RebalanceRule,
+        doc: &Doc<'_>,
+        rows: &mut Vec<OutRow>,
+        stats: &mut PassStats,
+    ) {
+        let action = &self.list[k];
+        let tax = self.detector.taxonomy();
+        let mut extra = Vec::new();
+        let mut dropped = Vec::new();
+        for (i, r) in rows.iter_mut().enumerate() {
+            if !self.in_scope(k, doc, r) {
+                continue;
+            }
+            let Some(g) = assign(rb, &r.hits, tax, &mut stats.counts) else {
+                continue;
+            };
+            let units = match rb.unit {
+                Unit::Documents => 1.0,
+                Unit::Tokens => r.text(doc.text).split_whitespace().count() as f64,
+            };
+            let bucket = match &rb.context {
+                Context::None => String::new(),
+                Context::Source => doc.source.unwrap_or("(none)").to_owned(),
+                Context::Attribute(a) => primary_group(&r.hits, tax, *a).map_or_else(
+                    || "(none)".to_owned(),
+                    |g| tax.groups[g as usize].key.clone(),
+                ),
+                Context::Topic => doc.topic.map_or_else(|| "(none)".into(), topic_bucket),
+            };
+            let Some(plan) = &self.plan else {
+                *stats.counts.groups.entry(g).or_default() += units;
+                *stats.counts.buckets.entry((g, bucket)).or_default() += units;
+                continue;
+            };
+            let d = plan.decision(&tax.groups[g as usize].key, &bucket);
+            let u = unit(self.seed, &action.name, &r.id);
+            match rb.strategy {
+                Strategy::Downsample => {
+                    if u >= d.keep {
+                        dropped.push(i);
+                    }
+                }
+                Strategy::Upsample => {
+                    let f = d.copies;
+                    let n = f.floor() as u32 + (u < f.fract()) as u32;
+                    for j in 1..n.max(1) {
+                        let mut d = r.clone();
+                        d.id = format!("{}#{}-dup{j}", r.id, action.name);
+                        d.source_id = Some(r.source_id.clone().unwrap_or_else(|| r.id.clone()));
+                        d.rule = Some(action.name.clone());
+                        d.origin = Origin::Duplicated(k);
+                        extra.push(d);
+                    }
+                }
+                Strategy::Reweight => {
+                    r.weight *= d.weight;
+                }
+            }
+        }
+        for &i in dropped.iter().rev() {
+            let r = rows.remove(i);
+            let map = match r.origin {
+                Origin::Original => &mut stats.account.dropped,
+                _ => &mut stats.account.derived_dropped,
+            };
+            bump(map, &action.name);
+        }
+        rows.extend(extra);
     }
 }
 
