@@ -201,18 +201,28 @@ impl Lines {
             })
             .to_string(),
             LogFormat::Text => format!(
-                "{}{percent:.1}% ({:.1} of {:.1} MB, {:.1} MB/s, ETA {}), {docs} docs, {elapsed:.0} s",
+                "{}{percent:.1}% ({} of {}, {}/s, ETA {}), {docs} docs, {elapsed:.0} s",
                 if phase.is_empty() {
                     String::new()
                 } else {
                     format!("{phase}: ")
                 },
-                pos as f64 / 1e6,
-                total as f64 / 1e6,
-                rate / 1e6,
+                size(pos as f64),
+                size(total as f64),
+                size(rate),
                 eta.map_or("?".into(), |e| format!("{e:.0} s")),
             ),
         }
+    }
+}
+
+/// Bytes for people: `512 B`, `15.3 kB`, `5.8 MB`, `1.2 GB`.
+fn size(b: f64) -> String {
+    match b {
+        b if b < 1e3 => format!("{b:.0} B"),
+        b if b < 1e6 => format!("{:.1} kB", b / 1e3),
+        b if b < 1e9 => format!("{:.1} MB", b / 1e6),
+        b => format!("{:.2} GB", b / 1e9),
     }
 }
 
@@ -274,7 +284,7 @@ mod tests {
         let t = Lines::new(LogFormat::Text, Duration::ZERO);
         t.start(1, 2_000_000);
         assert!(
-            t.line(true).starts_with("100.0% (2.0 of 2.0 MB"),
+            t.line(true).starts_with("100.0% (2.0 MB of 2.0 MB"),
             "{}",
             t.line(true)
         );

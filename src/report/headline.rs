@@ -368,8 +368,15 @@ impl Headline {
                 none.join(", ")
             );
         }
+        let judged_any = r.axes.iter().flat_map(|a| &a.groups).any(|g| !g.too_few);
         let rule = if r.rows.scanned == 0 {
             "No finding: no document was scanned.".to_owned()
+        } else if !judged_any {
+            format!(
+                "Nothing to judge: no group has {} documents or more (`report.min_documents`; lower it for a \
+                 small corpus, knowing that the intervals will be wide).",
+                r.min_documents
+            )
         } else if r.findings.is_empty() {
             format!(
                 "No skew flagged: no judged group's {cl} excludes its target, and on axes without a target every \

@@ -316,7 +316,7 @@ fn progress_shows_phase_percent_and_eta() {
     assert!(o.status.success(), "{}", stderr(&o));
     let size = std::fs::metadata(&bold).unwrap().len() as f64 / 1e6;
     assert!(
-        stderr(&o).contains(&format!("scanning: 100.0% ({size:.1} of {size:.1} MB")),
+        stderr(&o).contains(&format!("scanning: 100.0% ({size:.1} MB of {size:.1} MB")),
         "{}",
         stderr(&o)
     );
