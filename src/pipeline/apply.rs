@@ -169,64 +169,10 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     let seed = opts.seed.unwrap_or(rules.apply.seed);
     let list = rules.apply.actions.clone();
 
-    // The output schema: the union of the files' columns, then the provenance columns.
-    let schemas = rt.block_on(async {
-        let mut v = Vec::new();
-        for f in &files {
-            let df = open(&ctx, f).await?;
-            let schema = df.schema().as_arrow().clone();
-            check_columns(f, &schema, &rules.input)?;
-            v.push(schema);
-        }
-        Ok::<_, Error>(v)
-    })?;
-    let input_schema = Schema::try_merge(schemas.iter().cloned()).map_err(|e| {
-        Error::Input(InputError {
-            path: None,
-            line: None,
-            message: format!("the input files' columns do not agree: {e}"),
-            help: Some(
-                "give a column the same type in every file, or apply the files separately".into(),
-            ),
-        })
-    })?;
     let uses_topics = list
         .iter()
         .any(|a| matches!(&a.kind, ActionKind::Rebalance(rb) if rb.context == Context::Topic));
-    let mut provenance: Vec<&str> = PROVENANCE.to_vec();
-    if uses_topics {
-        provenance.push(TOPIC_COLUMN);
-    }
-    let replaced: Vec<String> = input_schema
-        .fields()
-        .iter()
-        .filter(|f| provenance.contains(&f.name().as_str()))
-        .map(|f| f.name().clone())
-        .collect();
-    let mut fields: Vec<Field> = input_schema
-        .fields()
-        .iter()
-        .filter(|f| !provenance.contains(&f.name().as_str()))
-        .map(|f| f.as_ref().clone().with_nullable(true))
-        .collect();
-    fields.extend(provenance_fields());
-    if uses_topics {
-        fields.push(Field::new(TOPIC_COLUMN, DataType::Int32, true));
-    }
-    let out_schema: SchemaRef = Arc::new(Schema::new(fields));
-    for c in &rules.apply.output.partition_by {
-        if c == &rules.input.text_column {
-            return Err(Error::Usage(format!(
-                "output.partition_by: `{c}` is the text column, whose every value would be a directory; partition by a column with few values (language, source)"
-            )));
-        }
-        if input_schema.field_with_name(c).is_err() {
-            return Err(Error::Usage(format!(
-                "output.partition_by: no column `{c}` to partition by; the input's columns are {}",
-                column_list(&input_schema)
-            )));
-        }
-    }
+    let (out_schema, replaced) = output_schema(&rt, &ctx, &files, rules, uses_topics)?;
 
     // With `context: topic`, a first read fits the topics on a sample of the corpus.
     let mut passes = 1;
@@ -554,6 +500,73 @@ fn write_artifacts(
         }
     }
     Ok(())
+}
+
+/// The output schema: the union of the files' columns (each file checked against the rules),
+/// then the provenance columns; and the input columns that provenance columns replace. The
+/// partition columns must be input columns other than the text.
+fn output_schema(
+    rt: &tokio::runtime::Runtime,
+    ctx: &SessionContext,
+    files: &[InputFile],
+    rules: &RuleSet,
+    uses_topics: bool,
+) -> Result<(SchemaRef, Vec<String>)> {
+    let schemas = rt.block_on(async {
+        let mut v = Vec::new();
+        for f in files {
+            let df = open(ctx, f).await?;
+            let schema = df.schema().as_arrow().clone();
+            check_columns(f, &schema, &rules.input)?;
+            v.push(schema);
+        }
+        Ok::<_, Error>(v)
+    })?;
+    let input_schema = Schema::try_merge(schemas.iter().cloned()).map_err(|e| {
+        Error::Input(InputError {
+            path: None,
+            line: None,
+            message: format!("the input files' columns do not agree: {e}"),
+            help: Some(
+                "give a column the same type in every file, or apply the files separately".into(),
+            ),
+        })
+    })?;
+    let mut provenance: Vec<&str> = PROVENANCE.to_vec();
+    if uses_topics {
+        provenance.push(TOPIC_COLUMN);
+    }
+    let replaced: Vec<String> = input_schema
+        .fields()
+        .iter()
+        .filter(|f| provenance.contains(&f.name().as_str()))
+        .map(|f| f.name().clone())
+        .collect();
+    let mut fields: Vec<Field> = input_schema
+        .fields()
+        .iter()
+        .filter(|f| !provenance.contains(&f.name().as_str()))
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    fields.extend(provenance_fields());
+    if uses_topics {
+        fields.push(Field::new(TOPIC_COLUMN, DataType::Int32, true));
+    }
+    let out_schema: SchemaRef = Arc::new(Schema::new(fields));
+    for c in &rules.apply.output.partition_by {
+        if c == &rules.input.text_column {
+            return Err(Error::Usage(format!(
+                "output.partition_by: `{c}` is the text column, whose every value would be a directory; partition by a column with few values (language, source)"
+            )));
+        }
+        if input_schema.field_with_name(c).is_err() {
+            return Err(Error::Usage(format!(
+                "output.partition_by: no column `{c}` to partition by; the input's columns are {}",
+                column_list(&input_schema)
+            )));
+        }
+    }
+    Ok((out_schema, replaced))
 }
 
 /// The size and modification time of each input file.
