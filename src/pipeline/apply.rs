@@ -376,7 +376,6 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     }
     let before_report = Report::build(&report_rules, &outcome(before));
     let after_report = Report::build(&report_rules, &outcome(after));
-    let tax = rules.taxonomy();
     let mut warnings: Vec<String> = empty_files
         .iter()
         .map(|f| format!("skipped empty file {}", f.path.display()))
@@ -395,7 +394,61 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
     let input_hashes = hashing
         .join()
         .map_err(|_| Error::Internal("the hashing thread panicked".into()))?;
-    let manifest = Manifest {
+    let manifest = build_manifest(
+        rules,
+        &files,
+        input_hashes,
+        seed,
+        &list,
+        ManifestParts {
+            account,
+            replaced,
+            written,
+            filter_audit,
+            plan,
+            weighted,
+            warnings,
+        },
+    )?;
+    write_artifacts(
+        tmp.path(),
+        &manifest,
+        [&before_report, &after_report],
+        &opts.formats,
+    )?;
+    tmp.commit(&opts.output)?;
+    Ok(ApplyOutcome {
+        manifest,
+        before: before_report,
+        after: after_report,
+        elapsed: started.elapsed(),
+        passes,
+    })
+}
+
+/// What a run produced, for its manifest.
+struct ManifestParts {
+    account: crate::apply::Account,
+    replaced: Vec<String>,
+    written: Vec<manifest::FileEntry>,
+    filter_audit: Vec<FilterAuditEntry>,
+    plan: Option<RebalancePlan>,
+    weighted: BTreeMap<GroupId, f64>,
+    warnings: Vec<String>,
+}
+
+/// The manifest of an `apply` output: inputs with their hashes, rules, seed, actions, the row
+/// account, the files written, the filter audit and the rebalance plan.
+fn build_manifest(
+    rules: &RuleSet,
+    files: &[InputFile],
+    input_hashes: Vec<Result<String>>,
+    seed: u64,
+    list: &[crate::rules::actions::Action],
+    parts: ManifestParts,
+) -> Result<Manifest> {
+    let tax = rules.taxonomy();
+    Ok(Manifest {
         schema: manifest::SCHEMA.into(),
         version: manifest::SCHEMA_VERSION,
         tool: crate::report::Tool::current(),
@@ -423,38 +476,25 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
             })
             .collect(),
         rows: manifest::Rows {
-            account,
+            account: parts.account,
             balanced: true,
         },
-        replaced_columns: replaced,
+        replaced_columns: parts.replaced,
         output: OutputEntry {
             compression: rules.apply.output.compression.name().to_owned(),
             row_group_size: rules.apply.output.row_group_size,
             target_file_size: rules.apply.output.target_file_size,
             partition_by: rules.apply.output.partition_by.clone(),
-            files: written,
+            files: parts.written,
         },
-        filter_audit,
-        rebalance: plan,
-        weighted_groups: weighted
+        filter_audit: parts.filter_audit,
+        rebalance: parts.plan,
+        weighted_groups: parts
+            .weighted
             .iter()
             .map(|(g, w)| (tax.groups[*g as usize].key.clone(), *w))
             .collect(),
-        warnings,
-    };
-    write_artifacts(
-        tmp.path(),
-        &manifest,
-        [&before_report, &after_report],
-        &opts.formats,
-    )?;
-    tmp.commit(&opts.output)?;
-    Ok(ApplyOutcome {
-        manifest,
-        before: before_report,
-        after: after_report,
-        elapsed: started.elapsed(),
-        passes,
+        warnings: parts.warnings,
     })
 }
 
