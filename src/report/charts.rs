@@ -230,6 +230,40 @@ fn row_label(
     Ok(())
 }
 
+/// One bar in the band that starts at `y`: the value, its interval as whiskers `whisker` pixels
+/// high, and its target as a black tick.
+fn draw_bar(
+    chart: &mut Bars<'_, '_>,
+    y: f64,
+    r: &Bar,
+    x_max: f64,
+    whisker: u32,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(v) = r.value {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(0.0, y + 0.2), (v.min(x_max), y + 0.8)],
+            PALETTE[0].filled(),
+        )))?;
+        if let Some([lo, hi]) = r.ci {
+            chart.draw_series(std::iter::once(ErrorBar::new_horizontal(
+                y + 0.5,
+                lo,
+                v,
+                hi.min(x_max),
+                TEXT.stroke_width(1),
+                whisker,
+            )))?;
+        }
+    }
+    if let Some(t) = r.target {
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(t, y + 0.05), (t, y + 0.95)],
+            BLACK.stroke_width(3),
+        )))?;
+    }
+    Ok(())
+}
+
 /// Horizontal bars, one per row, with confidence intervals as error bars and targets as black
 /// ticks. Rows without a value are drawn empty (their label stays).
 pub fn bars(rows: &[Bar], scale: Scale, axis_label: &str, value_name: &str) -> String {
@@ -263,28 +297,7 @@ pub fn bars(rows: &[Bar], scale: Scale, axis_label: &str, value_name: &str) -> S
         let mut chart = bar_area(root, top, left, x_max, n, scale, axis_label)?;
         let y = |i: usize| (n - 1 - i) as f64;
         for (i, r) in rows.iter().enumerate() {
-            if let Some(v) = r.value {
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, y(i) + 0.2), (v.min(x_max), y(i) + 0.8)],
-                    PALETTE[0].filled(),
-                )))?;
-            }
-            if let (Some(v), Some([lo, hi])) = (r.value, r.ci) {
-                chart.draw_series(std::iter::once(ErrorBar::new_horizontal(
-                    y(i) + 0.5,
-                    lo,
-                    v,
-                    hi.min(x_max),
-                    TEXT.stroke_width(1),
-                    8,
-                )))?;
-            }
-            if let Some(t) = r.target {
-                chart.draw_series(std::iter::once(PathElement::new(
-                    vec![(t, y(i) + 0.05), (t, y(i) + 0.95)],
-                    BLACK.stroke_width(3),
-                )))?;
-            }
+            draw_bar(&mut chart, y(i), r, x_max, 8)?;
             row_label(root, chart.backend_coord(&(0.0, y(i) + 0.5)), &r.label)?;
         }
         Ok(())
@@ -425,28 +438,7 @@ fn panel(area: &Root<'_>, p: &Panel, x_max: f64) -> Result<(), Box<dyn std::erro
         .draw()?;
     let y = |i: usize| (n - 1 - i) as f64;
     for (i, r) in p.bars.iter().enumerate() {
-        if let Some(v) = r.value {
-            chart.draw_series(std::iter::once(Rectangle::new(
-                [(0.0, y(i) + 0.2), (v.min(x_max), y(i) + 0.8)],
-                PALETTE[0].filled(),
-            )))?;
-            if let Some([lo, hi]) = r.ci {
-                chart.draw_series(std::iter::once(ErrorBar::new_horizontal(
-                    y(i) + 0.5,
-                    lo,
-                    v,
-                    hi.min(x_max),
-                    TEXT.stroke_width(1),
-                    6,
-                )))?;
-            }
-        }
-        if let Some(t) = r.target {
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(t, y(i) + 0.05), (t, y(i) + 0.95)],
-                BLACK.stroke_width(3),
-            )))?;
-        }
+        draw_bar(&mut chart, y(i), r, x_max, 6)?;
         // The chart gives backend pixels; the area draws relative to its corner.
         let (x, yy) = chart.backend_coord(&(0.0, y(i) + 0.5));
         let (bx, by) = area.get_base_pixel();
