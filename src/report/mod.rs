@@ -587,7 +587,8 @@ fn associations(rules: &RuleSet, s: &ScanStats) -> (Vec<GroupAssociations>, u64)
     let fdr = 1.0 - rules.report.confidence;
     let mut kept: std::collections::BTreeMap<(GroupId, usize), Vec<Association>> =
         Default::default();
-    for ((g, li, mut a), q) in tested.iter().cloned().zip(q) {
+    let n_tested = tested.len() as u64;
+    for ((g, li, mut a), q) in tested.into_iter().zip(q) {
         a.q = q;
         if a.z > 0.0 && q <= fdr {
             kept.entry((g, li)).or_default().push(a);
@@ -605,7 +606,7 @@ fn associations(rules: &RuleSet, s: &ScanStats) -> (Vec<GroupAssociations>, u64)
             }
         })
         .collect();
-    (out, tested.len() as u64)
+    (out, n_tested)
 }
 
 /// The counts of one group–term pair: documents of the group (`y_g`) and of the axis's other

@@ -114,11 +114,6 @@ impl Target {
             Target::Shares(_) => "shares",
         }
     }
-
-    /// Whether the `i`-th group takes part in the comparison (a positive target share).
-    pub fn covers(&self, i: usize, n: usize) -> bool {
-        self.share(i, n) > 0.0
-    }
 }
 
 /// Settings of the context-association section of the report (`report.association`).
