@@ -255,7 +255,14 @@ impl StdinSpool {
         std::fs::create_dir_all(&dir).map_err(|e| Error::output(&dir, e))?;
         let path = dir.join("stdin.jsonl");
         let mut f = std::fs::File::create(&path).map_err(|e| Error::output(&path, e))?;
-        std::io::copy(&mut std::io::stdin().lock(), &mut f).map_err(|e| Error::output(&path, e))?;
+        let n = std::io::copy(&mut std::io::stdin().lock(), &mut f)
+            .map_err(|e| Error::output(&path, e))?;
+        if n == 0 {
+            return Err(Error::Usage(
+                "`-`: standard input is empty; pipe a JSONL corpus in, e.g. `zcat corpus.jsonl.gz | debias scan -`"
+                    .into(),
+            ));
+        }
         let spooled = path.to_string_lossy().to_string();
         let inputs = inputs
             .iter()
@@ -311,6 +318,14 @@ pub struct RunArgs {
     /// 256MiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, env = "DEBIAS_MEMORY_LIMIT")]
     pub memory_limit: Option<usize>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// What is written on standard error while a command runs, shared by `scan`, `apply` and
+/// `embed`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
     /// No progress bar and no summary on standard error.
     #[arg(long, short)]
     pub quiet: bool,
@@ -387,18 +402,8 @@ pub struct EmbedArgs {
     /// Worker threads (1 to 1024). Default: the number of cores.
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
-    /// No progress bar and no summary on standard error.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// How progress and the summary are written when standard error is not a terminal.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        value_name = "FORMAT",
-        env = "DEBIAS_LOG_FORMAT"
-    )]
-    pub log_format: progress::LogFormat,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Debug, Args)]
@@ -1049,7 +1054,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     if args.run.threads == Some(0) {
         return Err(Error::Usage("--threads must be at least 1".into()));
     }
-    let progress = progress::reporter(args.run.quiet, args.run.log_format);
+    let progress = progress::reporter(args.run.log.quiet, args.run.log.log_format);
     let opts = ScanOptions {
         threads: args.run.threads.unwrap_or_else(pipeline::default_threads),
         memory_limit: args.run.memory_limit,
@@ -1080,7 +1085,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
         })
         .collect();
     if let Some(er) = &rules.embedding {
-        if !args.run.quiet {
+        if !args.run.log.quiet {
             eprintln!(
                 "embedding {} documents with {} ({}, {}) for the `embedding:` section...",
                 outcome.stats.documents.min(er.max_documents),
@@ -1121,7 +1126,7 @@ fn print_scan_summary(
     report: &Report,
     dest: &ReportDest,
 ) {
-    if !args.run.quiet && args.run.log_format == progress::LogFormat::Json {
+    if !args.run.log.quiet && args.run.log.log_format == progress::LogFormat::Json {
         let s = &outcome.stats;
         eprintln!(
             "{}",
@@ -1139,7 +1144,7 @@ fn print_scan_summary(
                 "empty_files": outcome.empty_files.iter().map(|f| f.path.display().to_string()).collect::<Vec<_>>(),
             })
         );
-    } else if !args.run.quiet {
+    } else if !args.run.log.quiet {
         let s = &outcome.stats;
         let secs = outcome.elapsed.as_secs_f64();
         eprintln!(
@@ -1233,12 +1238,12 @@ fn check_gates(args: CheckArgs) -> Result<ExitCode, Error> {
 fn apply(args: ApplyArgs) -> Result<(), Error> {
     let rules = args.columns.apply(load_rules(args.rules.as_deref())?);
     output_outside_inputs(&args.output, &args.inputs)?;
-    if rules.apply.actions.is_empty() && !args.run.quiet {
+    if rules.apply.actions.is_empty() && !args.run.log.quiet {
         eprintln!(
             "note: the rules have no `actions:`; the corpus is copied with provenance columns (see rules/README.md, `actions`)"
         );
     }
-    let progress = progress::reporter(args.run.quiet, args.run.log_format);
+    let progress = progress::reporter(args.run.log.quiet, args.run.log.log_format);
     let opts = ApplyOptions {
         output: args.output.clone(),
         overwrite: args.overwrite,
@@ -1250,7 +1255,7 @@ fn apply(args: ApplyArgs) -> Result<(), Error> {
     };
     let (inputs, _stdin) = StdinSpool::take(&args.inputs)?;
     let outcome = pipeline::apply::apply(&rules, &inputs, &opts)?;
-    if !args.run.quiet && args.run.log_format == progress::LogFormat::Json {
+    if !args.run.log.quiet && args.run.log.log_format == progress::LogFormat::Json {
         let m = &outcome.manifest;
         eprintln!(
             "{}",
@@ -1265,7 +1270,7 @@ fn apply(args: ApplyArgs) -> Result<(), Error> {
                 "output": args.output.display().to_string(),
             })
         );
-    } else if !args.run.quiet {
+    } else if !args.run.log.quiet {
         let m = &outcome.manifest;
         let a = &m.rows.account;
         let sum = |x: &std::collections::BTreeMap<String, u64>| x.values().sum::<u64>();
@@ -1344,7 +1349,7 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
             candle_graph: false,
         },
     )?;
-    let progress = progress::reporter(args.quiet, args.log_format);
+    let progress = progress::reporter(args.log.quiet, args.log.log_format);
     let opts = pipeline::embed::EmbedOptions {
         output: args.output.clone(),
         overwrite: args.overwrite,
@@ -1353,7 +1358,7 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
     };
     let (inputs, _stdin) = StdinSpool::take(&args.inputs)?;
     let o = pipeline::embed::embed(&rules, &encoder, &inputs, &opts)?;
-    if !args.quiet {
+    if !args.log.quiet {
         let secs = o.elapsed.as_secs_f64();
         eprintln!(
             "embedded {} documents ({} tokens, {:?}, {}) in {:.2} s, {:.0} documents/s; {} rows read, {} excluded by `where`, {} null texts",

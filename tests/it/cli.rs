@@ -397,6 +397,18 @@ fn standard_input_columns_and_output_flags() {
     let spooled = &b.inputs[0].path;
     assert!(spooled.ends_with("stdin.jsonl"), "{}", spooled.display());
     assert!(!spooled.exists(), "the spooled input is removed");
+    // Nothing on standard input: a usage error, and no temporary file left.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_debias"))
+        .args(["scan", "-", "-q"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("standard input is empty"),
+        "{}",
+        stderr(&o)
+    );
     // Columns from the command line.
     let corpus = dir.path().join("cols.jsonl");
     std::fs::write(
