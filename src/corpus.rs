@@ -72,3 +72,41 @@ pub fn detect_format(name: &str) -> (Option<Format>, Compression) {
     };
     (format, compression)
 }
+
+/// What one input row is to every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row<'a> {
+    /// `input.where` is false or null for it: not scanned.
+    Excluded,
+    /// Selected, but its text is null: not scanned.
+    NullText,
+    /// A document, with its text.
+    Doc(&'a str),
+}
+
+/// Every row read, accounted for: `read = excluded_by_where + null_text + documents`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    pub read: u64,
+    pub excluded_by_where: u64,
+    pub null_text: u64,
+}
+
+impl RowCounts {
+    /// Counts `row`; returns its text when it is a document.
+    pub fn count<'a>(&mut self, row: Row<'a>) -> Option<&'a str> {
+        self.read += 1;
+        match row {
+            Row::Excluded => self.excluded_by_where += 1,
+            Row::NullText => self.null_text += 1,
+            Row::Doc(text) => return Some(text),
+        }
+        None
+    }
+
+    pub fn merge(&mut self, other: &RowCounts) {
+        self.read += other.read;
+        self.excluded_by_where += other.excluded_by_where;
+        self.null_text += other.null_text;
+    }
+}

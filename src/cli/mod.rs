@@ -1084,25 +1084,6 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
             )
         })
         .collect();
-    if let Some(er) = &rules.embedding {
-        if !args.run.log.quiet {
-            eprintln!(
-                "embedding {} documents with {} ({}, {}) for the `embedding:` section...",
-                outcome.stats.documents.min(er.max_documents),
-                er.model,
-                er.dtype,
-                er.device
-            );
-        }
-        report.embedding = Some(pipeline::embed::analyze(
-            &rules,
-            er,
-            &inputs,
-            opts.threads,
-            outcome.stats.documents,
-            progress.as_ref(),
-        )?);
-    }
     dest.write(&report)?;
     print_scan_summary(&args, &outcome, &report, &dest);
     if !args.check {
@@ -1135,9 +1116,9 @@ fn print_scan_summary(
                 "command": "scan",
                 "documents": s.documents,
                 "text_bytes": s.text_bytes,
-                "rows_read": s.rows_read,
-                "excluded_by_where": s.excluded_by_where,
-                "null_text": s.null_text,
+                "rows_read": s.rows.read,
+                "excluded_by_where": s.rows.excluded_by_where,
+                "null_text": s.rows.null_text,
                 "seconds": outcome.elapsed.as_secs_f64(),
                 "threads": outcome.threads,
                 "findings": report.findings.len(),
@@ -1154,9 +1135,9 @@ fn print_scan_summary(
             secs,
             s.text_bytes as f64 / 1e6 / secs.max(1e-9),
             outcome.threads,
-            s.rows_read,
-            s.excluded_by_where,
-            s.null_text
+            s.rows.read,
+            s.rows.excluded_by_where,
+            s.rows.null_text
         );
         for f in &outcome.empty_files {
             eprintln!("warning: skipped empty file {}", f.path.display());
@@ -1368,9 +1349,9 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
             args.device,
             secs,
             o.embedded as f64 / secs.max(1e-9),
-            o.rows_read,
-            o.excluded_by_where,
-            o.null_text
+            o.rows.read,
+            o.rows.excluded_by_where,
+            o.rows.null_text
         );
         eprintln!("output: {}/data/", args.output.display());
     }

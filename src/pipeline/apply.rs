@@ -33,8 +33,6 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
-use datafusion::functions::core::expr_fn::coalesce;
-use datafusion::logical_expr::{Expr, cast as cast_expr, ident, lit};
 use datafusion::prelude::SessionContext;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -43,14 +41,13 @@ use super::attributes::TempDir;
 use super::embed::TopicModel;
 use super::input::InputFile;
 use super::output::{ENCODE_BUFFER_BYTES, Sink, SinkThread};
-use super::{
-    PlanColumns, Progress, ScanOptions, ScanOutcome, base_exprs, check_columns, column_list,
-    diagnose, open, resolve_inputs, runtime, session, udf,
-};
+use super::read::{self, PlanColumns, column_list, resolve_inputs};
+use super::{Progress, ScanOptions, ScanOutcome, runtime, session, udf};
 use crate::apply::manifest::{
     self, ActionEntry, FilterAuditEntry, GroupImpact, InputEntry, Manifest, OutputEntry, RulesEntry,
 };
 use crate::apply::{Actions, Doc, OutRow, PassStats, RebalancePlan, RewriteMemo};
+use crate::corpus::Row;
 use crate::detect::{DocHits, GroupId};
 use crate::error::{Error, InputError, Result};
 use crate::report::stats::{ScanStats, Scratch};
@@ -352,10 +349,10 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         )));
     }
     // The reports' row counts: the input's rows, and the rows written.
-    before.rows_read = account.read;
-    before.excluded_by_where = account.dropped.get("input.where").copied().unwrap_or(0);
-    before.null_text = account.dropped.get("null_text").copied().unwrap_or(0);
-    after.rows_read = account.written;
+    before.rows.read = account.read;
+    before.rows.excluded_by_where = account.dropped.get("input.where").copied().unwrap_or(0);
+    before.rows.null_text = account.dropped.get("null_text").copied().unwrap_or(0);
+    after.rows.read = account.written;
 
     // Reports and manifest.
     let outcome = |stats: ScanStats| ScanOutcome {
@@ -365,6 +362,7 @@ pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<
         elapsed: started.elapsed(),
         threads,
         partitions: files.len(),
+        embedding: None,
     };
     // The reports compare the rebalanced axis with the rebalance action's target.
     let mut report_rules = rules.clone();
@@ -555,10 +553,7 @@ fn output_schema(
     let schemas = rt.block_on(async {
         let mut v = Vec::new();
         for f in files {
-            let df = open(ctx, f).await?;
-            let schema = df.schema().as_arrow().clone();
-            check_columns(f, &schema, &rules.input)?;
-            v.push(schema);
+            v.push(read::schema(ctx, rules, f).await?);
         }
         Ok::<_, Error>(v)
     })?;
@@ -884,7 +879,7 @@ impl BatchCache {
         };
         let schema = batch.schema();
         let columns: Vec<usize> = (0..schema.fields().len())
-            .filter(|&i| schema.field(i).name() != super::cols::HITS)
+            .filter(|&i| schema.field(i).name() != read::cols::HITS)
             .collect();
         let batch = batch.project(&columns).map_err(Error::bug)?;
         let size = batch.get_array_memory_size();
@@ -1156,74 +1151,49 @@ async fn run_pass(
             }
             None => {}
         }
-        let df = open(ctx, f).await?;
-        let schema = df.schema().as_arrow().clone();
-        let has_id = check_columns(f, &schema, &rules.input)?;
-        let mut exprs: Vec<Expr> = schema.fields().iter().map(|c| ident(c.name())).collect();
-        exprs.extend(
-            base_exprs(ctx, &df, f, &rules.input, has_id)?
-                .into_iter()
-                .filter(|e| detect || e.schema_name().to_string() != super::cols::HITS),
-        );
-        for (k, a) in actions.list.iter().enumerate() {
-            let mut predicate = |sql: &str, what: &str, name: String| -> Result<()> {
-                let e = df.parse_sql_expr(sql).map_err(|e| {
-                    predicate_error(f, &a.name, what, sql, &e.to_string(), &column_list(&schema))
-                })?;
-                exprs.push(coalesce(vec![cast_expr(e, DataType::Boolean), lit(false)]).alias(name));
-                Ok(())
-            };
-            if let Some(sql) = &a.scope.where_sql {
-                predicate(sql, "scope.where", scope_col(k))?;
-            }
-            if let ActionKind::Drop(d) = &a.kind
-                && let Some(sql) = &d.where_sql
-            {
-                predicate(sql, "where", drop_col(k))?;
-            }
-        }
-        let df = df.select(exprs).map_err(|e| {
-            Error::Input(
-                InputError {
-                    path: Some(f.path.clone()),
-                    line: None,
-                    message: format!("cannot plan the rules on this file: {e}"),
-                    help: None,
-                }
-                .with_help(format!("the columns are {}", column_list(&schema))),
-            )
-        })?;
-        let stream = df.execute_stream().await.map_err(|e| diagnose(f, e))?;
-        let mut batches = super::prefetch(stream);
-        while let Some(batch) = batches.recv().await {
-            let batch = batch.map_err(|e| diagnose(f, e))?;
+        let wanted = pass_columns(actions, detect);
+        read::for_each_batch(ctx, rules, f, &wanted, |batch| {
             if let Some(b) = carried.batches.as_mut().filter(|b| b.filling) {
-                b.keep(&batch)?;
+                b.keep(batch)?;
             }
             let (docs, bytes) =
-                process_batch(&batch, rules, f, actions, &mut row, sinks, &slots, carried)?;
+                process_batch(batch, rules, f, actions, &mut row, sinks, &slots, carried)?;
             if let Some(p) = &opts.progress {
                 p.batch(docs, bytes);
             }
-        }
+            Ok(())
+        })
+        .await?;
     }
     Ok(slots.merge_into(sinks, rules.report.examples))
 }
 
-fn predicate_error(
-    f: &InputFile,
-    action: &str,
-    what: &str,
-    sql: &str,
-    e: &str,
-    columns: &str,
-) -> Error {
-    super::sql_error(
-        f,
-        &format!("action `{action}`: `{what}: {sql}`"),
-        e,
-        columns,
-    )
+/// What a pass reads of each file: every input column (they are written out), the detection
+/// hits when the pass detects, and the SQL predicates of the actions.
+fn pass_columns(actions: &Actions, detect: bool) -> read::Wanted {
+    let mut predicates = Vec::new();
+    for (k, a) in actions.list.iter().enumerate() {
+        let mut predicate = |sql: &str, what: &str, alias: String| {
+            predicates.push(read::Predicate {
+                sql: sql.to_owned(),
+                alias,
+                what: format!("action `{}`: `{what}: {sql}`", a.name),
+            })
+        };
+        if let Some(sql) = &a.scope.where_sql {
+            predicate(sql, "scope.where", scope_col(k));
+        }
+        if let ActionKind::Drop(d) = &a.kind
+            && let Some(sql) = &d.where_sql
+        {
+            predicate(sql, "where", drop_col(k));
+        }
+    }
+    read::Wanted {
+        input_columns: true,
+        hits: detect,
+        predicates,
+    }
 }
 
 /// One input row processed: whether it was scanned (false for a row outside `input.where` or
@@ -1267,7 +1237,6 @@ fn process_batch(
     }
     let PlanColumns {
         texts,
-        ids,
         sources,
         selected,
         ..
@@ -1298,17 +1267,15 @@ fn process_batch(
                 let memo = record.then(|| encode_rewrites(&RewriteMemo::default()));
                 (false, Vec::new(), memo.unwrap_or_default())
             };
-            if selected.is_some_and(|s| !s.value(i)) {
-                return skip("input.where");
-            }
-            let Some(text) = texts[i] else {
-                return skip("null_text");
+            let text = match cols.row(i) {
+                Row::Excluded => return skip("input.where"),
+                Row::NullText => return skip("null_text"),
+                Row::Doc(text) => text,
             };
             let mut stats = PassStats::default();
-            let id: String = match ids.as_ref().and_then(|ids| ids[i]) {
-                Some(id) => id.to_owned(),
-                None => format!("{}#{}", f.id_prefix, first_row + i as u64),
-            };
+            let id = cols
+                .id(i, f, first_row + i as u64, &mut String::new())
+                .to_owned();
             let mut doc_hits = DocHits::default();
             match kept {
                 None => cols.hits_into(i, &mut doc_hits),
@@ -1662,7 +1629,7 @@ mod tests {
                     Arc::new(StringArray::from(vec!["a sentence of prose"; n])) as ArrayRef,
                 ),
                 (
-                    super::super::cols::HITS,
+                    super::read::cols::HITS,
                     Arc::new(Int64Array::from(vec![7; n])) as ArrayRef,
                 ),
             ])

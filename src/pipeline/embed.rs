@@ -13,22 +13,17 @@ use datafusion::arrow::array::{
     ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::logical_expr::Expr;
-
-use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::UInt32Type;
 use datafusion::prelude::SessionContext;
 
 use super::attributes::TempDir;
 use super::input::InputFile;
 use super::output::Sink;
-use super::{
-    PlanColumns, Progress, ScanOptions, base_exprs, check_columns, cols, diagnose, open,
-    resolve_inputs, runtime, session,
-};
+use super::read::{self, PlanColumns, resolve_inputs};
+use super::{Progress, ScanOptions, runtime, session};
 use std::collections::HashMap;
 
-use crate::detect::GroupId;
+use crate::corpus::RowCounts;
+use crate::detect::{DocHits, GroupId};
 use crate::embed::{Encoder, EncoderOptions, analysis};
 use crate::error::{Error, Result};
 use crate::report::embedding::{
@@ -49,10 +44,9 @@ pub struct EmbedOptions {
 
 #[derive(Debug, Clone, Default)]
 pub struct EmbedOutcome {
-    pub rows_read: u64,
+    /// Every row read: outside `input.where`, without text, or embedded.
+    pub rows: RowCounts,
     pub embedded: u64,
-    pub excluded_by_where: u64,
-    pub null_text: u64,
     pub tokens: u64,
     pub elapsed: std::time::Duration,
 }
@@ -81,43 +75,25 @@ struct DocBatch<'a> {
 }
 
 /// Reads `files` in order with the scan's columns and calls `f` with the documents of each
-/// batch that `input.where` selects and that have a text; counts the rest in `counts`.
+/// batch that `input.where` selects and that have a text; counts every row in `rows`.
 async fn read_docs(
     ctx: &SessionContext,
     rules: &RuleSet,
     files: &[InputFile],
     with_groups: bool,
-    counts: &mut EmbedOutcome,
+    rows: &mut RowCounts,
     mut f: impl FnMut(DocBatch<'_>) -> Result<()>,
 ) -> Result<()> {
     let tax = rules.taxonomy();
+    let wanted = read::Wanted {
+        hits: with_groups,
+        ..read::Wanted::default()
+    };
     for file in files {
-        let df = open(ctx, file).await?;
-        let file_schema = df.schema().as_arrow().clone();
-        let has_id = check_columns(file, &file_schema, &rules.input)?;
-        let exprs: Vec<Expr> = base_exprs(ctx, &df, file, &rules.input, has_id)?
-            .into_iter()
-            .filter(|e| with_groups || e.schema_name().to_string() != cols::HITS)
-            .collect();
-        let df = df.select(exprs).map_err(|e| {
-            Error::Internal(format!(
-                "planning the embedding of {}: {e}",
-                file.path.display()
-            ))
-        })?;
-        let stream = df.execute_stream().await.map_err(|e| diagnose(file, e))?;
-        let mut batches = super::prefetch(stream);
         let mut row = 0u64;
-        while let Some(batch) = batches.recv().await {
-            let batch = batch.map_err(|e| diagnose(file, e))?;
-            let PlanColumns {
-                texts,
-                ids,
-                selected,
-                hits,
-                ..
-            } = PlanColumns::of(&batch)?;
-            if with_groups && hits.is_none() {
+        read::for_each_batch(ctx, rules, file, &wanted, |batch| {
+            let cols = PlanColumns::of(batch)?;
+            if with_groups && cols.hits.is_none() {
                 return Err(Error::Internal(
                     "the embedding plan lost its hits column".into(),
                 ));
@@ -127,44 +103,43 @@ async fn read_docs(
                 texts: Vec::new(),
                 groups: Vec::new(),
             };
-            for (i, text) in texts.iter().enumerate() {
-                counts.rows_read += 1;
-                if selected.as_ref().is_some_and(|s| !s.value(i)) {
-                    counts.excluded_by_where += 1;
-                    continue;
-                }
-                let Some(text) = *text else {
-                    counts.null_text += 1;
+            let mut id_buf = String::new();
+            let mut hits = DocHits::default();
+            for i in 0..batch.num_rows() {
+                let row_no = row + i as u64;
+                let Some(text) = rows.count(cols.row(i)) else {
                     continue;
                 };
-                docs.ids.push(match ids.as_ref().and_then(|ids| ids[i]) {
-                    Some(id) => id.to_owned(),
-                    None => format!("{}#{}", file.id_prefix, row + i as u64),
-                });
+                docs.ids
+                    .push(cols.id(i, file, row_no, &mut id_buf).to_owned());
                 docs.texts.push(text);
-                if let Some(h) = &hits {
-                    let terms = h.value(i);
-                    let mut groups: Vec<GroupId> = terms
-                        .as_struct()
-                        .column(0)
-                        .as_primitive::<UInt32Type>()
-                        .values()
-                        .iter()
-                        .map(|t| tax.group_of(*t))
-                        .filter(|g| tax.is_demographic(*g))
-                        .collect();
-                    groups.sort_unstable();
-                    groups.dedup();
-                    docs.groups.push(groups);
+                if with_groups {
+                    cols.hits_into(i, &mut hits);
+                    docs.groups.push(demographic_groups(tax, &hits));
                 }
             }
             row += batch.num_rows() as u64;
-            if !docs.texts.is_empty() {
-                f(docs)?;
+            if docs.texts.is_empty() {
+                return Ok(());
             }
-        }
+            f(docs)
+        })
+        .await?;
     }
     Ok(())
+}
+
+/// The demographic groups a document's hits name, each once, in order.
+pub(crate) fn demographic_groups(tax: &crate::detect::Taxonomy, hits: &DocHits) -> Vec<GroupId> {
+    let mut groups: Vec<GroupId> = hits
+        .terms
+        .iter()
+        .map(|(t, _)| tax.group_of(*t))
+        .filter(|g| tax.is_demographic(*g))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
 }
 
 /// Embeds every selected document of `inputs` into `opts.output` (`data/part-NNNNN.parquet`).
@@ -204,29 +179,36 @@ pub fn embed(
     }
     let mut out = EmbedOutcome::default();
     let (mut embedded, mut tokens) = (0u64, 0u64);
-    let result = rt.block_on(read_docs(&ctx, rules, &files, false, &mut out, |docs| {
-        let ids = encoder.tokenize(&docs.texts)?;
-        tokens += ids.iter().map(|t| t.len() as u64).sum::<u64>();
-        let vectors = encoder.encode_ids(&ids)?;
-        embedded += vectors.len() as u64;
-        let values = Float32Array::from_iter_values(vectors.into_iter().flatten());
-        let list = FixedSizeListArray::try_new(
-            Arc::new(Field::new("item", DataType::Float32, false)),
-            encoder.dim as i32,
-            Arc::new(values),
-            None,
-        )
-        .map_err(Error::bug)?;
-        let n = docs.ids.len() as u64;
-        let bytes = docs.texts.iter().map(|t| t.len() as u64).sum();
-        let cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(docs.ids)), Arc::new(list)];
-        let b = RecordBatch::try_new(schema.clone(), cols).map_err(Error::bug)?;
-        sink.write(&b)?;
-        if let Some(p) = &opts.progress {
-            p.batch(n, bytes);
-        }
-        Ok(())
-    }));
+    let result = rt.block_on(read_docs(
+        &ctx,
+        rules,
+        &files,
+        false,
+        &mut out.rows,
+        |docs| {
+            let ids = encoder.tokenize(&docs.texts)?;
+            tokens += ids.iter().map(|t| t.len() as u64).sum::<u64>();
+            let vectors = encoder.encode_ids(&ids)?;
+            embedded += vectors.len() as u64;
+            let values = Float32Array::from_iter_values(vectors.into_iter().flatten());
+            let list = FixedSizeListArray::try_new(
+                Arc::new(Field::new("item", DataType::Float32, false)),
+                encoder.dim as i32,
+                Arc::new(values),
+                None,
+            )
+            .map_err(Error::bug)?;
+            let n = docs.ids.len() as u64;
+            let bytes = docs.texts.iter().map(|t| t.len() as u64).sum();
+            let cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(docs.ids)), Arc::new(list)];
+            let b = RecordBatch::try_new(schema.clone(), cols).map_err(Error::bug)?;
+            sink.write(&b)?;
+            if let Some(p) = &opts.progress {
+                p.batch(n, bytes);
+            }
+            Ok(())
+        },
+    ));
     if let Some(p) = &opts.progress {
         p.finish();
     }
@@ -250,7 +232,7 @@ pub fn find_document(
     let rt = runtime(1)?;
     let ctx = ordered_session(rules, 1)?;
     let mut found = None;
-    let mut counts = EmbedOutcome::default();
+    let mut counts = RowCounts::default();
     for file in &files {
         rt.block_on(read_docs(
             &ctx,
@@ -409,32 +391,19 @@ impl TopicModel {
             ));
         };
         let encoder = load_encoder(er)?;
-        // The sample: a max-heap of (rank, id, text) holding the smallest ranks.
-        let cap = er.max_documents.max(1) as usize;
-        let mut sample: std::collections::BinaryHeap<(u64, String, String)> =
-            std::collections::BinaryHeap::new();
-        let mut counts = EmbedOutcome::default();
+        let mut sample: Sample<String> = Sample::new(er);
+        let mut counts = RowCounts::default();
         if let Some(p) = progress {
             p.start(files.len(), files.iter().map(|f| f.size).sum());
         }
         read_docs(ctx, rules, files, false, &mut counts, |batch| {
-            let mut bytes = 0;
-            for (id, text) in batch.ids.iter().zip(&batch.texts) {
+            let (n, mut bytes) = (batch.ids.len() as u64, 0);
+            for (id, text) in batch.ids.into_iter().zip(batch.texts) {
                 bytes += text.len() as u64;
-                let rank = crate::hash::stable_hash(er.seed, id.as_bytes());
-                let smaller = sample.len() < cap
-                    || sample.peek().is_some_and(|(r, i, t)| {
-                        (rank, id.as_str(), *text) < (*r, i.as_str(), t.as_str())
-                    });
-                if smaller {
-                    sample.push((rank, id.clone(), (*text).to_owned()));
-                    if sample.len() > cap {
-                        sample.pop();
-                    }
-                }
+                sample.offer(&id.clone(), id, text, Vec::new);
             }
             if let Some(p) = progress {
-                p.batch(batch.ids.len() as u64, bytes);
+                p.batch(n, bytes);
             }
             Ok(())
         })
@@ -442,8 +411,8 @@ impl TopicModel {
         if let Some(p) = progress {
             p.finish();
         }
-        let sample = sample.into_sorted_vec();
-        let texts: Vec<&str> = sample.iter().map(|(_, _, t)| t.as_str()).collect();
+        let sample = sample.by_rank();
+        let texts: Vec<&str> = sample.iter().map(|d| d.text.as_str()).collect();
         let vectors = encoder.encode_each(&texts)?;
         let clusters = analysis::kmeans(&vectors, t.k, er.seed, t.max_iter);
         let k = clusters.centroids.len();
@@ -580,6 +549,87 @@ const STOPWORDS: &[&str] = &[
     "well",
 ];
 
+/// A seeded sample of at most `cap` documents: those with the smallest rank (a seeded hash of
+/// their id), ties broken by `K`. Which documents it holds does not depend on the order or the
+/// split of the input, and samples of parts merge into the sample of the whole. It holds the
+/// texts of its documents until they are embedded: up to `embedding.max_documents` of them.
+#[derive(Debug)]
+pub(crate) struct Sample<K: Ord> {
+    cap: usize,
+    seed: u64,
+    heap: std::collections::BinaryHeap<Sampled<K>>,
+}
+
+/// One document of a [`Sample`].
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Sampled<K: Ord> {
+    rank: u64,
+    pub key: K,
+    pub text: String,
+    pub groups: Vec<GroupId>,
+}
+
+impl<K: Ord> Sample<K> {
+    pub fn new(er: &EmbeddingRules) -> Self {
+        Sample {
+            cap: er.max_documents.max(1) as usize,
+            seed: er.seed,
+            heap: std::collections::BinaryHeap::new(),
+        }
+    }
+
+    /// Offers document `id`; `text` and `groups` are made only when it enters the sample.
+    pub fn offer(&mut self, id: &str, key: K, text: &str, groups: impl FnOnce() -> Vec<GroupId>) {
+        let rank = crate::hash::stable_hash(self.seed, id.as_bytes());
+        let enters = self.heap.len() < self.cap
+            || self
+                .heap
+                .peek()
+                .is_some_and(|top| (rank, &key, text) < (top.rank, &top.key, top.text.as_str()));
+        if enters {
+            self.push(Sampled {
+                rank,
+                key,
+                text: text.to_owned(),
+                groups: groups(),
+            });
+        }
+    }
+
+    fn push(&mut self, doc: Sampled<K>) {
+        self.heap.push(doc);
+        if self.heap.len() > self.cap {
+            self.heap.pop();
+        }
+    }
+
+    /// Adds the sample of another part of the input.
+    pub fn merge(&mut self, other: Sample<K>) {
+        for doc in other.heap {
+            self.push(doc);
+        }
+    }
+
+    /// The documents by rank.
+    pub fn by_rank(self) -> Vec<Sampled<K>> {
+        self.heap.into_sorted_vec()
+    }
+
+    /// The documents in the order of their keys.
+    pub fn by_key(self) -> Vec<Sampled<K>> {
+        let mut docs = self.heap.into_vec();
+        docs.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        docs
+    }
+}
+
+/// Where a scanned document is in the input: file, partition, row of the partition. Partitions
+/// are contiguous ranges of a file, so this orders documents as the input does.
+pub(crate) type InputOrder = (usize, usize, u64);
+
+/// Documents embedded at a time by [`analyze`] (vectors do not depend on it; progress does).
+const ANALYSIS_CHUNK: usize = 1024;
+
 /// The encoder an `embedding:` section names (model, dtype, device, batch size).
 fn load_encoder(er: &EmbeddingRules) -> Result<Encoder> {
     Encoder::load(
@@ -594,56 +644,47 @@ fn load_encoder(er: &EmbeddingRules) -> Result<Encoder> {
 }
 
 /// The scan's `embedding` section: implicit mentions, topics with their conditional skew, and
-/// WEAT associations, over the documents `input.where` selects (a seeded sample of at most
-/// `max_documents` of them).
-pub fn analyze(
+/// WEAT associations, over the `sample` of the scanned documents (at most `max_documents` of
+/// the `documents` that `input.where` selects), embedded here in input order.
+pub(crate) fn analyze(
     rules: &RuleSet,
     er: &EmbeddingRules,
-    inputs: &[String],
-    threads: usize,
+    sample: Sample<InputOrder>,
     documents: u64,
     progress: Option<&Arc<dyn Progress>>,
 ) -> Result<EmbeddingReport> {
     let encoder = load_encoder(er)?;
     let tax = rules.taxonomy();
-    let rate = (er.max_documents as f64 / documents.max(1) as f64).min(1.0);
-    let (files, _) = resolve_inputs(rules, inputs)?;
-    let rt = runtime(threads.max(1))?;
-    let ctx = ordered_session(rules, threads)?;
-    let mut vocab = Vocab::default();
-    let mut docs: Vec<DocVec> = Vec::new();
-    let mut counts = EmbedOutcome::default();
+    let sampled = sample.by_key();
     if let Some(p) = progress {
-        p.phase("embedding for the report");
-        p.start(files.len(), files.iter().map(|f| f.size).sum());
+        p.phase(&format!(
+            "embedding {} documents for the report",
+            sampled.len()
+        ));
+        p.start(0, sampled.iter().map(|d| d.text.len() as u64).sum());
     }
-    let read = rt.block_on(read_docs(&ctx, rules, &files, true, &mut counts, |batch| {
-        if let Some(p) = progress {
-            p.batch(
-                batch.ids.len() as u64,
-                batch.texts.iter().map(|t| t.len() as u64).sum(),
-            );
-        }
-        let keep: Vec<usize> = (0..batch.ids.len())
-            .filter(|&i| {
-                rate >= 1.0 || crate::apply::unit(er.seed, "embedding", &batch.ids[i]) < rate
-            })
-            .collect();
-        let texts: Vec<&str> = keep.iter().map(|&i| batch.texts[i]).collect();
+    let mut vocab = Vocab::default();
+    let mut docs: Vec<DocVec> = Vec::with_capacity(sampled.len());
+    for chunk in sampled.chunks(ANALYSIS_CHUNK) {
+        let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
         let vectors = encoder.encode(&texts)?;
-        for (&i, vector) in keep.iter().zip(vectors) {
+        for (d, vector) in chunk.iter().zip(vectors) {
             docs.push(DocVec {
-                groups: batch.groups[i].clone(),
-                words: vocab.words(batch.texts[i]),
+                groups: d.groups.clone(),
+                words: vocab.words(&d.text),
                 vector,
             });
         }
-        Ok(())
-    }));
+        if let Some(p) = progress {
+            p.batch(
+                chunk.len() as u64,
+                texts.iter().map(|t| t.len() as u64).sum(),
+            );
+        }
+    }
     if let Some(p) = progress {
         p.finish();
     }
-    read?;
 
     let mut report = EmbeddingReport {
         model: encoder.files.dir.display().to_string(),

@@ -1,7 +1,8 @@
 //! Everything that talks to Apache DataFusion: the session, reading the corpus, running the
 //! detection UDFs over it and streaming the results into [`ScanStats`].
 //!
-//! Each input file is one DataFrame:
+//! Every command reads through [`read`]: one loop that resolves the inputs, checks their
+//! columns, plans each file and accounts for every row. Each input file is one DataFrame:
 //!
 //! ```sql
 //! SELECT CAST(<id> AS VARCHAR)      AS __debias_id,     -- when the input has an id column
@@ -17,36 +18,32 @@
 //! or null text). A file with an id column may be split into several partitions that run
 //! in parallel; a file without one is read as one ordered stream, and its rows are then
 //! spread over the cores by the UDFs themselves (rayon). Results are folded into mergeable
-//! counts, so the report does not depend on the split.
+//! counts, so the report does not depend on the split; so is the sample of an `embedding:`
+//! section, which a scan takes in the same read and embeds at the end.
 
 pub mod apply;
 pub mod attributes;
 pub mod embed;
 pub mod input;
 pub mod output;
+pub(crate) mod read;
 pub mod udf;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::arrow::array::{AsArray, BooleanArray, ListArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Schema, UInt32Type};
-use datafusion::error::DataFusionError;
-use datafusion::execution::FunctionRegistry;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::functions::core::expr_fn::coalesce;
-use datafusion::logical_expr::{Expr, case, cast, ident, lit};
-use datafusion::prelude::{
-    CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionConfig, SessionContext,
-};
+use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::detect::{Detector, DocHits};
 use crate::error::{Error, InputError, Result};
 use crate::report::stats::{ScanStats, Scratch};
-use crate::rules::{Format, InputRules, RuleSet, SourceSpec};
-use input::{Compression, InputFile};
+use crate::rules::RuleSet;
+use input::InputFile;
+use read::{PlanColumns, resolve_inputs};
 
 /// Options of a scan that are not in the rules: resources and outputs.
 #[derive(Debug, Clone)]
@@ -136,54 +133,6 @@ fn init_rayon(threads: usize) {
         .build_global();
 }
 
-/// The files named by `inputs` (files, directories, globs): those with data, and the empty ones
-/// (skipped with a warning). An input of nothing but empty files is an error.
-fn resolve_inputs(rules: &RuleSet, inputs: &[String]) -> Result<(Vec<InputFile>, Vec<InputFile>)> {
-    let resolved = input::resolve(inputs, rules.input.format)?;
-    let (files, empty_files): (Vec<_>, Vec<_>) = resolved.into_iter().partition(|f| f.size > 0);
-    if files.is_empty() {
-        let names: Vec<String> = empty_files
-            .iter()
-            .map(|f| f.path.display().to_string())
-            .collect();
-        return Err(Error::Input(InputError {
-            path: None,
-            line: None,
-            message: format!(
-                "the input is empty: every file is 0 bytes ({})",
-                names.join(", ")
-            ),
-            help: Some("point debias at a corpus with at least one document".into()),
-        }));
-    }
-    // A CSV quote that is never closed would make the reader take every later row into one
-    // field, without an error: refuse the file, naming the quote's line (one read per command,
-    // not one per pass).
-    for f in files.iter().filter(|f| f.format == Format::Csv) {
-        if let Some(bad) = input::unterminated_quote(f) {
-            return Err(Error::Input(bad));
-        }
-    }
-    Ok((files, empty_files))
-}
-
-/// Polls `stream` in a task of the runtime (so that decoding runs on a worker thread) and hands
-/// its batches over a small channel: reading overlaps with what the caller does with them.
-fn prefetch(
-    stream: datafusion::execution::SendableRecordBatchStream,
-) -> tokio::sync::mpsc::Receiver<datafusion::error::Result<RecordBatch>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(2);
-    tokio::spawn(async move {
-        let mut stream = stream;
-        while let Some(b) = stream.next().await {
-            if tx.send(b).await.is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 /// The tokio runtime DataFusion runs on (and rayon's pool, sized once per process).
 fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
     init_rayon(threads);
@@ -195,7 +144,9 @@ fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))
 }
 
-/// Scans the corpus named by `inputs` (files, directories, globs) with `rules`.
+/// Scans the corpus named by `inputs` (files, directories, globs) with `rules`: one read of the
+/// input, with the sample of the `embedding:` section (when the rules have one) taken on the way
+/// and embedded at the end.
 pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<ScanOutcome> {
     let started = Instant::now();
     let threads = opts.threads.max(1);
@@ -205,34 +156,23 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
         p.start(files.len(), files.iter().map(|f| f.size).sum());
     }
     let runtime = runtime(threads)?;
-    let detector = rules.detector.clone();
-    let ordered = session(detector.clone(), opts, true)?;
-    let parallel = session(detector.clone(), opts, false)?;
+    let ordered = session(rules.detector.clone(), opts, true)?;
+    let parallel = session(rules.detector.clone(), opts, false)?;
+    let sessions = read::Sessions {
+        ordered: &ordered,
+        parallel: (opts.repartition && threads > 1).then_some(&parallel),
+    };
     let writer = match &opts.attributes {
         Some(a) => Some(Arc::new(a.begin()?)),
         None => None,
     };
-    let (stats, partitions) = runtime.block_on(async {
-        let ctxs = (&ordered, &parallel);
-        // A few files at a time: each file's partitions run concurrently, and so do files.
-        let per_file = futures::stream::iter(files.iter().enumerate())
-            .map(|(i, f)| scan_file(ctxs, rules, f, i, opts, writer.clone()))
-            .buffer_unordered(threads.clamp(1, 4));
-        let mut total = ScanStats::new(&detector);
-        let mut partitions = 0;
-        let mut per_file = std::pin::pin!(per_file);
-        while let Some((s, parts)) = per_file.try_next().await? {
-            total.merge(s, rules.report.examples);
-            partitions += parts;
-        }
-        Ok::<_, Error>((total, partitions))
-    })?;
+    let found = runtime.block_on(scan_files(sessions, rules, &files, opts, writer.clone()))?;
     if let (Some(w), Some(a)) = (writer, &opts.attributes) {
         let w = Arc::try_unwrap(w)
             .map_err(|_| Error::Internal("attributes writer still in use".into()))?;
         a.finish(w)?;
     }
-    if stats.rows_read == 0 {
+    if found.stats.rows.read == 0 {
         return Err(Error::Input(InputError {
             path: None,
             line: None,
@@ -245,460 +185,198 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
             ),
         }));
     }
+    let embedding = match (&rules.embedding, found.sample) {
+        (Some(er), Some(sample)) => Some(embed::analyze(
+            rules,
+            er,
+            sample,
+            found.stats.documents,
+            opts.progress.as_ref(),
+        )?),
+        _ => None,
+    };
     Ok(ScanOutcome {
-        stats,
+        stats: found.stats,
         files,
         empty_files,
         elapsed: started.elapsed(),
         threads,
-        partitions,
+        partitions: found.partitions,
+        embedding,
     })
 }
 
-/// The column names of the per-file plan.
-/// (Named apart from the input's columns and from the provenance columns of `apply`.)
-mod cols {
-    pub const ID: &str = "__debias_id";
-    pub const TEXT: &str = "__debias_text";
-    pub const SOURCE: &str = "__debias_source";
-    pub const SELECTED: &str = "__debias_selected";
-    pub const HITS: &str = "__debias_hits";
+/// What the read of a scan found: the counts, and the embedding sample when one is taken.
+struct Found {
+    stats: ScanStats,
+    sample: Option<embed::Sample<embed::InputOrder>>,
+    /// DataFusion partitions read.
+    partitions: usize,
 }
 
-/// Opens one input file as a DataFrame, without reading rows beyond schema inference.
-async fn open(ctx: &SessionContext, f: &InputFile) -> Result<DataFrame> {
-    // DataFusion takes `*`, `?` and `[` in a path as a glob; a file named `br[a]ck.jsonl` is
-    // one file, so its name is escaped.
-    let path = f.path.to_string_lossy().to_string();
-    let path = if path.contains(['*', '?', '[', ']']) {
-        glob::Pattern::escape(&path)
-    } else {
-        path
-    };
-    let compression = input::compression_type(f.compression);
-    let res = match f.format {
-        Format::Parquet => {
-            ctx.read_parquet(&path, ParquetReadOptions::default().file_extension(""))
-                .await
+impl Found {
+    fn new(rules: &RuleSet) -> Self {
+        Found {
+            stats: ScanStats::new(&rules.detector),
+            sample: rules.embedding.as_ref().map(embed::Sample::new),
+            partitions: 0,
         }
-        Format::Jsonl => {
-            ctx.read_json(
-                &path,
-                JsonReadOptions::default()
-                    .file_extension("")
-                    .file_compression_type(compression),
-            )
-            .await
+    }
+
+    /// Adds what another part of the input found.
+    fn merge(&mut self, other: Found, rules: &RuleSet) {
+        self.stats.merge(other.stats, rules.report.examples);
+        if let (Some(s), Some(o)) = (&mut self.sample, other.sample) {
+            s.merge(o);
         }
-        Format::Csv => {
-            ctx.read_csv(
-                &path,
-                CsvReadOptions::new()
-                    .has_header(true)
-                    // Quoted fields may hold line breaks (RFC 4180), as Python's csv, DuckDB and
-                    // pyarrow read them.
-                    .newlines_in_values(true)
-                    .file_extension("")
-                    .file_compression_type(compression),
-            )
-            .await
-        }
-    };
-    res.map_err(|e| diagnose(f, e))
+        self.partitions += other.partitions;
+    }
 }
 
+/// Scans `files`, a few at a time: each file's partitions run concurrently, and so do files.
+async fn scan_files(
+    sessions: read::Sessions<'_>,
+    rules: &RuleSet,
+    files: &[InputFile],
+    opts: &ScanOptions,
+    writer: Option<Arc<attributes::Writer>>,
+) -> Result<Found> {
+    let per_file = futures::stream::iter(files.iter().enumerate())
+        .map(|(i, f)| scan_file(sessions, rules, f, i, opts, writer.clone()))
+        .buffer_unordered(opts.threads.clamp(1, 4));
+    let mut total = Found::new(rules);
+    let mut per_file = std::pin::pin!(per_file);
+    while let Some(found) = per_file.try_next().await? {
+        total.merge(found, rules);
+    }
+    Ok(total)
+}
+
+/// Scans file `f`: its partitions in parallel, each folded on its own, merged.
 async fn scan_file(
-    (ordered, parallel): (&SessionContext, &SessionContext),
+    sessions: read::Sessions<'_>,
     rules: &RuleSet,
     f: &InputFile,
     file_index: usize,
     opts: &ScanOptions,
     writer: Option<Arc<attributes::Writer>>,
-) -> Result<(ScanStats, usize)> {
-    let input = &rules.input;
-    let df = open(ordered, f).await?;
-    let schema = df.schema().as_arrow().clone();
-    let has_id = check_columns(f, &schema, input)?;
-    // A file with ids can be split into partitions; one without is read in order.
-    let (ctx, df) = if has_id && opts.repartition && opts.threads > 1 {
-        (parallel, open(parallel, f).await?)
-    } else {
-        (ordered, df)
+) -> Result<Found> {
+    let wanted = read::Wanted {
+        hits: true,
+        ..read::Wanted::default()
     };
-    let exprs = base_exprs(ctx, &df, f, input, has_id)?;
-    let df = df.select(exprs).map_err(|e| match &input.where_sql {
-        Some(sql) => where_error(f, sql, &e, &column_list(&schema)),
-        None => Error::Internal(format!("planning the scan of {}: {e}", f.path.display())),
-    })?;
-    let streams = df
-        .execute_stream_partitioned()
-        .await
-        .map_err(|e| diagnose(f, e))?;
-    let n_parts = streams.len();
-    let tasks = streams.into_iter().enumerate().map(|(part, mut stream)| {
-        let detector = rules.detector.clone();
-        let writer = writer.clone();
-        let rules = rules.clone();
-        let progress = opts.progress.clone();
-        let f = f.clone();
-        async move {
-            let mut stats = ScanStats::new(&detector);
-            let mut scratch = Scratch::default();
-            let mut row = 0u64;
-            let mut part_writer = match &writer {
-                Some(w) => Some(w.part(file_index, part)?),
-                None => None,
-            };
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(|e| diagnose(&f, e))?;
-                let (docs, bytes) = fold_batch(
-                    &batch,
-                    &rules,
-                    &f,
-                    &mut row,
-                    &mut stats,
-                    &mut scratch,
-                    part_writer.as_mut(),
-                )?;
-                if let Some(p) = &progress {
-                    p.batch(docs, bytes);
-                }
-            }
-            if let Some(w) = part_writer {
-                w.finish()?;
-            }
-            Ok::<_, Error>(stats)
-        }
+    let streams = read::partitions(sessions, rules, f, &wanted).await?;
+    let tasks = streams.into_iter().enumerate().map(|(part, stream)| {
+        let part_writer = writer.as_ref().map(|w| w.part(file_index, part));
+        let fold = Partition::new(rules, f, (file_index, part));
+        scan_partition(stream, fold, part_writer, opts.progress.clone())
     });
-    let mut total = ScanStats::new(&rules.detector);
-    let results = futures::future::join_all(tasks.map(tokio::spawn)).await;
-    for r in results {
-        let s = r.map_err(|e| Error::Internal(format!("scan task failed: {e}")))??;
-        total.merge(s, rules.report.examples);
+    let mut total = Found::new(rules);
+    for r in futures::future::join_all(tasks.map(tokio::spawn)).await {
+        let found = r.map_err(|e| Error::Internal(format!("scan task failed: {e}")))??;
+        total.merge(found, rules);
     }
-    Ok((total, n_parts))
+    Ok(total)
 }
 
-/// The file's columns, for messages: `` `id`, `text` ``.
-fn column_list(schema: &Schema) -> String {
-    schema
-        .fields()
-        .iter()
-        .map(|f| format!("`{}`", f.name()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Checks that a file has the columns the rules name; returns whether it has the id column.
-fn check_columns(f: &InputFile, schema: &Schema, input: &InputRules) -> Result<bool> {
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let list = || column_list(schema);
-    if names.is_empty() {
-        return Err(Error::Input(
-            InputError {
-                path: Some(f.path.clone()),
-                line: None,
-                message: "the file has no columns: it holds no rows (only blank lines?)".into(),
-                help: None,
-            }
-            .with_help("remove the file from the input, or give one with documents"),
-        ));
-    }
-    let text_field = schema.field_with_name(&input.text_column).map_err(|_| {
-        Error::Input(
-            InputError {
-                path: Some(f.path.clone()),
-                line: None,
-                message: format!(
-                    "no text column `{}`; the columns are {}",
-                    input.text_column,
-                    list()
-                ),
-                help: None,
-            }
-            .with_help("set `input.text_column` in the rules, or `--text-column`, to the column that holds the text"),
-        )
-    })?;
-    if !matches!(
-        text_field.data_type(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    ) {
-        return Err(Error::Input(
-            InputError {
-                path: Some(f.path.clone()),
-                line: None,
-                message: format!(
-                    "the text column `{}` holds {}, not strings",
-                    input.text_column,
-                    text_field.data_type()
-                ),
-                help: None,
-            }
-            .with_help("set `input.text_column` to a string column"),
-        ));
-    }
-    let has_id = names.contains(&input.id_column.as_str());
-    if input.id_required && !has_id {
-        return Err(Error::Input(
-            InputError {
-                path: Some(f.path.clone()),
-                line: None,
-                message: format!(
-                    "no id column `{}`; the columns are {}",
-                    input.id_column,
-                    list()
-                ),
-                help: None,
-            }
-            .with_help("fix `input.id_column` in the rules, or remove it to use FILE#ROW ids"),
-        ));
-    }
-    if let Some(SourceSpec::Column(c) | SourceSpec::UrlDomain(c)) = &input.source
-        && !names.contains(&c.as_str())
-    {
-        return Err(Error::Input(
-            InputError {
-                path: Some(f.path.clone()),
-                line: None,
-                message: format!("no source column `{c}`; the columns are {}", list()),
-                help: None,
-            }
-            .with_help("fix `input.source_column` / `input.source_url_column` in the rules"),
-        ));
-    }
-    Ok(has_id)
-}
-
-/// The columns every per-file plan computes: id (when the file has one), text, source,
-/// `input.where` and the detection hits (see the module documentation).
-fn base_exprs(
-    ctx: &SessionContext,
-    df: &DataFrame,
-    f: &InputFile,
-    input: &InputRules,
-    has_id: bool,
-) -> Result<Vec<Expr>> {
-    let internal = Error::bug;
-    let hits_udf = ctx.udf("debias_hits").map_err(internal)?;
-    let text = ident(&input.text_column);
-    let mut exprs: Vec<Expr> = Vec::new();
-    if has_id {
-        exprs.push(cast(ident(&input.id_column), DataType::Utf8).alias(cols::ID));
-    }
-    exprs.push(text.clone().alias(cols::TEXT));
-    match &input.source {
-        None => {}
-        Some(SourceSpec::Column(c)) => {
-            exprs.push(cast(ident(c), DataType::Utf8).alias(cols::SOURCE));
+/// Folds one partition of a file's plan (and writes its per-document attributes).
+async fn scan_partition(
+    mut stream: datafusion::execution::SendableRecordBatchStream,
+    mut fold: Partition,
+    writer: Option<Result<attributes::PartWriter>>,
+    progress: Option<Arc<dyn Progress>>,
+) -> Result<Found> {
+    let mut writer = writer.transpose()?;
+    while let Some(batch) = read::next_batch(&mut stream, &fold.file).await? {
+        let (docs, bytes) = fold.batch(&batch, writer.as_mut())?;
+        if let Some(p) = &progress {
+            p.batch(docs, bytes);
         }
-        Some(SourceSpec::UrlDomain(c)) => {
-            let udf = ctx.udf("debias_url_domain").map_err(internal)?;
-            exprs.push(
-                udf.call(vec![cast(ident(c), DataType::Utf8)])
-                    .alias(cols::SOURCE),
-            );
-        }
-    }
-    match &input.where_sql {
-        Some(sql) => {
-            let pred = df
-                .parse_sql_expr(sql)
-                .map_err(|e| where_error(f, sql, &e, &column_list(df.schema().as_arrow())))?;
-            let selected = coalesce(vec![cast(pred, DataType::Boolean), lit(false)]);
-            exprs.push(selected.clone().alias(cols::SELECTED));
-            let hits = case(selected)
-                .when(lit(true), hits_udf.call(vec![text]))
-                .end()
-                .map_err(internal)?;
-            exprs.push(hits.alias(cols::HITS));
-        }
-        None => exprs.push(hits_udf.call(vec![text]).alias(cols::HITS)),
-    }
-    Ok(exprs)
-}
-
-/// The scan's columns of one batch of a per-file plan (see the module documentation).
-pub(crate) struct PlanColumns<'a> {
-    pub texts: Vec<Option<&'a str>>,
-    /// `None` when the file has no id column (ids are then `FILE#ROW`).
-    pub ids: Option<Vec<Option<&'a str>>>,
-    pub sources: Option<Vec<Option<&'a str>>>,
-    /// `input.where`, when the rules have one.
-    pub selected: Option<&'a BooleanArray>,
-    /// The detection hits, when the plan computes them.
-    pub hits: Option<&'a ListArray>,
-}
-
-impl<'a> PlanColumns<'a> {
-    pub fn of(batch: &'a RecordBatch) -> Result<Self> {
-        let internal = Error::bug;
-        let strings = |name: &str| -> Result<Option<Vec<Option<&'a str>>>> {
-            match batch.column_by_name(name) {
-                Some(a) => Ok(Some(udf::string_values(a.as_ref()).map_err(internal)?)),
-                None => Ok(None),
-            }
-        };
-        Ok(PlanColumns {
-            texts: strings(cols::TEXT)?
-                .ok_or_else(|| Error::Internal("the plan lost its text column".into()))?,
-            ids: strings(cols::ID)?,
-            sources: strings(cols::SOURCE)?,
-            selected: batch.column_by_name(cols::SELECTED).map(|a| a.as_boolean()),
-            hits: batch.column_by_name(cols::HITS).map(|a| a.as_list::<i32>()),
-        })
-    }
-
-    /// The detection hits of row `i` into `out` (empty when the plan computes none).
-    pub fn hits_into(&self, i: usize, out: &mut DocHits) {
-        out.terms.clear();
-        let Some(h) = self.hits else { return };
-        let values = h.values().as_struct();
-        let terms = values.column(0).as_primitive::<UInt32Type>();
-        let counts = values.column(1).as_primitive::<UInt32Type>();
-        let offsets = h.value_offsets();
-        for k in offsets[i] as usize..offsets[i + 1] as usize {
-            out.terms.push((terms.value(k), counts.value(k)));
-        }
-    }
-}
-
-/// Folds one batch of the per-file plan into `stats`; returns (documents, text bytes).
-fn fold_batch(
-    batch: &RecordBatch,
-    rules: &RuleSet,
-    f: &InputFile,
-    row: &mut u64,
-    stats: &mut ScanStats,
-    scratch: &mut Scratch,
-    mut writer: Option<&mut attributes::PartWriter>,
-) -> Result<(u64, u64)> {
-    let cols = PlanColumns::of(batch)?;
-    if cols.hits.is_none() {
-        return Err(Error::Internal("the scan plan lost its hits column".into()));
-    }
-    let PlanColumns {
-        texts,
-        ids,
-        sources,
-        selected,
-        ..
-    } = &cols;
-    let report = &rules.report;
-    let detector = &rules.detector;
-    let mut doc = DocHits::default();
-    let mut id_buf = String::new();
-    let (mut docs, mut bytes) = (0u64, 0u64);
-    for i in 0..batch.num_rows() {
-        let row_no = *row;
-        *row += 1;
-        stats.rows_read += 1;
-        if selected.is_some_and(|s| !s.value(i)) {
-            stats.excluded_by_where += 1;
-            continue;
-        }
-        let Some(text) = texts[i] else {
-            stats.null_text += 1;
-            continue;
-        };
-        // The id column's value; without one (or for a null id) FILE#ROW.
-        let id: &str = match ids.as_ref().and_then(|ids| ids[i]) {
-            Some(id) => id,
-            None => {
-                use std::fmt::Write;
-                id_buf.clear();
-                let _ = write!(id_buf, "{}#{row_no}", f.id_prefix);
-                &id_buf
-            }
-        };
-        cols.hits_into(i, &mut doc);
-        let source = sources.as_ref().map(|s| s[i]);
-        stats.add(
-            detector,
-            id,
-            text,
-            &doc,
-            source,
-            report.examples,
-            report.snippet_chars,
-            scratch,
-        );
-        if let Some(w) = writer.as_deref_mut() {
-            w.push(id, text, &doc);
-        }
-        docs += 1;
-        bytes += text.len() as u64;
     }
     if let Some(w) = writer {
-        w.flush_if_full()?;
+        w.finish()?;
     }
-    Ok((docs, bytes))
+    Ok(Found {
+        stats: fold.stats,
+        sample: fold.sample,
+        partitions: 1,
+    })
 }
 
-fn where_error(f: &InputFile, sql: &str, e: &DataFusionError, columns: &str) -> Error {
-    sql_error(f, &format!("`input.where: {sql}`"), &e.to_string(), columns)
+/// The fold of one partition of a file into [`ScanStats`] and the embedding sample.
+struct Partition {
+    rules: RuleSet,
+    file: InputFile,
+    /// (file, partition) in the input, for the sample's order.
+    at: (usize, usize),
+    /// Rows of the partition read so far.
+    row: u64,
+    stats: ScanStats,
+    sample: Option<embed::Sample<embed::InputOrder>>,
+    scratch: Scratch,
 }
 
-/// A SQL predicate of the rules (`what`) that cannot be planned on file `f`.
-fn sql_error(f: &InputFile, what: &str, e: &str, columns: &str) -> Error {
-    let msg = e
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("Schema error: ")
-        .trim_start_matches("Error during planning: ");
-    Error::Input(
-        InputError {
-            path: Some(f.path.clone()),
-            line: None,
-            message: format!("{what} cannot be evaluated on this file: {msg}"),
-            help: None,
+impl Partition {
+    fn new(rules: &RuleSet, f: &InputFile, at: (usize, usize)) -> Self {
+        let found = Found::new(rules);
+        Partition {
+            rules: rules.clone(),
+            file: f.clone(),
+            at,
+            row: 0,
+            stats: found.stats,
+            sample: found.sample,
+            scratch: Scratch::default(),
         }
-        .with_help(format!("the columns are {columns}")),
-    )
-}
-
-/// Turns a DataFusion error on file `f` into an error a user can act on: for JSONL and CSV the
-/// file is read again line by line to find the first malformed line or invalid UTF-8.
-fn diagnose(f: &InputFile, e: DataFusionError) -> Error {
-    let root = e.find_root().to_string();
-    if matches!(f.format, Format::Jsonl | Format::Csv)
-        && let Some(found) = input::find_bad_line(f)
-    {
-        return Error::Input(found);
     }
-    let help = match f.format {
-        Format::Parquet => {
-            "check that the file is a complete Parquet file (it may be truncated or still being written)"
-        }
-        Format::Jsonl => "each line must be one JSON object",
-        Format::Csv => {
-            "the first line must be a header; quote fields that contain commas or line breaks"
-        }
-    };
-    Error::Input(
-        InputError {
-            path: Some(f.path.clone()),
-            line: None,
-            message: format!(
-                "cannot read the file as {}: {}",
-                format_name(f.format, f.compression),
-                root
-            ),
-            help: None,
-        }
-        .with_help(help),
-    )
-}
 
-fn format_name(format: Format, c: Compression) -> String {
-    let base = match format {
-        Format::Parquet => "Parquet",
-        Format::Jsonl => "JSONL",
-        Format::Csv => "CSV",
-    };
-    match c {
-        Compression::None => base.to_string(),
-        Compression::Gzip => format!("gzip-compressed {base}"),
-        Compression::Zstd => format!("zstd-compressed {base}"),
+    /// Folds one batch of the plan; returns (documents, text bytes).
+    fn batch(
+        &mut self,
+        batch: &RecordBatch,
+        mut writer: Option<&mut attributes::PartWriter>,
+    ) -> Result<(u64, u64)> {
+        let cols = PlanColumns::of(batch)?;
+        if cols.hits.is_none() {
+            return Err(Error::Internal("the scan plan lost its hits column".into()));
+        }
+        let report = &self.rules.report;
+        let detector = &self.rules.detector;
+        let mut doc = DocHits::default();
+        let mut id_buf = String::new();
+        let (mut docs, mut bytes) = (0u64, 0u64);
+        for i in 0..batch.num_rows() {
+            let row_no = self.row;
+            self.row += 1;
+            let Some(text) = self.stats.rows.count(cols.row(i)) else {
+                continue;
+            };
+            let id = cols.id(i, &self.file, row_no, &mut id_buf);
+            cols.hits_into(i, &mut doc);
+            let source = cols.sources.as_ref().map(|s| s[i]);
+            self.stats.add(
+                detector,
+                id,
+                text,
+                &doc,
+                source,
+                report.examples,
+                report.snippet_chars,
+                &mut self.scratch,
+            );
+            if let Some(w) = writer.as_deref_mut() {
+                w.push(id, text, &doc);
+            }
+            if let Some(s) = &mut self.sample {
+                let groups = || embed::demographic_groups(detector.taxonomy(), &doc);
+                s.offer(id, (self.at.0, self.at.1, row_no), text, groups);
+            }
+            docs += 1;
+            bytes += text.len() as u64;
+        }
+        if let Some(w) = writer {
+            w.flush_if_full()?;
+        }
+        Ok((docs, bytes))
     }
 }

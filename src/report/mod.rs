@@ -370,9 +370,9 @@ impl Report {
             inputs: outcome.files.clone(),
             empty_files: outcome.empty_files.clone(),
             rows: Rows {
-                read: s.rows_read,
-                excluded_by_where: s.excluded_by_where,
-                null_text: s.null_text,
+                read: s.rows.read,
+                excluded_by_where: s.rows.excluded_by_where,
+                null_text: s.rows.null_text,
                 scanned: s.documents,
             },
             text_bytes: s.text_bytes,
@@ -385,7 +385,7 @@ impl Report {
             association_tests: tested,
             associations,
             sources: sources(rules, s),
-            embedding: None,
+            embedding: outcome.embedding.clone(),
             evaluations: Vec::new(),
         }
     }

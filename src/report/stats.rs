@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::corpus::RowCounts;
 use crate::detect::{Detector, DocHits, GroupId, TermId};
 use crate::hash::stable_hash;
 use crate::lexicon::LexiconKind;
@@ -40,12 +41,8 @@ pub struct SourceStats {
 /// The counts of a scan (or of one partition of it).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScanStats {
-    /// Rows read from the input.
-    pub rows_read: u64,
-    /// Rows for which `input.where` was false or null (not scanned).
-    pub excluded_by_where: u64,
-    /// Selected rows whose text is null (not scanned).
-    pub null_text: u64,
+    /// Every row read from the input: outside `input.where`, without text, or a document.
+    pub rows: RowCounts,
     /// Documents scanned: rows selected with a non-null text.
     pub documents: u64,
     /// UTF-8 bytes of the scanned texts.
@@ -219,9 +216,7 @@ impl ScanStats {
             *self = other;
             return;
         }
-        self.rows_read += other.rows_read;
-        self.excluded_by_where += other.excluded_by_where;
-        self.null_text += other.null_text;
+        self.rows.merge(&other.rows);
         self.documents += other.documents;
         self.text_bytes += other.text_bytes;
         add_vec(&mut self.group_docs, &other.group_docs);
@@ -342,6 +337,8 @@ pub struct ScanOutcome {
     pub threads: usize,
     /// DataFusion partitions read, over all files (more than the file count when files were split).
     pub partitions: usize,
+    /// The analyses of the rules' `embedding:` section, when they have one.
+    pub embedding: Option<crate::report::embedding::EmbeddingReport>,
 }
 
 #[cfg(test)]

@@ -534,3 +534,78 @@ fn hub_feature_downloads_a_model_id_into_the_cache() {
     );
     assert_eq!(local_model, "all-MiniLM-L6-v2");
 }
+
+/// Counts what a run reports to its progress bar.
+#[derive(Debug, Default)]
+struct Seen {
+    starts: std::sync::Mutex<Vec<(String, u64)>>,
+    phase: std::sync::Mutex<String>,
+    docs: std::sync::atomic::AtomicU64,
+}
+
+impl debias::pipeline::Progress for Seen {
+    fn phase(&self, name: &str) {
+        *self.phase.lock().unwrap() = name.to_owned();
+    }
+    fn start(&self, _files: usize, bytes: u64) {
+        let phase = self.phase.lock().unwrap().clone();
+        self.starts.lock().unwrap().push((phase, bytes));
+    }
+    fn batch(&self, rows: u64, _bytes: u64) {
+        self.docs
+            .fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A scan with an `embedding:` section reads its input once, takes a seeded sample of
+/// `max_documents` on the way, and reports the same section however the input is split into
+/// files and partitions.
+#[test]
+fn the_embedding_sample_is_taken_in_one_read_and_does_not_depend_on_the_split() {
+    use debias::pipeline::{self, ScanOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let section = gender_embedding_section(0.12, 2, 50)
+        .replace("embedding:\n", "embedding:\n  max_documents: 8\n");
+    let rules = super::common::rules_text(
+        dir.path(),
+        &format!("version: 1\ninput: {{id_column: id}}\naxes: {{gender: {{}}}}\n{section}"),
+    );
+    let whole = fixture("embedding.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&whole)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    for (k, chunk) in lines.chunks(7).enumerate() {
+        std::fs::write(parts.join(format!("p{k}.jsonl")), chunk.join("\n") + "\n").unwrap();
+    }
+    let run = |input: &Path, threads: usize| {
+        let seen = std::sync::Arc::new(Seen::default());
+        let opts = ScanOptions {
+            threads,
+            repartition_min_bytes: 1,
+            progress: Some(seen.clone()),
+            ..ScanOptions::default()
+        };
+        let inputs = vec![input.to_string_lossy().to_string()];
+        let outcome = pipeline::scan(&rules, &inputs, &opts).unwrap();
+        (outcome, seen)
+    };
+    let (one, seen) = run(&whole, 1);
+    let e = one.embedding.clone().expect("an embedding section");
+    assert_eq!((e.documents, e.embedded), (20, 8));
+    // One read: the scan's 20 documents, then the 8 of the sample embedded; a second read of
+    // the input would count its 20 documents again.
+    assert_eq!(seen.docs.load(std::sync::atomic::Ordering::Relaxed), 28);
+    let starts = seen.starts.lock().unwrap().clone();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert!(starts[1].0.contains("embedding 8 documents"), "{starts:?}");
+    for (input, threads) in [(&whole, 2), (&parts, 1), (&parts, 2)] {
+        let (other, _) = run(input, threads);
+        let a = serde_json::to_value(&e).unwrap();
+        let b = serde_json::to_value(other.embedding.unwrap()).unwrap();
+        assert_eq!(a, b, "{} with {threads} threads", input.display());
+    }
+}
