@@ -85,7 +85,7 @@ pub enum Row<'a> {
 }
 
 /// Every row read, accounted for: `read = excluded_by_where + null_text + documents`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowCounts {
     pub read: u64,
     pub excluded_by_where: u64,

@@ -445,7 +445,7 @@ pub(crate) async fn schema(ctx: &SessionContext, rules: &RuleSet, f: &InputFile)
 }
 
 /// Plans the read of file `f`: opened, its columns checked, the wanted columns selected.
-async fn plan(
+pub(crate) async fn frame(
     sessions: Sessions<'_>,
     rules: &RuleSet,
     f: &InputFile,
@@ -497,7 +497,7 @@ pub(crate) async fn partitions(
     f: &InputFile,
     wanted: &Wanted,
 ) -> Result<Vec<SendableRecordBatchStream>> {
-    let df = plan(sessions, rules, f, wanted).await?;
+    let df = frame(sessions, rules, f, wanted).await?;
     df.execute_stream_partitioned()
         .await
         .map_err(|e| diagnose(f, e))
@@ -516,7 +516,7 @@ pub(crate) async fn for_each_batch(
         ordered: ctx,
         parallel: None,
     };
-    let df = plan(sessions, rules, f, wanted).await?;
+    let df = frame(sessions, rules, f, wanted).await?;
     let stream = df.execute_stream().await.map_err(|e| diagnose(f, e))?;
     let mut batches = prefetch(stream);
     while let Some(batch) = batches.recv().await {

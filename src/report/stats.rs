@@ -16,7 +16,7 @@ use crate::lexicon::LexiconKind;
 const EXAMPLE_SEED: u64 = 0x6465_6269_6173; // "debias"
 
 /// An example document of a group: the snippet around its first mention.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Example {
     /// Stable hash of the id: the examples kept are the smallest.
     pub rank: u64,
@@ -29,7 +29,7 @@ pub struct Example {
 }
 
 /// Counts for one source (a value of the source column, or a URL's domain).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceStats {
     pub documents: u64,
     /// Documents mentioning each group (demographic and attribute), sparse.
@@ -38,8 +38,9 @@ pub struct SourceStats {
     pub axis_docs: BTreeMap<usize, u64>,
 }
 
-/// The counts of a scan (or of one partition of it).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The counts of a scan (or of one partition of it). Serialized (with serde), they are the
+/// partial state that partitions of a distributed scan send to be merged.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScanStats {
     /// Every row read from the input: outside `input.where`, without text, or a document.
     pub rows: RowCounts,
@@ -60,15 +61,47 @@ pub struct ScanStats {
     /// Per axis: documents mentioning two or more of its groups.
     pub axis_multi_docs: Vec<u64>,
     /// Documents mentioning both groups, for groups of different axes (`a < b`).
+    #[serde(with = "sorted_pairs")]
     pub pair_docs: HashMap<(GroupId, GroupId), u64>,
     /// Documents mentioning a demographic group and an attribute term.
+    #[serde(with = "sorted_pairs")]
     pub group_term_docs: HashMap<(GroupId, TermId), u64>,
     /// Per source, when the rules name a source column.
+    #[serde(with = "sorted_pairs")]
     pub sources: HashMap<String, SourceStats>,
     /// Documents with a null source.
     pub null_source: u64,
     /// Per group: the examples with the smallest ranks.
     pub examples: Vec<Vec<Example>>,
+}
+
+/// A map serialized as a list of (key, value) pairs sorted by key: keys that are not strings,
+/// and the same bytes for the same counts.
+mod sorted_pairs {
+    use std::collections::HashMap;
+    use std::hash::Hash;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K, V, S>(map: &HashMap<K, V>, s: S) -> Result<S::Ok, S::Error>
+    where
+        K: Serialize + Ord,
+        V: Serialize,
+        S: Serializer,
+    {
+        let mut pairs: Vec<(&K, &V)> = map.iter().collect();
+        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<HashMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Eq + Hash,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 /// Per-call scratch space of [`ScanStats::add`].

@@ -1,7 +1,7 @@
 //! Report figures against hand counts, the `where` predicate, ids, attributes, UDFs in SQL and
 //! the partition-invariance of every figure.
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use debias::pipeline::{ScanOptions, attributes::AttributesOutput, udf};
 
@@ -326,4 +326,88 @@ fn figures_do_not_depend_on_partitions_or_threads() {
     assert_eq!(figures(&r1), figures(&p1));
     // And the same JSON twice.
     assert_eq!(r1.to_json(), scan(&rules, &[&jsonl], &one).0.to_json());
+}
+
+/// The scan of a file is a DataFusion aggregate (`debias_scan_stats`) that the planner runs as
+/// a partial aggregate per partition and a final one over the partials; the per-file results
+/// merge into exactly the counts of one single-threaded pass over the whole corpus.
+#[test]
+fn the_scan_aggregate_runs_per_partition_and_its_partials_merge_exactly() {
+    use datafusion::physical_plan::displayable;
+    use debias::pipeline::{self, scan::ScanAggregate};
+    let dir = tempfile::tempdir().unwrap();
+    let (with_ids, _) = bold_with_ids(dir.path());
+    // And a file without ids (read in order, FILE#ROW ids).
+    let without_ids = dir.path().join("plain.jsonl");
+    let text = std::fs::read_to_string(bold()).unwrap();
+    let head: Vec<&str> = text.lines().take(3000).collect();
+    std::fs::write(&without_ids, head.join("\n") + "\n").unwrap();
+    let rules = std::sync::Arc::new(debias::rules::default_rules().unwrap());
+    let one = ScanOptions {
+        threads: 1,
+        ..ScanOptions::default()
+    };
+    let (_, whole) = scan(&rules, &[&with_ids, &without_ids], &one);
+
+    let four = ScanOptions {
+        threads: 4,
+        repartition_min_bytes: 1,
+        ..ScanOptions::default()
+    };
+    let ordered = pipeline::session(rules.detector.clone(), &four, true).unwrap();
+    let parallel = pipeline::session(rules.detector.clone(), &four, false).unwrap();
+    let files = pipeline::input::resolve(
+        &[
+            with_ids.to_string_lossy().to_string(),
+            without_ids.to_string_lossy().to_string(),
+        ],
+        None,
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut merged: Option<debias::report::stats::ScanStats> = None;
+    for f in &files {
+        let stats = rt.block_on(async {
+            let df = pipeline::scan::file_plan(&ordered, &parallel, &rules, f)
+                .await
+                .unwrap();
+            if f.path == with_ids {
+                let plan = df.clone().create_physical_plan().await.unwrap();
+                let shown = displayable(plan.as_ref()).indent(true).to_string();
+                assert!(
+                    shown.contains("mode=Partial") && shown.contains("mode=Final"),
+                    "{shown}"
+                );
+                println!("{shown}");
+                let groups = shown
+                    .split("file_groups={")
+                    .nth(1)
+                    .and_then(|s| s.split(' ').next())
+                    .and_then(|n| n.parse::<usize>().ok());
+                assert!(
+                    groups.is_some_and(|n| n > 1),
+                    "the file should be read in several partitions:\n{shown}"
+                );
+            }
+            let batches = df.collect().await.unwrap();
+            let bytes = batches[0].column(0).as_binary::<i32>().value(0).to_vec();
+            pipeline::scan::decode_stats(&bytes).unwrap()
+        });
+        assert_eq!(
+            stats.documents,
+            if f.path == with_ids {
+                whole.stats.documents - 3000
+            } else {
+                3000
+            },
+            "{}",
+            f.path.display()
+        );
+        match &mut merged {
+            None => merged = Some(stats),
+            Some(m) => m.merge(stats, rules.report.examples),
+        }
+    }
+    assert_eq!(merged.unwrap(), whole.stats);
+    assert_eq!(ScanAggregate::NAME, "debias_scan_stats");
 }
