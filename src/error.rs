@@ -34,6 +34,15 @@ pub enum Error {
     /// serde_json), kept as the source so that the whole chain is printed.
     #[error("internal error (a bug in debias, please report it with the command you ran)")]
     Bug(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The same, with what debias was doing when the library failed.
+    #[error(
+        "internal error (a bug in debias, please report it with the command you ran): {context}"
+    )]
+    BugIn {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl Error {
@@ -50,6 +59,18 @@ impl Error {
     /// A bug revealed by a library's error `e` (for `map_err(Error::bug)`).
     pub fn bug(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Bug(Box::new(e))
+    }
+
+    /// A bug revealed by a library's error `e` while debias was doing `context`
+    /// (`map_err(|e| Error::bug_in("starting the writer thread", e))`).
+    pub fn bug_in(
+        context: impl Into<String>,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Error::BugIn {
+            context: context.into(),
+            source: e.into(),
+        }
     }
 
     /// The error and its sources, one per line (`caused by: ...`).

@@ -486,7 +486,9 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let code = match e {
                 Error::Rules(_) | Error::Input(_) | Error::Usage(_) | Error::Model(_) => 2,
-                Error::Output { .. } | Error::Internal(_) | Error::Bug(_) => 1,
+                Error::Output { .. } | Error::Internal(_) | Error::Bug(_) | Error::BugIn { .. } => {
+                    1
+                }
             };
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "error: {}", e.chain());

@@ -470,7 +470,7 @@ impl Encoder {
                 self.tokenizer
                     .encode(*t, true)
                     .map(|e| e.get_ids().to_vec())
-                    .map_err(|e| Error::Internal(format!("tokenizer: {e}")))
+                    .map_err(|e| Error::bug_in("tokenizer", e))
             })
             .collect()
     }
@@ -568,7 +568,7 @@ impl Encoder {
         len: usize,
         n: usize,
     ) -> Result<Vec<Vec<f32>>> {
-        let err = |e: candle_core::Error| Error::Internal(format!("encoder: {e}"));
+        let err = |e: candle_core::Error| Error::bug_in("encoder", e);
         let model = match &self.model {
             Model::Cpu(m) => {
                 let seqs: Vec<&[u32]> = seqs.collect();

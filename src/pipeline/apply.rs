@@ -129,299 +129,391 @@ fn provenance_fields() -> Vec<Field> {
 /// `data/part-NNNNN.parquet`, `manifest.json`, `README.md` (a dataset card),
 /// `report/{before,after}.{json,md,html}` and `report/report.html` (the before/after page).
 pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<ApplyOutcome> {
-    let started = Instant::now();
-    if opts.output.exists() && !opts.overwrite {
-        return Err(Error::Usage(format!(
-            "{} already exists; pass --overwrite to replace it, or choose another --output",
-            opts.output.display()
-        )));
-    }
-    let threads = opts.threads.max(1);
-    let (files, empty_files) = resolve_inputs(rules, inputs)?;
-    if let Some(inside) = files.iter().find(|f| f.path.starts_with(&opts.output)) {
-        return Err(Error::Usage(format!(
-            "the input {} is inside the output directory {}; write the output elsewhere",
-            inside.path.display(),
-            opts.output.display()
-        )));
-    }
-    // Each input's size and modification time now, compared when the passes are done: a file
-    // changed while it was read would give an output that matches neither version.
-    let stamps = input_stamps(&files);
-    // The inputs' hashes for the manifest, computed beside the passes.
-    let hashing = {
-        let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-        std::thread::Builder::new()
-            .name("debias-hash".into())
-            .spawn(move || paths.iter().map(|p| sha256_file(p)).collect::<Vec<_>>())
-            .map_err(|e| Error::Internal(format!("cannot start the hashing thread: {e}")))?
-    };
-    let rt = runtime(threads)?;
-    let scan_opts = ScanOptions {
-        threads,
-        memory_limit: opts.memory_limit,
-        ..ScanOptions::default()
-    };
-    let ctx = session(rules.detector.clone(), &scan_opts, true)?;
-    let seed = opts.seed.unwrap_or(rules.apply.seed);
-    let list = rules.apply.actions.clone();
-
-    let uses_topics = list
-        .iter()
-        .any(|a| matches!(&a.kind, ActionKind::Rebalance(rb) if rb.context == Context::Topic));
-    let (out_schema, replaced) = output_schema(&rt, &ctx, &files, rules, uses_topics)?;
-
-    // With `context: topic`, a first read fits the topics on a sample of the corpus.
-    let mut passes = 1;
-    let total_passes =
-        1 + uses_topics as usize + Actions::rebalance_index(&list).is_some() as usize;
-    let phase = |n: usize, what: &str| {
-        if let Some(p) = &opts.progress {
-            p.phase(&format!("pass {n}/{total_passes}: {what}"));
-        }
-    };
-    let topics = match (uses_topics, &rules.embedding) {
-        (false, _) => None,
-        (true, None) => {
-            return Err(Error::Internal(
-                "context: topic without an embedding section".into(),
-            ));
-        }
-        (true, Some(er)) => {
-            passes += 1;
-            phase(passes - 1, "fitting topics");
-            let model = rt.block_on(TopicModel::fit(
-                &ctx,
-                rules,
-                er,
-                &files,
-                opts.progress.as_ref(),
-            ))?;
-            Some(TopicState {
-                model,
-                rows: Vec::new(),
-                filling: true,
-                cursor: 0,
-            })
-        }
-    };
-
-    // First pass (with a rebalance action): count what reaches it.
+    let mut job = Job::new(rules, inputs, opts)?;
+    let mut carried = job.carried()?;
     let mut before = ScanStats::new(&rules.detector);
-    let rebalance = Actions::rebalance_index(&list);
-    let budget = opts.memory_limit.map_or(HITS_CACHE_BYTES, |m| m / 4);
-    let mut carried = Carried {
-        topics,
-        hits: rebalance.map(|_| HitsCache::new(budget)),
-        batches: rebalance.map(|_| BatchCache::new(budget)),
-    };
-    let plan = match rebalance {
-        Some(k) => {
-            passes += 1;
-            phase(passes - 1, "counting for the rebalance");
-            let actions = Actions {
-                list: list.clone(),
-                seed,
-                detector: rules.detector.clone(),
-                plan: None,
-                stop_at: Some(k + 1),
-            };
-            if let Some(p) = &opts.progress {
-                p.start(files.len(), files.iter().map(|f| f.size).sum());
-            }
-            let mut sinks = Sinks {
-                before: Some(&mut before),
-                after: None,
-                out: None,
-            };
-            let pass = rt.block_on(run_pass(
-                &ctx,
-                rules,
-                &files,
-                &actions,
-                &mut sinks,
-                &mut carried,
-                opts,
-            ))?;
-            if let Some(p) = &opts.progress {
-                p.finish();
-            }
-            if let Some(h) = &mut carried.hits {
-                h.filling = false;
-            }
-            if let Some(b) = &mut carried.batches {
-                b.filling = false;
-            }
-            let ActionKind::Rebalance(rb) = &list[k].kind else {
-                unreachable!("rebalance_index points at a rebalance action")
-            };
-            let mut plan = RebalancePlan::new(&list[k], rb, &pass.counts, rules.taxonomy());
-            if let Some(t) = &mut carried.topics {
-                plan.topics = t.model.entries.clone();
-                t.filling = false;
-            }
-            Some(plan)
-        }
-        None => None,
-    };
-
-    // The writing pass, into a temporary directory.
+    let plan = job.count(&mut carried, &mut before)?;
     let tmp = TempDir::create(&opts.output)?;
-    let actions = Actions {
-        list: list.clone(),
-        seed,
-        detector: rules.detector.clone(),
-        plan: plan.clone(),
-        stop_at: None,
-    };
-    let mut after = ScanStats::new(&rules.detector);
-    // Rows waiting for Parquet encoding: an eighth of `--memory-limit`, at most the default.
-    let buffer = opts
-        .memory_limit
-        .map_or(ENCODE_BUFFER_BYTES, |m| (m / 8).min(ENCODE_BUFFER_BYTES));
-    let mut sink = SinkThread::spawn(
-        Sink::new(
-            tmp.path(),
-            out_schema.clone(),
-            &rules.apply.output,
-            &rules.input.text_column,
-        )?
-        .buffer(buffer),
-    )?;
-    let mut weighted: BTreeMap<GroupId, f64> = BTreeMap::new();
-    phase(passes, "writing");
-    if let Some(p) = &opts.progress {
-        p.start(files.len(), files.iter().map(|f| f.size).sum());
-    }
-    let pass = {
-        let mut sinks = Sinks {
-            before: (passes == 1).then_some(&mut before),
-            after: Some(&mut after),
-            out: Some(Output {
-                sink: &mut sink,
-                schema: out_schema.clone(),
-                weighted: &mut weighted,
-            }),
-        };
-        let r = rt.block_on(run_pass(
-            &ctx,
-            rules,
-            &files,
-            &actions,
-            &mut sinks,
-            &mut carried,
-            opts,
-        ));
-        if let Some(p) = &opts.progress {
-            p.finish();
-        }
-        // A file appended to between the passes shows as rows the first pass did not see: say
-        // that, not an internal error.
-        r.map_err(|e| changed_inputs(&files, &stamps).err().unwrap_or(e))?
-    };
-    let written = sink.finish()?;
-    let read_back = [
-        carried.topics.as_ref().map(|t| (t.cursor, t.rows.len())),
-        carried
-            .hits
-            .as_ref()
-            .filter(|h| !h.full)
-            .map(|h| (h.cursor, h.rows())),
-    ];
-    changed_inputs(&files, &stamps)?;
-    if let Some((read, kept)) = read_back.into_iter().flatten().find(|(r, k)| r != k) {
-        return Err(Error::Internal(format!(
-            "the writing pass read {read} rows, the counting pass {kept}"
-        )));
-    }
-    let account = pass.account.clone();
-    let balanced = account.check();
-    if let Err(e) = &balanced {
-        return Err(Error::Internal(format!(
-            "the row account does not balance: {e}"
-        )));
-    }
-    let written_rows: u64 = written.iter().map(|f| f.rows).sum();
-    if written_rows != account.written {
-        return Err(Error::Internal(format!(
-            "{} rows in the Parquet files, {} in the account",
-            written_rows, account.written
-        )));
-    }
-    // The reports' row counts: the input's rows, and the rows written.
-    before.rows.read = account.read;
-    before.rows.excluded_by_where = account.dropped.get("input.where").copied().unwrap_or(0);
-    before.rows.null_text = account.dropped.get("null_text").copied().unwrap_or(0);
-    after.rows.read = account.written;
-
-    // Reports and manifest.
-    let outcome = |stats: ScanStats| ScanOutcome {
-        stats,
-        files: files.clone(),
-        empty_files: empty_files.clone(),
-        elapsed: started.elapsed(),
-        threads,
-        partitions: files.len(),
-        embedding: None,
-    };
-    // The reports compare the rebalanced axis with the rebalance action's target.
-    let mut report_rules = rules.clone();
-    report_rules.apply.seed = seed;
-    if let Some(k) = rebalance
-        && let ActionKind::Rebalance(rb) = &list[k].kind
-    {
-        report_rules.targets[rb.axis] = Some(crate::rules::Target::Shares(rb.target.clone()));
-    }
-    let before_report = Report::build(&report_rules, &outcome(before));
-    let after_report = Report::build(&report_rules, &outcome(after));
-    let mut warnings: Vec<String> = empty_files
-        .iter()
-        .map(|f| format!("skipped empty file {}", f.path.display()))
-        .collect();
-    let filter_audit: Vec<FilterAuditEntry> = pass
-        .audits
-        .iter()
-        .map(|(k, a)| audit_entry(&list[*k].name, a, rules))
-        .collect();
-    for a in &filter_audit {
-        warnings.extend(a.warnings.iter().cloned());
-    }
-    if let Some(p) = &plan {
-        warnings.extend(p.warnings.iter().map(|w| format!("{}: {w}", p.action)));
-    }
-    let input_hashes = hashing
-        .join()
-        .map_err(|_| Error::Internal("the hashing thread panicked".into()))?;
-    let manifest = build_manifest(
-        rules,
-        &files,
-        input_hashes,
-        seed,
-        &list,
-        ManifestParts {
-            account,
-            replaced,
-            written,
-            filter_audit,
-            plan,
-            weighted,
-            warnings,
-        },
-    )?;
-    write_artifacts(
-        tmp.path(),
-        &manifest,
-        [&before_report, &after_report],
-        &opts.formats,
-    )?;
+    let wrote = job.write(plan.as_ref(), &mut carried, &mut before, tmp.path())?;
+    let account = job.check(&carried, &wrote)?;
+    let (before, after) = job.reports(before, wrote.after, &account);
+    let (started, passes) = (job.started, job.passes);
+    let manifest = job.manifest(account, plan, wrote.pass, wrote.files, wrote.weighted)?;
+    write_artifacts(tmp.path(), &manifest, [&before, &after], &opts.formats)?;
     tmp.commit(&opts.output)?;
     Ok(ApplyOutcome {
         manifest,
-        before: before_report,
-        after: after_report,
+        before,
+        after,
         elapsed: started.elapsed(),
         passes,
     })
+}
+
+/// One run of `apply`: its inputs, its engine, and the passes done so far.
+struct Job<'a> {
+    rules: &'a RuleSet,
+    opts: &'a ApplyOptions,
+    started: Instant,
+    threads: usize,
+    files: Vec<InputFile>,
+    empty_files: Vec<InputFile>,
+    /// Each input's size and modification time before the first read.
+    stamps: Vec<Option<(u64, std::time::SystemTime)>>,
+    /// The inputs' hashes for the manifest, computed beside the passes.
+    hashing: std::thread::JoinHandle<Vec<Result<String>>>,
+    rt: tokio::runtime::Runtime,
+    ctx: SessionContext,
+    seed: u64,
+    /// The index of the rebalance action, when there is one.
+    rebalance: Option<usize>,
+    uses_topics: bool,
+    out_schema: SchemaRef,
+    /// Input columns that the provenance columns replace.
+    replaced: Vec<String>,
+    /// Passes started so far, of `total_passes`.
+    passes: usize,
+    total_passes: usize,
+}
+
+/// What the writing pass produced.
+struct Wrote {
+    pass: PassStats,
+    after: ScanStats,
+    files: Vec<crate::apply::manifest::FileEntry>,
+    weighted: BTreeMap<GroupId, f64>,
+}
+
+impl<'a> Job<'a> {
+    /// Checks the output and the inputs, and starts the engine.
+    fn new(rules: &'a RuleSet, inputs: &[String], opts: &'a ApplyOptions) -> Result<Self> {
+        let started = Instant::now();
+        if opts.output.exists() && !opts.overwrite {
+            return Err(Error::Usage(format!(
+                "{} already exists; pass --overwrite to replace it, or choose another --output",
+                opts.output.display()
+            )));
+        }
+        let threads = opts.threads.max(1);
+        let (files, empty_files) = resolve_inputs(rules, inputs)?;
+        if let Some(inside) = files.iter().find(|f| f.path.starts_with(&opts.output)) {
+            return Err(Error::Usage(format!(
+                "the input {} is inside the output directory {}; write the output elsewhere",
+                inside.path.display(),
+                opts.output.display()
+            )));
+        }
+        // Compared when the passes are done: a file changed while it was read would give an
+        // output that matches neither version.
+        let stamps = input_stamps(&files);
+        let hashing = hash_inputs(&files)?;
+        let rt = runtime(threads)?;
+        let scan_opts = ScanOptions {
+            threads,
+            memory_limit: opts.memory_limit,
+            ..ScanOptions::default()
+        };
+        let ctx = session(rules.detector.clone(), &scan_opts, true)?;
+        let list = &rules.apply.actions;
+        let uses_topics = list
+            .iter()
+            .any(|a| matches!(&a.kind, ActionKind::Rebalance(rb) if rb.context == Context::Topic));
+        let rebalance = Actions::rebalance_index(list);
+        let (out_schema, replaced) = output_schema(&rt, &ctx, &files, rules, uses_topics)?;
+        Ok(Job {
+            rules,
+            opts,
+            started,
+            threads,
+            files,
+            empty_files,
+            stamps,
+            hashing,
+            rt,
+            ctx,
+            seed: opts.seed.unwrap_or(rules.apply.seed),
+            rebalance,
+            uses_topics,
+            out_schema,
+            replaced,
+            passes: 0,
+            total_passes: 1 + uses_topics as usize + rebalance.is_some() as usize,
+        })
+    }
+
+    /// Starts the next pass: its phase, and (unless the pass reports its own) its progress.
+    fn begin_pass(&mut self, what: &str, start: bool) {
+        self.passes += 1;
+        if let Some(p) = &self.opts.progress {
+            p.phase(&format!(
+                "pass {}/{}: {what}",
+                self.passes, self.total_passes
+            ));
+            if start {
+                p.start(self.files.len(), self.files.iter().map(|f| f.size).sum());
+            }
+        }
+    }
+
+    fn end_pass(&self) {
+        if let Some(p) = &self.opts.progress {
+            p.finish();
+        }
+    }
+
+    /// The actions, planned (`plan`) or counting up to the rebalance action (`stop_at`).
+    fn actions(&self, plan: Option<&RebalancePlan>, stop_at: Option<usize>) -> Actions {
+        Actions {
+            list: self.rules.apply.actions.clone(),
+            seed: self.seed,
+            detector: self.rules.detector.clone(),
+            plan: plan.cloned(),
+            stop_at,
+        }
+    }
+
+    /// What the passes carry to the next: with `context: topic`, the topics, fitted by a first
+    /// read on a sample of the corpus; with a rebalance action, the counting pass's detections.
+    fn carried(&mut self) -> Result<Carried> {
+        let budget = self.opts.memory_limit.map_or(HITS_CACHE_BYTES, |m| m / 4);
+        let topics = match (self.uses_topics, &self.rules.embedding) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(Error::Internal(
+                    "context: topic without an embedding section".into(),
+                ));
+            }
+            (true, Some(er)) => {
+                self.begin_pass("fitting topics", false);
+                let fit = TopicModel::fit(
+                    &self.ctx,
+                    self.rules,
+                    er,
+                    &self.files,
+                    self.opts.progress.as_ref(),
+                );
+                Some(TopicState::new(self.rt.block_on(fit)?))
+            }
+        };
+        Ok(Carried {
+            topics,
+            hits: self.rebalance.map(|_| HitsCache::new(budget)),
+            batches: self.rebalance.map(|_| BatchCache::new(budget)),
+        })
+    }
+
+    /// With a rebalance action, the counting pass: counts what reaches the action into
+    /// `before` and plans the rebalance.
+    fn count(
+        &mut self,
+        carried: &mut Carried,
+        before: &mut ScanStats,
+    ) -> Result<Option<RebalancePlan>> {
+        let Some(k) = self.rebalance else {
+            return Ok(None);
+        };
+        self.begin_pass("counting for the rebalance", true);
+        let actions = self.actions(None, Some(k + 1));
+        let mut sinks = Sinks {
+            before: Some(before),
+            after: None,
+            out: None,
+        };
+        let pass = self.rt.block_on(run_pass(
+            &self.ctx,
+            self.rules,
+            &self.files,
+            &actions,
+            &mut sinks,
+            carried,
+            self.opts,
+        ));
+        self.end_pass();
+        let pass = pass?;
+        carried.counted();
+        let list = &self.rules.apply.actions;
+        let ActionKind::Rebalance(rb) = &list[k].kind else {
+            unreachable!("rebalance_index points at a rebalance action")
+        };
+        let mut plan = RebalancePlan::new(&list[k], rb, &pass.counts, self.rules.taxonomy());
+        if let Some(t) = &carried.topics {
+            plan.topics = t.model.entries.clone();
+        }
+        Ok(Some(plan))
+    }
+
+    /// The writing pass, into `dir`; it also fills `before` when it is the only pass.
+    fn write(
+        &mut self,
+        plan: Option<&RebalancePlan>,
+        carried: &mut Carried,
+        before: &mut ScanStats,
+        dir: &Path,
+    ) -> Result<Wrote> {
+        let actions = self.actions(plan, None);
+        let mut after = ScanStats::new(&self.rules.detector);
+        // Rows waiting for Parquet encoding: an eighth of `--memory-limit`, at most the default.
+        let buffer = self
+            .opts
+            .memory_limit
+            .map_or(ENCODE_BUFFER_BYTES, |m| (m / 8).min(ENCODE_BUFFER_BYTES));
+        let rules = self.rules;
+        let sink = Sink::new(
+            dir,
+            self.out_schema.clone(),
+            &rules.apply.output,
+            &rules.input.text_column,
+        )?;
+        let mut sink = SinkThread::spawn(sink.buffer(buffer))?;
+        let mut weighted: BTreeMap<GroupId, f64> = BTreeMap::new();
+        let first = self.passes == 0;
+        self.begin_pass("writing", true);
+        let mut sinks = Sinks {
+            before: first.then_some(before),
+            after: Some(&mut after),
+            out: Some(Output {
+                sink: &mut sink,
+                schema: self.out_schema.clone(),
+                weighted: &mut weighted,
+            }),
+        };
+        let pass = self.rt.block_on(run_pass(
+            &self.ctx,
+            rules,
+            &self.files,
+            &actions,
+            &mut sinks,
+            carried,
+            self.opts,
+        ));
+        self.end_pass();
+        // A file appended to between the passes shows as rows the first pass did not see: say
+        // that, not an internal error.
+        let pass =
+            pass.map_err(|e| changed_inputs(&self.files, &self.stamps).err().unwrap_or(e))?;
+        Ok(Wrote {
+            pass,
+            after,
+            files: sink.finish()?,
+            weighted,
+        })
+    }
+
+    /// Checks that the inputs did not change and that every row is accounted for; returns the
+    /// account.
+    fn check(&self, carried: &Carried, wrote: &Wrote) -> Result<crate::apply::Account> {
+        changed_inputs(&self.files, &self.stamps)?;
+        if let Some((read, kept)) = carried.unread() {
+            return Err(Error::Internal(format!(
+                "the writing pass read {read} rows, the counting pass {kept}"
+            )));
+        }
+        let account = wrote.pass.account.clone();
+        if let Err(e) = account.check() {
+            return Err(Error::Internal(format!(
+                "the row account does not balance: {e}"
+            )));
+        }
+        let written_rows: u64 = wrote.files.iter().map(|f| f.rows).sum();
+        if written_rows != account.written {
+            return Err(Error::Internal(format!(
+                "{} rows in the Parquet files, {} in the account",
+                written_rows, account.written
+            )));
+        }
+        Ok(account)
+    }
+
+    /// The reports before and after, which compare the rebalanced axis with the rebalance
+    /// action's target; their row counts are the input's rows and the rows written.
+    fn reports(
+        &self,
+        mut before: ScanStats,
+        mut after: ScanStats,
+        account: &crate::apply::Account,
+    ) -> (Report, Report) {
+        before.rows.read = account.read;
+        before.rows.excluded_by_where = account.dropped.get("input.where").copied().unwrap_or(0);
+        before.rows.null_text = account.dropped.get("null_text").copied().unwrap_or(0);
+        after.rows.read = account.written;
+        let mut rules = self.rules.clone();
+        rules.apply.seed = self.seed;
+        if let Some(k) = self.rebalance
+            && let ActionKind::Rebalance(rb) = &self.rules.apply.actions[k].kind
+        {
+            rules.targets[rb.axis] = Some(crate::rules::Target::Shares(rb.target.clone()));
+        }
+        let outcome = |stats: ScanStats| ScanOutcome {
+            stats,
+            files: self.files.clone(),
+            empty_files: self.empty_files.clone(),
+            elapsed: self.started.elapsed(),
+            threads: self.threads,
+            partitions: self.files.len(),
+            embedding: None,
+        };
+        (
+            Report::build(&rules, &outcome(before)),
+            Report::build(&rules, &outcome(after)),
+        )
+    }
+
+    /// The manifest of the run, with every warning it gave.
+    fn manifest(
+        self,
+        account: crate::apply::Account,
+        plan: Option<RebalancePlan>,
+        pass: PassStats,
+        written: Vec<crate::apply::manifest::FileEntry>,
+        weighted: BTreeMap<GroupId, f64>,
+    ) -> Result<Manifest> {
+        let list = &self.rules.apply.actions;
+        let mut warnings: Vec<String> = self
+            .empty_files
+            .iter()
+            .map(|f| format!("skipped empty file {}", f.path.display()))
+            .collect();
+        let filter_audit: Vec<FilterAuditEntry> = pass
+            .audits
+            .iter()
+            .map(|(k, a)| audit_entry(&list[*k].name, a, self.rules))
+            .collect();
+        for a in &filter_audit {
+            warnings.extend(a.warnings.iter().cloned());
+        }
+        if let Some(p) = &plan {
+            warnings.extend(p.warnings.iter().map(|w| format!("{}: {w}", p.action)));
+        }
+        let input_hashes = self
+            .hashing
+            .join()
+            .map_err(|_| Error::Internal("the hashing thread panicked".into()))?;
+        build_manifest(
+            self.rules,
+            &self.files,
+            input_hashes,
+            self.seed,
+            list,
+            ManifestParts {
+                account,
+                replaced: self.replaced,
+                written,
+                filter_audit,
+                plan,
+                weighted,
+                warnings,
+            },
+        )
+    }
+}
+
+/// Hashes the inputs on a thread of its own, beside the passes.
+fn hash_inputs(files: &[InputFile]) -> Result<std::thread::JoinHandle<Vec<Result<String>>>> {
+    let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    std::thread::Builder::new()
+        .name("debias-hash".into())
+        .spawn(move || paths.iter().map(|p| sha256_file(p)).collect::<Vec<_>>())
+        .map_err(|e| Error::bug_in("cannot start the hashing thread", e))
 }
 
 /// What a run produced, for its manifest.
@@ -790,6 +882,32 @@ struct Carried {
     batches: Option<BatchCache>,
 }
 
+impl Carried {
+    /// The counting pass is done: the next pass reads back what it kept.
+    fn counted(&mut self) {
+        if let Some(h) = &mut self.hits {
+            h.filling = false;
+        }
+        if let Some(b) = &mut self.batches {
+            b.filling = false;
+        }
+        if let Some(t) = &mut self.topics {
+            t.filling = false;
+        }
+    }
+
+    /// (rows read back, rows kept) of a cache that the writing pass did not read to its end.
+    fn unread(&self) -> Option<(usize, usize)> {
+        let topics = self.topics.as_ref().map(|t| (t.cursor, t.rows.len()));
+        let hits = self
+            .hits
+            .as_ref()
+            .filter(|h| !h.full)
+            .map(|h| (h.cursor, h.rows()));
+        [topics, hits].into_iter().flatten().find(|(r, k)| r != k)
+    }
+}
+
 /// The topics of a `context: topic` run: fitted before the counting pass, which assigns each
 /// row its topic (2 bytes per input row, kept for the writing pass).
 struct TopicState {
@@ -805,6 +923,15 @@ struct TopicState {
 const NO_TOPIC: u16 = u16::MAX;
 
 impl TopicState {
+    fn new(model: TopicModel) -> Self {
+        TopicState {
+            model,
+            rows: Vec::new(),
+            filling: true,
+            cursor: 0,
+        }
+    }
+
     /// The topics of a batch's rows: assigned (the counting pass) or read back.
     fn batch(
         &mut self,
@@ -1201,6 +1328,8 @@ fn pass_columns(actions: &Actions, detect: bool) -> read::Wanted {
 /// With the row's rewrites, encoded, when the counting pass keeps them.
 type RowResult = (bool, Vec<OutRow>, Vec<u8>);
 
+/// Runs the actions over one batch of a pass (its rows in parallel), counts them into the
+/// pass's sinks and writes the output rows; returns (documents, text bytes).
 #[allow(clippy::too_many_arguments)]
 fn process_batch(
     batch: &RecordBatch,
@@ -1213,148 +1342,214 @@ fn process_batch(
     carried: &mut Carried,
 ) -> Result<(u64, u64)> {
     let cols = PlanColumns::of(batch)?;
-    // The detections of this batch's rows: from the plan, or kept by the counting pass.
-    // Whether the counting pass keeps this batch's detections, and so its rows' rewrites.
-    let mut record = false;
-    let kept: Option<(&HitsCache, usize)> = match &mut carried.hits {
-        Some(h) if h.filling => {
-            let before = h.rows();
-            h.keep(&cols, batch.num_rows());
-            record = h.rows() == before + batch.num_rows();
-            None
-        }
-        Some(h) => {
-            let first = h.cursor;
-            h.cursor += batch.num_rows();
-            Some((&*h, first))
-        }
-        None => None,
-    };
+    let (record, kept) = batch_hits(&mut carried.hits, &cols, batch.num_rows());
     if cols.hits.is_none() && kept.is_none() {
         return Err(Error::Internal(
             "the apply plan lost its hits column".into(),
         ));
     }
-    let PlanColumns {
-        texts,
-        sources,
-        selected,
-        ..
-    } = &cols;
-    let n_actions = actions.list.len();
-    let bools = |name: String| batch.column_by_name(&name).map(|a| a.as_boolean().clone());
-    let scope: Vec<Option<BooleanArray>> = (0..n_actions).map(|k| bools(scope_col(k))).collect();
-    let drops: Vec<Option<BooleanArray>> = (0..n_actions).map(|k| bools(drop_col(k))).collect();
-    let first_row = *row;
-    *row += batch.num_rows() as u64;
-    let report = &rules.report;
-    let detector = &rules.detector;
-    let tax = detector.taxonomy();
-    let (want_before, want_after) = (sinks.before.is_some(), sinks.after.is_some());
     let topic_of = match &mut carried.topics {
-        Some(t) => Some(t.batch(texts, |i| selected.is_none_or(|s| s.value(i)))?),
+        Some(t) => {
+            let selected = |i: usize| cols.selected.is_none_or(|s| s.value(i));
+            Some(t.batch(&cols.texts, selected)?)
+        }
         None => None,
     };
-
-    // The rows of the batch, in parallel.
+    let n_actions = actions.list.len();
+    let bools = |name: String| batch.column_by_name(&name).map(|a| a.as_boolean().clone());
+    let rows = BatchRows {
+        rules,
+        f,
+        actions,
+        first_row: *row,
+        scope: (0..n_actions).map(|k| bools(scope_col(k))).collect(),
+        drops: (0..n_actions).map(|k| bools(drop_col(k))).collect(),
+        topic_of: topic_of.as_deref(),
+        kept,
+        record,
+        slots,
+        want_before: sinks.before.is_some(),
+        want_after: sinks.after.is_some(),
+        cols: &cols,
+    };
+    *row += batch.num_rows() as u64;
     let results: Vec<RowResult> = (0..batch.num_rows())
         .into_par_iter()
-        .map(|i| {
-            let skip = |reason: &str| {
-                let slot = &mut *slots.mine();
-                slot.pass.account.read += 1;
-                crate::apply::bump(&mut slot.pass.account.dropped, reason);
-                let memo = record.then(|| encode_rewrites(&RewriteMemo::default()));
-                (false, Vec::new(), memo.unwrap_or_default())
-            };
-            let text = match cols.row(i) {
-                Row::Excluded => return skip("input.where"),
-                Row::NullText => return skip("null_text"),
-                Row::Doc(text) => text,
-            };
-            let mut stats = PassStats::default();
-            let id = cols
-                .id(i, f, first_row + i as u64, &mut String::new())
-                .to_owned();
-            let mut doc_hits = DocHits::default();
-            match kept {
-                None => cols.hits_into(i, &mut doc_hits),
-                Some((h, first)) => {
-                    if !h.get(first + i, &mut doc_hits) {
-                        // Past the memory budget: detected again.
-                        detector.detect(text, &mut Vec::new(), &mut doc_hits);
-                    }
-                }
-            }
-            let doc = Doc {
-                id: &id,
-                text,
-                source: sources.as_ref().and_then(|s| s[i]),
-                hits: doc_hits,
-                scope_sql: scope
-                    .iter()
-                    .map(|c| c.as_ref().is_none_or(|c| c.value(i)))
-                    .collect(),
-                drop_sql: drops
-                    .iter()
-                    .map(|c| c.as_ref().is_none_or(|c| c.value(i)))
-                    .collect(),
-                topic: topic_of.as_ref().map(|t| t[i]).filter(|&t| t != NO_TOPIC),
-            };
-            let mut memo = match kept {
-                _ if record => RewriteMemo::recording(),
-                Some((h, first)) => h
-                    .rewrites(first + i)
-                    .map(RewriteMemo::known)
-                    .unwrap_or_default(),
-                None => RewriteMemo::default(),
-            };
-            let rows = actions.process(&doc, &mut stats, &mut memo);
-            {
-                let slot = &mut *slots.mine();
-                slot.pass.merge(&stats);
-                slot.pass.account.read += 1;
-                slot.pass.account.record(&actions.list, &rows);
-                let source = sources.as_ref().map(|s| s[i]);
-                if want_before {
-                    slot.before.add(
-                        detector,
-                        &id,
-                        text,
-                        &doc.hits,
-                        source,
-                        report.examples,
-                        report.snippet_chars,
-                        &mut slot.scratch,
-                    );
-                }
-                if want_after {
-                    for r in &rows {
-                        slot.after.add(
-                            detector,
-                            &r.id,
-                            r.text(text),
-                            &r.hits,
-                            source,
-                            report.examples,
-                            report.snippet_chars,
-                            &mut slot.scratch,
-                        );
-                    }
-                }
-            }
-            let memo = if record {
-                encode_rewrites(&memo)
-            } else {
-                Vec::new()
-            };
-            (true, rows, memo)
-        })
+        .map(|i| rows.process(i))
         .collect();
     if record && let Some(h) = &mut carried.hits {
         h.keep_rewrites(results.iter().map(|r| r.2.as_slice()));
     }
+    write_rows(batch, rules, &cols, results, topic_of.as_deref(), sinks)
+}
 
+/// Where the detections of a batch's rows come from: the plan, or the counting pass's cache
+/// (with the batch's first row in it). Returns whether this pass keeps the batch's detections
+/// and rewrites (the counting pass, within its memory budget).
+fn batch_hits<'c>(
+    cache: &'c mut Option<HitsCache>,
+    cols: &PlanColumns<'_>,
+    n: usize,
+) -> (bool, Option<(&'c HitsCache, usize)>) {
+    match cache {
+        Some(h) if h.filling => {
+            let before = h.rows();
+            h.keep(cols, n);
+            (h.rows() == before + n, None)
+        }
+        Some(h) => {
+            let first = h.cursor;
+            h.cursor += n;
+            (false, Some((&*h, first)))
+        }
+        None => (false, None),
+    }
+}
+
+/// The rows of one batch, with what the actions need to process each of them on its own.
+struct BatchRows<'a> {
+    rules: &'a RuleSet,
+    f: &'a InputFile,
+    actions: &'a Actions,
+    cols: &'a PlanColumns<'a>,
+    /// The file's row number of the batch's first row.
+    first_row: u64,
+    /// Per action: its `scope.where`, and a drop's `where`, when it has one.
+    scope: Vec<Option<BooleanArray>>,
+    drops: Vec<Option<BooleanArray>>,
+    topic_of: Option<&'a [u16]>,
+    /// The counting pass's detections, and the batch's first row in them.
+    kept: Option<(&'a HitsCache, usize)>,
+    /// Whether this pass keeps each row's rewrites.
+    record: bool,
+    slots: &'a StatSlots,
+    want_before: bool,
+    want_after: bool,
+}
+
+impl BatchRows<'_> {
+    /// Runs the actions over row `i` and counts it.
+    fn process(&self, i: usize) -> RowResult {
+        let text = match self.cols.row(i) {
+            Row::Excluded => return self.skip("input.where"),
+            Row::NullText => return self.skip("null_text"),
+            Row::Doc(text) => text,
+        };
+        let id = self
+            .cols
+            .id(i, self.f, self.first_row + i as u64, &mut String::new())
+            .to_owned();
+        let doc = Doc {
+            id: &id,
+            text,
+            source: self.cols.sources.as_ref().and_then(|s| s[i]),
+            hits: self.hits(i, text),
+            scope_sql: self.flags(&self.scope, i),
+            drop_sql: self.flags(&self.drops, i),
+            topic: self.topic_of.map(|t| t[i]).filter(|&t| t != NO_TOPIC),
+        };
+        let mut memo = match self.kept {
+            _ if self.record => RewriteMemo::recording(),
+            Some((h, first)) => h
+                .rewrites(first + i)
+                .map(RewriteMemo::known)
+                .unwrap_or_default(),
+            None => RewriteMemo::default(),
+        };
+        let mut stats = PassStats::default();
+        let rows = self.actions.process(&doc, &mut stats, &mut memo);
+        self.count(i, &doc, &stats, &rows);
+        let memo = if self.record {
+            encode_rewrites(&memo)
+        } else {
+            Vec::new()
+        };
+        (true, rows, memo)
+    }
+
+    /// A row that is not scanned, dropped for `reason`.
+    fn skip(&self, reason: &str) -> RowResult {
+        let slot = &mut *self.slots.mine();
+        slot.pass.account.read += 1;
+        crate::apply::bump(&mut slot.pass.account.dropped, reason);
+        let memo = self
+            .record
+            .then(|| encode_rewrites(&RewriteMemo::default()));
+        (false, Vec::new(), memo.unwrap_or_default())
+    }
+
+    /// The detections of row `i`: from the plan, from the counting pass, or (past the cache's
+    /// memory budget) detected again.
+    fn hits(&self, i: usize, text: &str) -> DocHits {
+        let mut hits = DocHits::default();
+        match self.kept {
+            None => self.cols.hits_into(i, &mut hits),
+            Some((h, first)) => {
+                if !h.get(first + i, &mut hits) {
+                    self.rules.detector.detect(text, &mut Vec::new(), &mut hits);
+                }
+            }
+        }
+        hits
+    }
+
+    /// Per action, whether its predicate holds for row `i` (true without one).
+    fn flags(&self, predicates: &[Option<BooleanArray>], i: usize) -> Vec<bool> {
+        predicates
+            .iter()
+            .map(|c| c.as_ref().is_none_or(|c| c.value(i)))
+            .collect()
+    }
+
+    /// Counts a processed row into this thread's slot: the pass, and the reports before (the
+    /// original) and after (its output rows).
+    fn count(&self, i: usize, doc: &Doc<'_>, stats: &PassStats, rows: &[OutRow]) {
+        let (report, detector) = (&self.rules.report, &self.rules.detector);
+        let slot = &mut *self.slots.mine();
+        slot.pass.merge(stats);
+        slot.pass.account.read += 1;
+        slot.pass.account.record(&self.actions.list, rows);
+        let source = self.cols.sources.as_ref().map(|s| s[i]);
+        if self.want_before {
+            slot.before.add(
+                detector,
+                doc.id,
+                doc.text,
+                &doc.hits,
+                source,
+                report.examples,
+                report.snippet_chars,
+                &mut slot.scratch,
+            );
+        }
+        if self.want_after {
+            for r in rows {
+                slot.after.add(
+                    detector,
+                    &r.id,
+                    r.text(doc.text),
+                    &r.hits,
+                    source,
+                    report.examples,
+                    report.snippet_chars,
+                    &mut slot.scratch,
+                );
+            }
+        }
+    }
+}
+
+/// Writes the output rows of a processed batch (when the pass writes) and weighs their
+/// groups; returns (documents, text bytes) scanned.
+fn write_rows(
+    batch: &RecordBatch,
+    rules: &RuleSet,
+    cols: &PlanColumns<'_>,
+    results: Vec<RowResult>,
+    topic_of: Option<&[u16]>,
+    sinks: &mut Sinks<'_>,
+) -> Result<(u64, u64)> {
+    let tax = rules.detector.taxonomy();
     let mut indices: Vec<u32> = Vec::new();
     let mut out_rows: Vec<OutRow> = Vec::new();
     let (mut docs, mut bytes) = (0u64, 0u64);
@@ -1362,7 +1557,7 @@ fn process_batch(
         if !scanned {
             continue;
         }
-        let text = texts[i].expect("scanned rows have a text");
+        let text = cols.texts[i].expect("scanned rows have a text");
         docs += 1;
         bytes += text.len() as u64;
         if let Some(out) = sinks.out.as_mut() {
@@ -1384,10 +1579,10 @@ fn process_batch(
             batch,
             &out.schema,
             &rules.input.text_column,
-            texts,
+            &cols.texts,
             &indices,
             &out_rows,
-            topic_of.as_deref(),
+            topic_of,
             rules,
         )?;
         out.sink.write(b)?;

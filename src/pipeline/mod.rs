@@ -111,10 +111,9 @@ pub fn session(
     }
     let runtime = runtime
         .build_arc()
-        .map_err(|e| Error::Internal(format!("DataFusion runtime: {e}")))?;
+        .map_err(|e| Error::bug_in("DataFusion runtime", e))?;
     let mut ctx = SessionContext::new_with_config_rt(config, runtime);
-    udf::register(&mut ctx, detector)
-        .map_err(|e| Error::Internal(format!("registering UDFs: {e}")))?;
+    udf::register(&mut ctx, detector).map_err(|e| Error::bug_in("registering UDFs", e))?;
     Ok(ctx)
 }
 
@@ -137,5 +136,5 @@ fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
         .thread_name("debias-io")
         .enable_all()
         .build()
-        .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))
+        .map_err(|e| Error::bug_in("tokio runtime", e))
 }

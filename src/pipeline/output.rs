@@ -213,7 +213,7 @@ fn group_writer(
     factory
         .create_column_writers(0)
         .and_then(|w| GroupWriter::new(schema, w, first))
-        .map_err(|e| Error::Internal(format!("Parquet column writers: {e}")))
+        .map_err(|e| Error::bug_in("Parquet column writers", e))
 }
 
 /// The schema's metadata as Parquet key-value metadata (sorted, so files are byte-stable), for
@@ -287,7 +287,7 @@ impl Sink {
         let (_, factory) =
             ArrowWriter::try_new(std::io::sink(), data_schema.clone(), Some(props.clone()))
                 .and_then(ArrowWriter::into_serialized_writer)
-                .map_err(|e| Error::Internal(format!("the Parquet schema: {e}")))?;
+                .map_err(|e| Error::bug_in("the Parquet schema", e))?;
         Ok(Sink {
             root: root.to_path_buf(),
             schema: data_schema,
@@ -585,7 +585,7 @@ impl SinkThread {
                 }
                 sink.finish()
             })
-            .map_err(|e| Error::Internal(format!("starting the writer thread: {e}")))?;
+            .map_err(|e| Error::bug_in("starting the writer thread", e))?;
         Ok(SinkThread {
             tx: Some(tx),
             handle: Some(handle),

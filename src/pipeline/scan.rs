@@ -157,7 +157,7 @@ async fn scan_file(
     });
     let mut total = Found::new(rules);
     for r in futures::future::join_all(tasks.map(tokio::spawn)).await {
-        let found = r.map_err(|e| Error::Internal(format!("scan task failed: {e}")))??;
+        let found = r.map_err(|e| Error::bug_in("scan task failed", e))??;
         total.merge(found, rules);
     }
     Ok(total)
