@@ -32,7 +32,7 @@ use crate::rules::actions::{
 };
 
 /// Adds one to `map[key]`, allocating the key only the first time.
-pub fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+pub(crate) fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
     match map.get_mut(key) {
         Some(n) => *n += 1,
         None => {
@@ -52,7 +52,7 @@ pub fn unit(seed: u64, salt: &str, id: &str) -> f64 {
 
 /// One row of the output.
 #[derive(Debug, Clone)]
-pub struct OutRow {
+pub(crate) struct OutRow {
     /// `debias_id`: the input id for originals; `ID#RULE` for a counterfactual copy and
     /// `ID#RULE-dupN` for an upsampled duplicate.
     pub id: String,
@@ -74,7 +74,7 @@ pub struct OutRow {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Original,
     /// Made by the augment action with this index.
     Augmented(usize),
@@ -90,7 +90,7 @@ impl OutRow {
 
 /// A document as read, with the values the actions' SQL predicates took on its row.
 #[derive(Debug)]
-pub struct Doc<'a> {
+pub(crate) struct Doc<'a> {
     pub id: &'a str,
     pub text: &'a str,
     pub source: Option<&'a str>,
@@ -109,7 +109,7 @@ pub struct Doc<'a> {
 /// rebalance, the writing pass all of them, on the same document: its first calls are the
 /// counting pass's, in the same order, with the same results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RewriteMemo {
+pub(crate) struct RewriteMemo {
     /// Per call: `None` where the rewrite changed nothing, else the rewritten text's terms.
     pub calls: Vec<Option<DocHits>>,
     /// Whether this pass records its calls (the counting pass) or reads them back.
@@ -119,7 +119,7 @@ pub struct RewriteMemo {
 
 impl RewriteMemo {
     /// A memo that records the calls of the counting pass.
-    pub fn recording() -> Self {
+    pub(crate) fn recording() -> Self {
         RewriteMemo {
             record: true,
             ..RewriteMemo::default()
@@ -127,7 +127,7 @@ impl RewriteMemo {
     }
 
     /// A memo that reads back `calls`, recorded by the counting pass.
-    pub fn known(calls: Vec<Option<DocHits>>) -> Self {
+    pub(crate) fn known(calls: Vec<Option<DocHits>>) -> Self {
         RewriteMemo {
             calls,
             ..RewriteMemo::default()
@@ -189,7 +189,7 @@ impl Account {
     }
 
     /// Records the output rows of one input row.
-    pub fn record(&mut self, actions: &[Action], rows: &[OutRow]) {
+    pub(crate) fn record(&mut self, actions: &[Action], rows: &[OutRow]) {
         for r in rows {
             self.written += 1;
             match r.origin {
@@ -269,7 +269,7 @@ impl RebalanceCounts {
 
 /// What one pass gathered besides the rows.
 #[derive(Debug, Clone, Default)]
-pub struct PassStats {
+pub(crate) struct PassStats {
     pub account: Account,
     /// By action index.
     pub audits: BTreeMap<usize, FilterAudit>,
@@ -650,7 +650,7 @@ impl RebalancePlan {
 
 /// The compiled actions of a run, shared by every thread.
 #[derive(Debug)]
-pub struct Actions {
+pub(crate) struct Actions {
     pub list: Vec<Action>,
     pub seed: u64,
     pub detector: Arc<Detector>,
@@ -662,7 +662,7 @@ pub struct Actions {
 
 impl Actions {
     /// The index of the rebalance action, if any.
-    pub fn rebalance_index(list: &[Action]) -> Option<usize> {
+    pub(crate) fn rebalance_index(list: &[Action]) -> Option<usize> {
         list.iter()
             .position(|a| matches!(a.kind, ActionKind::Rebalance(_)))
     }

@@ -45,7 +45,7 @@ pub struct AttributesOutput {
 
 impl AttributesOutput {
     /// Checks the destination and creates the temporary directory.
-    pub fn begin(&self) -> Result<Writer> {
+    pub(crate) fn begin(&self) -> Result<Writer> {
         if self.dir.exists() && !self.overwrite {
             return Err(Error::Usage(format!(
                 "{} already exists; pass --overwrite to replace it, or choose another --attributes directory",
@@ -60,7 +60,7 @@ impl AttributesOutput {
     }
 
     /// Moves the finished files into place.
-    pub fn finish(&self, w: Writer) -> Result<()> {
+    pub(crate) fn finish(&self, w: Writer) -> Result<()> {
         w.tmp.commit(&self.dir)
     }
 }
@@ -155,7 +155,7 @@ fn spans_array(detector: &Detector, docs: &[(String, bool)]) -> ArrayRef {
 /// It holds the output's lock, `.DEST.lock` beside it, from creation until dropped: a second
 /// run on the same output fails at once instead of silently replacing the first one's result.
 #[derive(Debug)]
-pub struct TempDir(
+pub(crate) struct TempDir(
     PathBuf,
     /// Held for its `Drop`, which releases the lock.
     #[allow(dead_code)]
@@ -183,7 +183,7 @@ impl TempDir {
     }
 
     /// Moves the finished directory to `dest` (see [`replace_dir`]).
-    pub fn commit(&self, dest: &Path) -> Result<()> {
+    pub(crate) fn commit(&self, dest: &Path) -> Result<()> {
         replace_dir(&self.0, dest)
     }
 }
@@ -337,7 +337,7 @@ fn remove_leftovers(dest: &Path) {
 }
 
 /// `DIR` → `.DIR.tmp-PID` beside it.
-pub fn temp_sibling(dir: &Path) -> PathBuf {
+pub(crate) fn temp_sibling(dir: &Path) -> PathBuf {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -347,7 +347,7 @@ pub fn temp_sibling(dir: &Path) -> PathBuf {
 
 /// Renames the finished directory `tmp` to `dest`, replacing an existing `dest` (the old one is
 /// moved aside first and removed only once the new one is in place).
-pub fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
+pub(crate) fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
     let old = dest.with_file_name(format!(
         ".{}.old-{}",
         dest.file_name()
@@ -377,7 +377,7 @@ pub fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
 
 /// The temporary directory being filled.
 #[derive(Debug)]
-pub struct Writer {
+pub(crate) struct Writer {
     tmp: TempDir,
     detector: Arc<Detector>,
     schema: SchemaRef,
@@ -411,7 +411,7 @@ impl Writer {
 }
 
 /// Writes one partition's documents.
-pub struct PartWriter {
+pub(crate) struct PartWriter {
     path: PathBuf,
     writer: ArrowWriter<File>,
     detector: Arc<Detector>,
@@ -432,7 +432,7 @@ impl PartWriter {
     }
 
     /// Writes the buffered rows once there are enough for a batch.
-    pub fn flush_if_full(&mut self) -> Result<()> {
+    pub(crate) fn flush_if_full(&mut self) -> Result<()> {
         if self.ids.len() >= ROWS_PER_BATCH {
             self.flush()
         } else {

@@ -364,7 +364,7 @@ impl Vocab {
 /// invariant, as the f32 CPU path is; else one text at a time), so a document's topic depends
 /// on its text alone, not on the batch it was read in: the output is the same
 /// however the input is split into files, partitions or threads.
-pub struct TopicModel {
+pub(crate) struct TopicModel {
     encoder: Encoder,
     centroids: Vec<Vec<f32>>,
     /// The topics of the sample's texts (by hash and length of the text: a topic depends on the

@@ -210,7 +210,7 @@ fn open_decoded(f: &InputFile) -> std::io::Result<Box<dyn Read>> {
 /// Reads a CSV file through and returns an error when it ends inside a quoted field: the quote
 /// that opened it is never closed, and a CSV reader would take every later row into that field.
 /// Quotes are counted as RFC 4180 has them (a doubled quote inside a field closes and reopens).
-pub fn unterminated_quote(f: &InputFile) -> Option<InputError> {
+pub(crate) fn unterminated_quote(f: &InputFile) -> Option<InputError> {
     let mut reader = open_decoded(f).ok()?;
     let mut buf = vec![0u8; 1 << 16];
     let (mut line, mut open_line, mut quoted) = (1u64, 0u64, false);
@@ -243,7 +243,7 @@ pub fn unterminated_quote(f: &InputFile) -> Option<InputError> {
 
 /// Reads a JSONL or CSV file line by line and returns the first problem: invalid UTF-8, or
 /// (JSONL) a line that is not a JSON object. `None` when no line is at fault.
-pub fn find_bad_line(f: &InputFile) -> Option<InputError> {
+pub(crate) fn find_bad_line(f: &InputFile) -> Option<InputError> {
     let reader = match open_decoded(f) {
         Ok(r) => BufReader::new(r),
         Err(e) => {

@@ -36,16 +36,16 @@ use crate::error::{Error, Result};
 use crate::rules::actions::{Codec, OutputRules};
 
 /// Rows per batch handed to the Parquet writer.
-pub const CHUNK_ROWS: usize = 1024;
+pub(crate) const CHUNK_ROWS: usize = 1024;
 
 /// The directory name of a null partition value (as Hive and Spark write it).
-pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+pub(crate) const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 
 /// Bytes of rows that may wait for encoding (see [`Sink::buffer`]).
-pub const ENCODE_BUFFER_BYTES: usize = 256 << 20;
+pub(crate) const ENCODE_BUFFER_BYTES: usize = 256 << 20;
 
 /// Writes the data files under `root` (the temporary output directory).
-pub struct Sink {
+pub(crate) struct Sink {
     root: PathBuf,
     /// The schema of the data files (without the partition columns).
     schema: SchemaRef,
@@ -568,7 +568,7 @@ impl Sink {
 
 /// A [`Sink`] on its own thread, so that Parquet encoding and compression overlap with the
 /// work that produces the rows. Batches are handed over a small bounded channel.
-pub struct SinkThread {
+pub(crate) struct SinkThread {
     tx: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
     handle: Option<std::thread::JoinHandle<Result<Vec<FileEntry>>>>,
 }

@@ -185,7 +185,7 @@ impl ScalarUDFImpl for DetectUdf {
 }
 
 /// The values of a string column of any of the three string types, nulls as `None`.
-pub fn string_values(array: &dyn Array) -> DfResult<Vec<Option<&str>>> {
+pub(crate) fn string_values(array: &dyn Array) -> DfResult<Vec<Option<&str>>> {
     Ok(match array.data_type() {
         DataType::Utf8 => array.as_string::<i32>().iter().collect(),
         DataType::LargeUtf8 => array.as_string::<i64>().iter().collect(),
@@ -200,7 +200,7 @@ pub fn string_values(array: &dyn Array) -> DfResult<Vec<Option<&str>>> {
 ///
 /// Rows are matched [`CHUNK_ROWS`] at a time as one joined text ([`Detector::detect_joined`]):
 /// the column's own value buffer for `Utf8` and `LargeUtf8`, a copy for `Utf8View`.
-pub fn detect_all(detector: &Detector, array: &dyn Array) -> DfResult<Vec<Option<DocHits>>> {
+pub(crate) fn detect_all(detector: &Detector, array: &dyn Array) -> DfResult<Vec<Option<DocHits>>> {
     let run = |rows: Range<usize>| -> Vec<Option<DocHits>> {
         let mut copy = String::new();
         let mut ends = Vec::with_capacity(rows.len());

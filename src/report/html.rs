@@ -21,7 +21,7 @@ const TABLE_ROWS: usize = 30;
 const HEATMAP_TERMS: usize = 20;
 
 /// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -37,7 +37,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// An id fragment from a name: lowercase ASCII letters, digits and dashes.
-pub fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     let mut o = String::new();
     for c in s.chars() {
         if c.is_ascii_alphanumeric() {

@@ -106,7 +106,7 @@ mod sorted_pairs {
 
 /// Per-call scratch space of [`ScanStats::add`].
 #[derive(Debug, Default)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     groups: Vec<(GroupId, u32)>,
     axes: Vec<(usize, u32)>,
 }
@@ -130,7 +130,7 @@ impl ScanStats {
     /// Counts one scanned document. `source` is `Some(None)` for a null source when the rules
     /// name a source column, `None` when they do not.
     #[allow(clippy::too_many_arguments)]
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         detector: &Detector,
         id: &str,
@@ -297,7 +297,7 @@ pub fn snippet(text: &str, start: usize, end: usize, max_chars: usize) -> String
 }
 
 /// [`snippet`], and the byte range of the match `start..end` in it.
-pub fn snippet_marked(
+pub(crate) fn snippet_marked(
     text: &str,
     start: usize,
     end: usize,
