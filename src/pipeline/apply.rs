@@ -649,7 +649,7 @@ fn output_schema(
         }
         Ok::<_, Error>(v)
     })?;
-    let input_schema = Schema::try_merge(schemas.iter().cloned()).map_err(|e| {
+    let input_schema = Schema::try_merge(same_string_types(schemas)).map_err(|e| {
         Error::Input(InputError {
             path: None,
             line: None,
@@ -694,6 +694,62 @@ fn output_schema(
         }
     }
     Ok((out_schema, replaced))
+}
+
+/// The files' schemas with one type for each string (or binary) column that the files store
+/// in different flavours (Utf8, LargeUtf8, Utf8View): the widest of them, so that a corpus of
+/// JSONL and Parquet files, or of Parquet files from different writers, merges; each batch is
+/// cast to it when written.
+fn same_string_types(schemas: Vec<Schema>) -> Vec<Schema> {
+    fn family(t: &DataType) -> Option<u8> {
+        match t {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(0),
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Some(1),
+            _ => None,
+        }
+    }
+    fn widest(a: &DataType, b: &DataType) -> DataType {
+        use DataType::*;
+        match (a, b) {
+            (LargeUtf8, _) | (_, LargeUtf8) => LargeUtf8,
+            (LargeBinary, _) | (_, LargeBinary) => LargeBinary,
+            (Utf8, _) | (_, Utf8) => Utf8,
+            (Binary, _) | (_, Binary) => Binary,
+            _ => a.clone(),
+        }
+    }
+    let mut chosen: BTreeMap<String, DataType> = BTreeMap::new();
+    for s in &schemas {
+        for f in s.fields() {
+            let t = f.data_type();
+            match chosen.get(f.name()) {
+                Some(c) if c != t && family(c).is_some() && family(c) == family(t) => {
+                    let w = widest(c, t);
+                    chosen.insert(f.name().clone(), w);
+                }
+                Some(_) => {}
+                None => {
+                    chosen.insert(f.name().clone(), t.clone());
+                }
+            }
+        }
+    }
+    schemas
+        .into_iter()
+        .map(|s| {
+            let fields: Vec<Field> = s
+                .fields()
+                .iter()
+                .map(|f| match chosen.get(f.name()) {
+                    Some(t) if family(t).is_some() && family(t) == family(f.data_type()) => {
+                        f.as_ref().clone().with_data_type(t.clone())
+                    }
+                    _ => f.as_ref().clone(),
+                })
+                .collect();
+            Schema::new_with_metadata(fields, s.metadata().clone())
+        })
+        .collect()
 }
 
 /// The size and modification time of each input file.

@@ -104,7 +104,10 @@ pub fn session(
         .with_repartition_file_scans(!ordered && opts.repartition)
         .with_repartition_file_min_size(opts.repartition_min_bytes)
         .with_batch_size(8192)
-        .with_information_schema(false);
+        .with_information_schema(false)
+        // Strings come out as the file stores them (Utf8, LargeUtf8), not as views: `apply`
+        // keeps column types, and files of different formats agree.
+        .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
