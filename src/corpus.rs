@@ -80,16 +80,19 @@ pub enum Row<'a> {
     Excluded,
     /// Selected, but its text is null: not scanned.
     NullText,
+    /// Selected, but its text is longer than `input.max_document_bytes`: not scanned.
+    TooLarge,
     /// A document, with its text.
     Doc(&'a str),
 }
 
-/// Every row read, accounted for: `read = excluded_by_where + null_text + documents`.
+/// Every row read, accounted for: `read = excluded_by_where + null_text + too_large + documents`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowCounts {
     pub read: u64,
     pub excluded_by_where: u64,
     pub null_text: u64,
+    pub too_large: u64,
 }
 
 impl RowCounts {
@@ -99,6 +102,7 @@ impl RowCounts {
         match row {
             Row::Excluded => self.excluded_by_where += 1,
             Row::NullText => self.null_text += 1,
+            Row::TooLarge => self.too_large += 1,
             Row::Doc(text) => return Some(text),
         }
         None
@@ -108,5 +112,6 @@ impl RowCounts {
         self.read += other.read;
         self.excluded_by_where += other.excluded_by_where;
         self.null_text += other.null_text;
+        self.too_large += other.too_large;
     }
 }

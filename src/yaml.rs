@@ -350,6 +350,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A size in bytes greater than 0: a number, or a string such as `8MiB` or `256MB`.
+    pub fn size(&mut self, node: &Node, key: &str) -> Option<u64> {
+        let size = match &node.kind {
+            Kind::Int(i) if *i > 0 => Some(*i as u64),
+            Kind::UInt(u) if *u > 0 => Some(*u),
+            Kind::Str(s) => crate::units::parse_size(s).ok().map(|s| s as u64),
+            _ => None,
+        };
+        match size {
+            Some(s) if s > 0 => Some(s),
+            _ => {
+                self.error_help(
+                    node,
+                    key,
+                    format!("`{}` is not a size", node.scalar_text()),
+                    Some("a number of bytes or a size such as 8MiB"),
+                );
+                None
+            }
+        }
+    }
+
     /// A list of strings, each with its node; a single string is read as a one-item list.
     pub fn strings<'n>(&mut self, node: &'n Node, key: &str) -> Vec<(String, &'n Node)> {
         match &node.kind {

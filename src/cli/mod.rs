@@ -1121,6 +1121,7 @@ fn print_scan_summary(
                 "rows_read": s.rows.read,
                 "excluded_by_where": s.rows.excluded_by_where,
                 "null_text": s.rows.null_text,
+                "too_large": s.rows.too_large,
                 "seconds": outcome.elapsed.as_secs_f64(),
                 "threads": outcome.threads,
                 "findings": report.findings.len(),
@@ -1131,7 +1132,7 @@ fn print_scan_summary(
         let s = &outcome.stats;
         let secs = outcome.elapsed.as_secs_f64();
         eprintln!(
-            "scanned {} documents ({:.1} MB of text) in {:.2} s, {:.1} MB/s on {} threads; {} rows read, {} excluded by `where`, {} null texts",
+            "scanned {} documents ({:.1} MB of text) in {:.2} s, {:.1} MB/s on {} threads; {} rows read, {} excluded by `where`, {} null texts, {} over input.max_document_bytes",
             s.documents,
             s.text_bytes as f64 / 1e6,
             secs,
@@ -1139,7 +1140,8 @@ fn print_scan_summary(
             outcome.threads,
             s.rows.read,
             s.rows.excluded_by_where,
-            s.rows.null_text
+            s.rows.null_text,
+            s.rows.too_large
         );
         for f in &outcome.empty_files {
             eprintln!("warning: skipped empty file {}", f.path.display());
@@ -1344,7 +1346,7 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
     if !args.log.quiet {
         let secs = o.elapsed.as_secs_f64();
         eprintln!(
-            "embedded {} documents ({} tokens, {:?}, {}) in {:.2} s, {:.0} documents/s; {} rows read, {} excluded by `where`, {} null texts",
+            "embedded {} documents ({} tokens, {:?}, {}) in {:.2} s, {:.0} documents/s; {} rows read, {} excluded by `where`, {} null texts, {} over input.max_document_bytes",
             o.embedded,
             o.tokens,
             args.dtype,
@@ -1353,7 +1355,8 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
             o.embedded as f64 / secs.max(1e-9),
             o.rows.read,
             o.rows.excluded_by_where,
-            o.rows.null_text
+            o.rows.null_text,
+            o.rows.too_large
         );
         eprintln!("output: {}/data/", args.output.display());
     }

@@ -28,11 +28,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Builder, ListBuilder,
-    RecordBatch, StringArray, StringBuilder, StructBuilder, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Array, Float64Builder,
+    Int32Array, Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder, StructBuilder,
+    UInt32Array,
 };
 use datafusion::arrow::compute::{cast, take};
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Float64Type, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -65,6 +66,29 @@ pub const PROVENANCE: &[&str] = &[
     "debias_weight",
     "debias_edits",
 ];
+
+/// The provenance column of an `apply` run on a debias output: per row, the provenance of the
+/// rows it comes from, oldest first (each earlier run's id, source id, rule, whether it was a
+/// copy, and weight), so that running `apply` again (to balance another axis) keeps the chain.
+pub const LINEAGE_COLUMN: &str = "debias_lineage";
+
+fn lineage_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("id", DataType::Utf8, true),
+        Field::new("source_id", DataType::Utf8, true),
+        Field::new("rule", DataType::Utf8, true),
+        Field::new("augmented", DataType::Boolean, true),
+        Field::new("weight", DataType::Float64, true),
+    ])
+}
+
+fn lineage_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(lineage_fields()),
+        true,
+    )))
+}
 
 /// Options of `apply` that are not in the rules.
 #[derive(Debug, Clone)]
@@ -435,6 +459,10 @@ impl<'a> Job<'a> {
         before.rows.read = account.read;
         before.rows.excluded_by_where = account.dropped.get("input.where").copied().unwrap_or(0);
         before.rows.null_text = account.dropped.get("null_text").copied().unwrap_or(0);
+        before.rows.too_large = (account.dropped)
+            .get("input.max_document_bytes")
+            .copied()
+            .unwrap_or(0);
         after.rows.read = account.written;
         let mut rules = self.rules.clone();
         rules.apply.seed = self.seed;
@@ -663,6 +691,10 @@ fn output_schema(
     if uses_topics {
         provenance.push(TOPIC_COLUMN);
     }
+    let chained = input_schema.field_with_name("debias_id").is_ok();
+    if chained {
+        provenance.push(LINEAGE_COLUMN);
+    }
     let replaced: Vec<String> = input_schema
         .fields()
         .iter()
@@ -678,6 +710,9 @@ fn output_schema(
     fields.extend(provenance_fields());
     if uses_topics {
         fields.push(Field::new(TOPIC_COLUMN, DataType::Int32, true));
+    }
+    if chained {
+        fields.push(Field::new(LINEAGE_COLUMN, lineage_type(), true));
     }
     let out_schema: SchemaRef = Arc::new(Schema::new(fields));
     for c in &rules.apply.output.partition_by {
@@ -1489,6 +1524,7 @@ impl BatchRows<'_> {
         let text = match self.cols.row(i) {
             Row::Excluded => return self.skip("input.where"),
             Row::NullText => return self.skip("null_text"),
+            Row::TooLarge => return self.skip("input.max_document_bytes"),
             Row::Doc(text) => text,
         };
         let id = self
@@ -1646,6 +1682,68 @@ fn write_rows(
     Ok((docs, bytes))
 }
 
+/// The lineage of each output row: its input row's lineage, then its input row's provenance.
+fn lineage_array(batch: &RecordBatch, indices: &[u32]) -> Result<ArrayRef> {
+    let err = |e: datafusion::arrow::error::ArrowError| Error::bug(e);
+    let column = |name: &str, ty: &DataType| -> Result<Option<ArrayRef>> {
+        let c = batch.column_by_name(name);
+        c.map(|c| cast(c, ty)).transpose().map_err(err)
+    };
+    let current = [
+        column("debias_id", &DataType::Utf8)?,
+        column("debias_source_id", &DataType::Utf8)?,
+        column("debias_rule", &DataType::Utf8)?,
+        column("debias_augmented", &DataType::Boolean)?,
+        column("debias_weight", &DataType::Float64)?,
+    ];
+    let earlier = column(LINEAGE_COLUMN, &lineage_type())?;
+    let fields = lineage_fields();
+    let mut b = ListBuilder::new(StructBuilder::from_fields(fields.clone(), indices.len()))
+        .with_field(Arc::new(Field::new("item", DataType::Struct(fields), true)));
+    for &i in indices {
+        let i = i as usize;
+        if let Some(list) = earlier.as_ref().map(|e| e.as_list::<i32>())
+            && list.is_valid(i)
+        {
+            let items = list.value(i);
+            let items = items.as_struct();
+            for k in 0..items.len() {
+                append_lineage(b.values(), items.columns(), k);
+            }
+        }
+        let present: Vec<ArrayRef> = current
+            .iter()
+            .zip(lineage_fields().iter())
+            .map(|(c, f)| {
+                c.clone().unwrap_or_else(|| {
+                    datafusion::arrow::array::new_null_array(f.data_type(), batch.num_rows())
+                })
+            })
+            .collect();
+        append_lineage(b.values(), &present, i);
+        b.append(true);
+    }
+    Ok(Arc::new(b.finish()))
+}
+
+/// Appends row `k` of the lineage columns `cols` (id, source id, rule, augmented, weight).
+fn append_lineage(s: &mut StructBuilder, cols: &[ArrayRef], k: usize) {
+    for (f, c) in cols.iter().enumerate().take(3) {
+        let v = c.as_string::<i32>();
+        let b = s.field_builder::<StringBuilder>(f).expect("a string field");
+        b.append_option(v.is_valid(k).then(|| v.value(k)));
+    }
+    let augmented = cols[3].as_boolean();
+    s.field_builder::<BooleanBuilder>(3)
+        .expect("a boolean field")
+        .append_option(augmented.is_valid(k).then(|| augmented.value(k)));
+    let weight = cols[4].as_primitive::<Float64Type>();
+    s.field_builder::<Float64Builder>(4)
+        .expect("a float field")
+        .append_option(weight.is_valid(k).then(|| weight.value(k)));
+    s.append(true);
+}
+
 /// The output rows of a batch in the output schema.
 #[allow(clippy::too_many_arguments)]
 fn output_batch(
@@ -1678,9 +1776,22 @@ fn output_batch(
             "debias_rule" => Arc::new(StringArray::from_iter(
                 rows.iter().map(|r| r.rule.as_deref()),
             )),
-            "debias_weight" => Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.weight),
-            )),
+            // On a debias output, weights compound: the earlier run's times this one's.
+            "debias_weight" => {
+                let earlier = batch
+                    .column_by_name("debias_weight")
+                    .map(|c| cast(c, &DataType::Float64))
+                    .transpose()
+                    .map_err(err)?;
+                let earlier = earlier.as_ref().map(|c| c.as_primitive::<Float64Type>());
+                Arc::new(Float64Array::from_iter_values(
+                    rows.iter().zip(indices).map(|(r, &i)| {
+                        let e = earlier.filter(|e| e.is_valid(i as usize));
+                        r.weight * e.map_or(1.0, |e| e.value(i as usize))
+                    }),
+                ))
+            }
+            LINEAGE_COLUMN => lineage_array(batch, indices)?,
             "debias_groups" => {
                 let mut b = ListBuilder::new(StringBuilder::new())
                     .with_field(Arc::new(Field::new("item", DataType::Utf8, false)));

@@ -107,7 +107,10 @@ pub fn session(
         .with_information_schema(false)
         // Strings come out as the file stores them (Utf8, LargeUtf8), not as views: `apply`
         // keeps column types, and files of different formats agree.
-        .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
+        .set_bool(
+            "datafusion.execution.parquet.schema_force_view_types",
+            false,
+        );
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));

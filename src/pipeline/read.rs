@@ -12,6 +12,7 @@ use datafusion::arrow::datatypes::{DataType, Schema, UInt32Type};
 use datafusion::error::DataFusionError;
 use datafusion::execution::{FunctionRegistry, SendableRecordBatchStream};
 use datafusion::functions::core::expr_fn::coalesce;
+use datafusion::functions::string::expr_fn::octet_length;
 use datafusion::logical_expr::{Expr, case, cast, ident, lit};
 use datafusion::prelude::{
     CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionContext,
@@ -84,6 +85,7 @@ pub(crate) mod cols {
     pub const SOURCE: &str = "__debias_source";
     pub const SELECTED: &str = "__debias_selected";
     pub const HITS: &str = "__debias_hits";
+    pub const TOO_LARGE: &str = "__debias_too_large";
 }
 
 /// Opens one input file as a DataFrame, without reading rows beyond schema inference.
@@ -138,8 +140,12 @@ pub(crate) fn column_list(schema: &Schema) -> String {
         .join(", ")
 }
 
-/// Checks that a file has the columns the rules name; returns whether it has the id column.
-fn check_columns(f: &InputFile, schema: &Schema, input: &InputRules) -> Result<bool> {
+/// Checks that a file has the columns the rules name; returns its id column, when it has one.
+fn check_columns<'s>(
+    f: &InputFile,
+    schema: &'s Schema,
+    input: &'s InputRules,
+) -> Result<Option<&'s str>> {
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let list = || column_list(schema);
     if names.is_empty() {
@@ -187,6 +193,11 @@ fn check_columns(f: &InputFile, schema: &Schema, input: &InputRules) -> Result<b
         ));
     }
     let has_id = names.contains(&input.id_column.as_str());
+    if !input.id_required && names.contains(&OUTPUT_ID) {
+        // A debias output (`apply` run again to balance another axis): its rows' ids are
+        // `debias_id`, unique per row, where `id` is shared by an original and its copies.
+        return Ok(Some(OUTPUT_ID));
+    }
     if input.id_required && !has_id {
         return Err(Error::Input(
             InputError {
@@ -215,8 +226,11 @@ fn check_columns(f: &InputFile, schema: &Schema, input: &InputRules) -> Result<b
             .with_help("fix `input.source_column` / `input.source_url_column` in the rules"),
         ));
     }
-    Ok(has_id)
+    Ok(has_id.then_some(input.id_column.as_str()))
 }
+
+/// The id column of a debias output.
+const OUTPUT_ID: &str = "debias_id";
 
 /// The columns every per-file plan computes: id (when the file has one), text, source,
 /// `input.where` and the detection hits (see the module documentation).
@@ -225,14 +239,14 @@ fn base_exprs(
     df: &DataFrame,
     f: &InputFile,
     input: &InputRules,
-    has_id: bool,
+    id_column: Option<&str>,
 ) -> Result<Vec<Expr>> {
     let internal = Error::bug;
     let hits_udf = ctx.udf("debias_hits").map_err(internal)?;
     let text = ident(&input.text_column);
     let mut exprs: Vec<Expr> = Vec::new();
-    if has_id {
-        exprs.push(cast(ident(&input.id_column), DataType::Utf8).alias(cols::ID));
+    if let Some(id) = id_column {
+        exprs.push(cast(ident(id), DataType::Utf8).alias(cols::ID));
     }
     exprs.push(text.clone().alias(cols::TEXT));
     match &input.source {
@@ -248,21 +262,28 @@ fn base_exprs(
             );
         }
     }
-    match &input.where_sql {
+    // Texts over `input.max_document_bytes` are not detected (nor scanned).
+    let fits = coalesce(vec![
+        octet_length(text.clone()).lt_eq(lit(input.max_document_bytes)),
+        lit(true),
+    ]);
+    exprs.push(datafusion::logical_expr::not(fits.clone()).alias(cols::TOO_LARGE));
+    let scanned = match &input.where_sql {
         Some(sql) => {
             let pred = df
                 .parse_sql_expr(sql)
                 .map_err(|e| where_error(f, sql, &e, &column_list(df.schema().as_arrow())))?;
             let selected = coalesce(vec![cast(pred, DataType::Boolean), lit(false)]);
             exprs.push(selected.clone().alias(cols::SELECTED));
-            let hits = case(selected)
-                .when(lit(true), hits_udf.call(vec![text]))
-                .end()
-                .map_err(internal)?;
-            exprs.push(hits.alias(cols::HITS));
+            selected.and(fits)
         }
-        None => exprs.push(hits_udf.call(vec![text]).alias(cols::HITS)),
-    }
+        None => fits,
+    };
+    let hits = case(scanned)
+        .when(lit(true), hits_udf.call(vec![text]))
+        .end()
+        .map_err(internal)?;
+    exprs.push(hits.alias(cols::HITS));
     Ok(exprs)
 }
 
@@ -276,6 +297,8 @@ pub(crate) struct PlanColumns<'a> {
     pub selected: Option<&'a BooleanArray>,
     /// The detection hits, when the plan computes them.
     pub hits: Option<&'a ListArray>,
+    /// Whether the text is longer than `input.max_document_bytes`.
+    pub too_large: Option<&'a BooleanArray>,
 }
 
 impl<'a> PlanColumns<'a> {
@@ -294,6 +317,9 @@ impl<'a> PlanColumns<'a> {
             sources: strings(cols::SOURCE)?,
             selected: batch.column_by_name(cols::SELECTED).map(|a| a.as_boolean()),
             hits: batch.column_by_name(cols::HITS).map(|a| a.as_list::<i32>()),
+            too_large: batch
+                .column_by_name(cols::TOO_LARGE)
+                .map(|a| a.as_boolean()),
         })
     }
 
@@ -303,8 +329,9 @@ impl<'a> PlanColumns<'a> {
             return Row::Excluded;
         }
         match self.texts[i] {
-            Some(text) => Row::Doc(text),
             None => Row::NullText,
+            Some(_) if self.too_large.is_some_and(|t| t.value(i)) => Row::TooLarge,
+            Some(text) => Row::Doc(text),
         }
     }
 
@@ -453,10 +480,10 @@ pub(crate) async fn frame(
 ) -> Result<DataFrame> {
     let df = open(sessions.ordered, f).await?;
     let schema = df.schema().as_arrow().clone();
-    let has_id = check_columns(f, &schema, &rules.input)?;
+    let id_column = check_columns(f, &schema, &rules.input)?;
     // A file with ids can be split into partitions; one without is read in order.
     let (ctx, df) = match sessions.parallel {
-        Some(parallel) if has_id => (parallel, open(parallel, f).await?),
+        Some(parallel) if id_column.is_some() => (parallel, open(parallel, f).await?),
         _ => (sessions.ordered, df),
     };
     let columns = || column_list(&schema);
@@ -465,7 +492,7 @@ pub(crate) async fn frame(
         exprs.extend(schema.fields().iter().map(|c| ident(c.name())));
     }
     exprs.extend(
-        base_exprs(ctx, &df, f, &rules.input, has_id)?
+        base_exprs(ctx, &df, f, &rules.input, id_column)?
             .into_iter()
             .filter(|e| wanted.hits || e.schema_name().to_string() != cols::HITS),
     );

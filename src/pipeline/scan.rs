@@ -2,7 +2,7 @@
 //! partition, and merged.
 //!
 //! The fold of a partition ([`Partition`]) is also a DataFusion aggregate,
-//! `debias_scan_stats(text, hits, selected, id[, source])` ([`ScanAggregate`]): its partial
+//! `debias_scan_stats(text, hits, selected, too_large, id[, source])` ([`ScanAggregate`]): its partial
 //! state is the serialized [`ScanStats`] of a partition, and states merge exactly, so the
 //! planner can run it as a partial aggregate per partition and a final one over the partials
 //! (on one machine, or on a cluster's executors). A local scan drives the same fold itself, to
@@ -266,7 +266,7 @@ impl Partition {
     }
 }
 
-/// `debias_scan_stats(text, hits, selected, id[, source])`: the fold of a partition as a
+/// `debias_scan_stats(text, hits, selected, too_large, id[, source])`: the fold of a partition as a
 /// DataFusion aggregate over the per-file plan of one input file (its `FILE#ROW` ids need the
 /// file). Its value, and its partial state, is the serialized [`ScanStats`] (see
 /// [`decode_stats`]).
@@ -297,6 +297,7 @@ impl ScanAggregate {
             true => column(cols::SELECTED),
             false => lit(true),
         });
+        args.push(column(cols::TOO_LARGE));
         args.push(match has(cols::ID) {
             true => column(cols::ID),
             false => lit(ScalarValue::Utf8(None)),
@@ -362,12 +363,18 @@ impl ScanAccumulator {
 
 impl Accumulator for ScanAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        let mut names = vec![cols::TEXT, cols::HITS, cols::SELECTED, cols::ID];
+        let mut names = vec![
+            cols::TEXT,
+            cols::HITS,
+            cols::SELECTED,
+            cols::TOO_LARGE,
+            cols::ID,
+        ];
         if values.len() > names.len() {
             names.push(cols::SOURCE);
         }
         if values.len() != names.len() {
-            return exec_err!("{} takes 4 or 5 arguments", ScanAggregate::NAME);
+            return exec_err!("{} takes 5 or 6 arguments", ScanAggregate::NAME);
         }
         let fields: Vec<Field> = names
             .iter()

@@ -498,11 +498,12 @@ fn summary_section(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
         (
             "Rows",
             format!(
-                "{} read = {} scanned + {} excluded by `where` + {} with a null text",
+                "{} read = {} scanned + {} excluded by `where` + {} with a null text + {} over `max_document_bytes`",
                 num(r.rows.read),
                 num(r.rows.scanned),
                 num(r.rows.excluded_by_where),
-                num(r.rows.null_text)
+                num(r.rows.null_text),
+                num(r.rows.too_large)
             ),
         ),
         ("Text", format!("{:.1} MB", r.text_bytes as f64 / 1e6)),
@@ -1673,7 +1674,7 @@ fn apply_actions_section(page: &mut Page, m: &Manifest) {
     );
     let get = |x: &BTreeMap<String, u64>, k: &str| x.get(k).copied().unwrap_or(0);
     let mut rows: Vec<Vec<String>> = Vec::new();
-    for reason in ["input.where", "null_text"] {
+    for reason in ["input.where", "null_text", "input.max_document_bytes"] {
         if let Some(n) = a.dropped.get(reason) {
             rows.push(vec![
                 reason.to_owned(),

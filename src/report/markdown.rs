@@ -139,11 +139,12 @@ fn preamble(w: &mut String, r: &Report) {
     );
     let _ = writeln!(
         w,
-        "Rows: {} read = {} scanned + {} excluded by `where` + {} with a null text.{}\n",
+        "Rows: {} read = {} scanned + {} excluded by `where` + {} with a null text + {} over `max_document_bytes`.{}\n",
         num(r.rows.read),
         num(r.rows.scanned),
         num(r.rows.excluded_by_where),
         num(r.rows.null_text),
+        num(r.rows.too_large),
         if r.empty_files.is_empty() {
             String::new()
         } else {

@@ -97,12 +97,15 @@ pub struct RulesInfo {
     pub r#where: Option<String>,
 }
 
-/// Every row read, accounted for: `read = excluded_by_where + null_text + scanned`.
+/// Every row read, accounted for: `read = excluded_by_where + null_text + too_large + scanned`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Rows {
     pub read: u64,
     pub excluded_by_where: u64,
     pub null_text: u64,
+    /// Texts longer than `input.max_document_bytes` (absent from reports before it existed).
+    #[serde(default)]
+    pub too_large: u64,
     pub scanned: u64,
 }
 
@@ -373,6 +376,7 @@ impl Report {
                 read: s.rows.read,
                 excluded_by_where: s.rows.excluded_by_where,
                 null_text: s.rows.null_text,
+                too_large: s.rows.too_large,
                 scanned: s.documents,
             },
             text_bytes: s.text_bytes,

@@ -1097,21 +1097,10 @@ fn read_output(r: &mut Reader<'_>, node: &Node) -> OutputRules {
             None => {}
         }
     }
-    if let Some(n) = f.get("target_file_size") {
-        let size = match &n.kind {
-            Kind::Int(i) if *i > 0 => Some(*i as u64),
-            Kind::Str(s) => crate::units::parse_size(s).ok().map(|s| s as u64),
-            _ => None,
-        };
-        match size {
-            Some(s) if s > 0 => o.target_file_size = s,
-            _ => r.error_help(
-                n,
-                "output.target_file_size",
-                format!("`{}` is not a size", n.scalar_text()),
-                Some("a number of bytes or a size such as 256MiB"),
-            ),
-        }
+    if let Some(n) = f.get("target_file_size")
+        && let Some(size) = r.size(n, "output.target_file_size")
+    {
+        o.target_file_size = size;
     }
     if let Some(n) = f.get("partition_by") {
         o.partition_by = r

@@ -58,7 +58,13 @@ pub struct InputRules {
     pub where_sql: Option<String>,
     /// `input.format`: read every input as this format instead of going by file extension.
     pub format: Option<Format>,
+    /// `input.max_document_bytes` (default 8 MiB): a longer text is not scanned, and is counted
+    /// in the row account as `too_large`.
+    pub max_document_bytes: u64,
 }
+
+/// The default of `input.max_document_bytes`.
+pub const MAX_DOCUMENT_BYTES: u64 = 8 * 1024 * 1024;
 
 impl Default for InputRules {
     fn default() -> Self {
@@ -69,6 +75,7 @@ impl Default for InputRules {
             source: None,
             where_sql: None,
             format: None,
+            max_document_bytes: MAX_DOCUMENT_BYTES,
         }
     }
 }
@@ -302,6 +309,7 @@ const INPUT_KEYS: &[&str] = &[
     "source_url_column",
     "where",
     "format",
+    "max_document_bytes",
 ];
 const REPORT_KEYS: &[&str] = &[
     "examples",
@@ -457,6 +465,11 @@ fn read_input(r: &mut Reader<'_>, node: &Node) -> InputRules {
             Ok(()) => out.where_sql = Some(sql),
             Err(e) => r.error_help(n, "input.where", format!("invalid SQL predicate: {e}"), Some("write a SQL boolean expression over the input's columns, e.g. `lang = 'en' AND length(text) > 200`")),
         }
+    }
+    if let Some(n) = f.get("max_document_bytes")
+        && let Some(size) = r.size(n, "input.max_document_bytes")
+    {
+        out.max_document_bytes = size;
     }
     if let Some(n) = f.get("format") {
         out.format = r

@@ -955,3 +955,96 @@ actions:
     );
     assert_eq!(m["rebalance"], manifest(&c)["rebalance"]);
 }
+
+/// Issue 19, case 8: `apply` on its own output (the documented way to balance a second axis)
+/// takes each row's id from `debias_id`, not from the `id` that copies share with their
+/// original, and keeps the first run's provenance in `debias_lineage`; weights compound.
+#[test]
+fn apply_on_its_own_output_takes_ids_from_debias_id_and_keeps_the_lineage() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let cda = rules::load(&repo().join("rules/examples/gender-cda.yaml")).unwrap();
+    run(&cda, &[&sample()], &opts(&first));
+    let copies = int(
+        &sql(&first, "SELECT count(*) FROM t WHERE debias_augmented"),
+        0,
+    );
+    assert!(copies > 0);
+    let rebalance = rules_text(
+        dir.path(),
+        "version: 1\naxes: {gender: {}}\nactions:\n  - rebalance: {axis: gender, strategy: reweight, target: {female: 0.5, male: 0.5, non_binary: 0}}\n",
+    );
+    let second = dir.path().join("second");
+    let outcome = run(&rebalance, &[&first.join("data")], &opts(&second));
+    let rows = int(&sql(&second, "SELECT count(*) FROM t"), 0);
+    assert_eq!(rows as u64, outcome.manifest.rows.account.written);
+    // Every row keeps its own id: as many distinct ids as rows (copies shared `id` before).
+    assert_eq!(
+        int(&sql(&second, "SELECT count(DISTINCT debias_id) FROM t"), 0),
+        rows
+    );
+    assert!(int(&sql(&second, "SELECT count(DISTINCT id) FROM t"), 0) < rows);
+    // The chain: one earlier step per row, naming a row of the first output; the copies of
+    // the first run are still known as copies, with their rule.
+    assert_eq!(
+        int(
+            &sql(
+                &second,
+                "SELECT count(*) FROM t WHERE array_length(debias_lineage) = 1"
+            ),
+            0
+        ),
+        rows
+    );
+    assert_eq!(
+        int(
+            &sql(
+                &second,
+                "SELECT count(*) FROM t WHERE debias_lineage[1]['id'] <> debias_id"
+            ),
+            0
+        ),
+        0
+    );
+    assert_eq!(
+        int(
+            &sql(
+                &second,
+                "SELECT count(*) FROM t WHERE debias_lineage[1]['augmented'] AND debias_lineage[1]['rule'] = 'gender_cda'"
+            ),
+            0
+        ),
+        copies
+    );
+    // A third run (dropping nothing) adds a step, and keeps the second run's weights: the
+    // weights of successive runs multiply.
+    let keep_all = rules_text(
+        dir.path(),
+        "version: 1\naxes: {gender: {}}\nactions:\n  - drop: {name: none, where: \"false\"}\n",
+    );
+    let third = dir.path().join("third");
+    run(&keep_all, &[&second.join("data")], &opts(&third));
+    assert_eq!(
+        int(
+            &sql(
+                &third,
+                "SELECT CAST(min(array_length(debias_lineage)) AS BIGINT) FROM t"
+            ),
+            0
+        ),
+        2
+    );
+    let reweighted = sql(
+        &third,
+        "SELECT count(*) FROM t WHERE abs(debias_weight - 1.0) > 1e-9",
+    );
+    assert!(
+        int(&reweighted, 0) > 0,
+        "the second run reweighted some rows"
+    );
+    let kept = sql(
+        &third,
+        "SELECT count(*) FROM t WHERE abs(debias_weight - debias_lineage[2]['weight']) > 1e-9",
+    );
+    assert_eq!(int(&kept, 0), 0);
+}

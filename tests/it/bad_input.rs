@@ -479,3 +479,77 @@ fn a_stopped_run_leaves_nothing_behind() {
         assert_eq!(left, ["big.jsonl"], "nothing but the input is left");
     }
 }
+
+/// Issue 19, case 6: a document longer than `input.max_document_bytes` is not scanned, detected
+/// or rewritten; `scan` counts it as too large, `apply` drops it with its own reason, and the
+/// row account still balances. A size of 0 or a word is refused in the rules.
+#[test]
+fn documents_over_max_document_bytes_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("c.jsonl");
+    let long = "She said the nurse was tired. ".repeat(100); // 3,000 bytes
+    std::fs::write(
+        &corpus,
+        format!(
+            "{{\"id\":\"a\",\"text\":\"He is a doctor.\"}}\n{{\"id\":\"b\",\"text\":\"{long}\"}}\n{{\"id\":\"c\",\"text\":null}}\n{{\"id\":\"d\",\"text\":\"She is a pilot.\"}}\n"
+        ),
+    )
+    .unwrap();
+    let rules = rules_text(
+        dir.path(),
+        "version: 1\ninput: {max_document_bytes: 1KiB}\naxes: {gender: {}}\n",
+    );
+    let (r, o) = scan(&rules, &[&corpus], &ScanOptions::default());
+    assert_eq!(
+        (
+            r.rows.read,
+            r.rows.scanned,
+            r.rows.null_text,
+            r.rows.too_large
+        ),
+        (4, 2, 1, 1)
+    );
+    assert_eq!(o.stats.rows.too_large, 1);
+    // The long document's 100 mentions of women are not counted.
+    assert_eq!(group(&r, "gender/female").mentions, 1);
+
+    let out = dir.path().join("out");
+    let rules_path = dir.path().join("rules.yaml");
+    let a = debias(&[
+        "apply",
+        corpus.to_str().unwrap(),
+        "--rules",
+        rules_path.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        m["rows"]["dropped"]["input.max_document_bytes"], 1,
+        "{}",
+        m["rows"]
+    );
+    assert_eq!(m["rows"]["written"], 2, "{}", m["rows"]);
+    assert_eq!(m["rows"]["balanced"], true);
+    let before: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report/before.json")).unwrap())
+            .unwrap();
+    assert_eq!(before["rows"]["too_large"], 1);
+
+    for bad in ["0", "lots"] {
+        let p = dir.path().join("bad.yaml");
+        std::fs::write(
+            &p,
+            format!("version: 1\ninput: {{max_document_bytes: {bad}}}\n"),
+        )
+        .unwrap();
+        let e = debias::rules::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("input.max_document_bytes") && e.contains("not a size"),
+            "{e}"
+        );
+    }
+}

@@ -301,10 +301,11 @@ fn mixed_jsonl_and_parquet_inputs_apply_with_their_string_types_kept() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "parquet"))
         .unwrap();
-    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-        std::fs::File::open(&part).unwrap(),
-    )
-    .unwrap();
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&part).unwrap(),
+        )
+        .unwrap();
     let schema = reader.schema().clone();
     let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
     // Both files' 8 rows each, read; each has one null text, not written.
@@ -332,10 +333,21 @@ fn mixed_jsonl_and_parquet_inputs_apply_with_their_string_types_kept() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "parquet"))
         .unwrap();
-    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-        std::fs::File::open(&part).unwrap(),
-    )
-    .unwrap();
-    let ty = |n: &str| reader.schema().field_with_name(n).unwrap().data_type().clone();
-    assert_eq!((ty("id"), ty("text")), (DataType::Utf8, DataType::LargeUtf8));
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&part).unwrap(),
+        )
+        .unwrap();
+    let ty = |n: &str| {
+        reader
+            .schema()
+            .field_with_name(n)
+            .unwrap()
+            .data_type()
+            .clone()
+    };
+    assert_eq!(
+        (ty("id"), ty("text")),
+        (DataType::Utf8, DataType::LargeUtf8)
+    );
 }
