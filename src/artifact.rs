@@ -1,7 +1,7 @@
 //! Files debias writes for other runs and tools to read back: versioned JSON (reports,
 //! manifests) and the atomic write they share. Every such file names the tool that wrote it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +85,40 @@ pub fn load_versioned<T: serde::de::DeserializeOwned>(
 
 /// Writes `text` to `path` atomically (a temporary file beside it, then a rename).
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    write_all_atomic(&[(path.to_path_buf(), text.to_owned())])
+}
+
+/// Writes several files so that all of them appear or none: each to a temporary name beside it
+/// (removed if a signal stops the process), and renamed into place once every one is written.
+pub fn write_all_atomic(files: &[(PathBuf, String)]) -> Result<()> {
+    let mut temps: Vec<(PathBuf, &Path)> = Vec::new();
+    let written = files.iter().try_for_each(|(path, text)| {
+        let tmp = temp_name(path);
+        register(&tmp);
+        temps.push((tmp.clone(), path));
+        std::fs::write(&tmp, text).map_err(|e| Error::output(path, e))
+    });
+    // A directory in a file's place would stop its rename after others were done.
+    let clear = || match files.iter().find(|(p, _)| p.is_dir()) {
+        Some((p, _)) => Err(Error::output(p, "a directory is in the way of the file")),
+        None => Ok(()),
+    };
+    let result = written.and_then(|()| clear()).and_then(|()| {
+        temps.iter().try_for_each(|(tmp, path)| {
+            std::fs::rename(tmp, path).map_err(|e| Error::output(path, e))
+        })
+    });
+    for (tmp, _) in &temps {
+        if result.is_err() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        unregister(tmp);
+    }
+    result
+}
+
+/// `.NAME.tmp-PID` beside `path`.
+fn temp_name(path: &Path) -> PathBuf {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -93,10 +127,40 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(|e| Error::output(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::output(path, e)
-    })
+    dir.join(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// The temporary outputs and locks of this process, removed by [`remove_temporaries`] when the
+/// process is stopped by a signal.
+static TEMPORARIES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers a temporary file or directory of this process, removed if a signal stops it.
+pub fn register(p: &Path) {
+    TEMPORARIES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(p.to_path_buf());
+}
+
+/// Forgets a temporary that was removed.
+pub fn unregister(p: &Path) {
+    TEMPORARIES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|x| x != p);
+}
+
+/// Removes every temporary output and lock this process holds (for a run stopped by a signal).
+pub fn remove_temporaries() {
+    let list = TEMPORARIES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for p in list.iter().rev() {
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(p);
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }

@@ -250,7 +250,7 @@ impl StdinSpool {
             ));
         }
         let dir = std::env::temp_dir().join(format!("debias-stdin-{}", std::process::id()));
-        pipeline::attributes::register(&dir);
+        debias::artifact::register(&dir);
         let spool = StdinSpool(Some(dir.clone()));
         std::fs::create_dir_all(&dir).map_err(|e| Error::output(&dir, e))?;
         let path = dir.join("stdin.jsonl");
@@ -276,7 +276,7 @@ impl Drop for StdinSpool {
     fn drop(&mut self) {
         if let Some(d) = &self.0 {
             let _ = std::fs::remove_dir_all(d);
-            pipeline::attributes::unregister(d);
+            debias::artifact::unregister(d);
         }
     }
 }
@@ -805,12 +805,22 @@ impl ReportDest {
         match self {
             ReportDest::Stdout(f) => print_stdout(&f.render(report)),
             ReportDest::Files { dir, files } => {
+                let created = dir.as_ref().filter(|d| !d.exists());
                 if let Some(d) = dir {
                     std::fs::create_dir_all(d).map_err(|e| Error::output(d, e))?;
                 }
-                for (path, f) in files {
-                    report::write_atomic(path, &f.render(report))?;
+                let rendered: Vec<(PathBuf, String)> = files
+                    .iter()
+                    .map(|(path, f)| (path.clone(), f.render(report)))
+                    .collect();
+                let all = debias::artifact::write_all_atomic(&rendered);
+                // A directory made for a report that could not be written goes too.
+                if all.is_err()
+                    && let Some(d) = created
+                {
+                    let _ = std::fs::remove_dir(d);
                 }
+                all?;
             }
         }
         Ok(())
@@ -1069,24 +1079,33 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
         ..ScanOptions::default()
     };
     let (inputs, _stdin) = StdinSpool::take(&args.inputs)?;
-    let outcome = pipeline::scan(&rules, &inputs, &opts);
+    // The report is written before the attributes are committed: both appear, or neither.
+    let mut written = None;
+    let outcome = pipeline::scan::scan_and(&rules, &inputs, &opts, |outcome| {
+        if let Some(p) = &progress {
+            p.finish();
+        }
+        let mut report = Report::build(&rules, outcome);
+        report.evaluations = labelled
+            .iter()
+            .map(|(f, l)| {
+                debias::eval::evaluate(
+                    &rules.detector,
+                    l,
+                    &f.display().to_string(),
+                    rules.report.confidence,
+                )
+            })
+            .collect();
+        dest.write(&report)?;
+        written = Some(report);
+        Ok(())
+    });
     if let Some(p) = &progress {
         p.finish();
     }
     let outcome = outcome?;
-    let mut report = Report::build(&rules, &outcome);
-    report.evaluations = labelled
-        .iter()
-        .map(|(f, l)| {
-            debias::eval::evaluate(
-                &rules.detector,
-                l,
-                &f.display().to_string(),
-                rules.report.confidence,
-            )
-        })
-        .collect();
-    dest.write(&report)?;
+    let report = written.ok_or_else(|| Error::Internal("the scan wrote no report".into()))?;
     print_scan_summary(&args, &outcome, &report, &dest);
     if !args.check {
         return Ok(ExitCode::SUCCESS);

@@ -22,7 +22,7 @@ pub fn install() {
             .spawn(move || {
                 let mut sig: libc::c_int = 0;
                 if libc::sigwait(&set, &mut sig) == 0 {
-                    debias::pipeline::attributes::remove_temporaries();
+                    debias::artifact::remove_temporaries();
                     eprintln!(
                         "\nstopped by signal {sig}; temporary outputs removed, nothing written"
                     );

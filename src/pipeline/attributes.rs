@@ -197,40 +197,7 @@ impl Drop for TempDir {
     }
 }
 
-/// The temporary outputs and locks of this process, removed by [`remove_temporaries`] when the
-/// process is stopped by a signal.
-static TEMPORARIES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-
-/// Registers a temporary file or directory of this process, removed if a signal stops it.
-pub fn register(p: &Path) {
-    TEMPORARIES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(p.to_path_buf());
-}
-
-/// Forgets a temporary that was removed.
-pub fn unregister(p: &Path) {
-    TEMPORARIES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|x| x != p);
-}
-
-/// Removes every temporary output and lock this process holds (for a run stopped by a signal).
-pub fn remove_temporaries() {
-    let list = TEMPORARIES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    for p in list.iter().rev() {
-        if p.is_dir() {
-            let _ = std::fs::remove_dir_all(p);
-        } else {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
+use crate::artifact::{register, unregister};
 
 /// The lock of an output: `.DEST.lock` beside it, created exclusively and holding the process id;
 /// removed when dropped. A lock whose process is gone (killed) is taken over.

@@ -241,6 +241,49 @@ pub(crate) fn unterminated_quote(f: &InputFile) -> Option<InputError> {
     })
 }
 
+/// The first line of a JSONL file whose value of `field` is of another JSON kind than the
+/// first non-null value of it (the reader infers a column's type from the first lines).
+pub(crate) fn find_wrong_type(f: &InputFile, field: &str) -> Option<InputError> {
+    let kind = |v: &serde_json::Value| match v {
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Object(_) => "an object",
+        serde_json::Value::Null => "null",
+    };
+    let reader = BufReader::new(open_decoded(f).ok()?);
+    let mut first: Option<(&str, u64)> = None;
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line.ok()?;
+        let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(&line) else {
+            continue;
+        };
+        let Some(v) = o.get(field).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let line_no = i as u64 + 1;
+        match first {
+            None => first = Some((kind(v), line_no)),
+            Some((k, at)) if k != kind(v) => {
+                return Some(InputError {
+                    path: Some(f.path.clone()),
+                    line: Some(line_no),
+                    message: format!(
+                        "`{field}` is {} here, but {k} on line {at}: a column holds one type",
+                        kind(v)
+                    ),
+                    help: Some(format!(
+                        "give `{field}` the same JSON type on every line (or null)"
+                    )),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    None
+}
+
 /// Reads a JSONL or CSV file line by line and returns the first problem: invalid UTF-8, or
 /// (JSONL) a line that is not a JSON object. `None` when no line is at fault.
 pub(crate) fn find_bad_line(f: &InputFile) -> Option<InputError> {

@@ -398,6 +398,38 @@ fn diagnose(f: &InputFile, e: DataFusionError) -> Error {
     {
         return Error::Input(found);
     }
+    // Errors that only an expression can raise: the rules' SQL, not the file, is at fault.
+    const SQL_FAULTS: &[&str] = &[
+        "Divide by zero",
+        "Cast error",
+        "Arithmetic overflow",
+        "Overflow happened",
+    ];
+    if SQL_FAULTS.iter().any(|m| root.contains(m)) {
+        return Error::Input(
+            InputError {
+                path: Some(f.path.clone()),
+                line: None,
+                message: format!(
+                    "a SQL predicate of the rules (`input.where` or an action's `where`) fails on this file: {root}"
+                ),
+                help: None,
+            }
+            .with_help(
+                "guard the expression, e.g. `TRY_CAST(x AS INT)`, `CASE WHEN d <> 0 THEN n / d END`",
+            ),
+        );
+    }
+    // "whilst decoding field 'text': expected string got 5": the line with the other type.
+    if f.format == Format::Jsonl
+        && let Some(field) = root
+            .split("whilst decoding field '")
+            .nth(1)
+            .and_then(|s| s.split('\'').next())
+        && let Some(found) = input::find_wrong_type(f, field)
+    {
+        return Error::Input(found);
+    }
     let help = match f.format {
         Format::Parquet => {
             "check that the file is a complete Parquet file (it may be truncated or still being written)"

@@ -32,6 +32,17 @@ use crate::rules::RuleSet;
 /// input, with the sample of the `embedding:` section (when the rules have one) taken on the way
 /// and embedded at the end.
 pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<ScanOutcome> {
+    scan_and(rules, inputs, opts, |_| Ok(()))
+}
+
+/// [`scan`], calling `before_commit` (which writes the report) before the per-document
+/// attributes are committed: when it fails, the attributes are not written either.
+pub fn scan_and(
+    rules: &RuleSet,
+    inputs: &[String],
+    opts: &ScanOptions,
+    before_commit: impl FnOnce(&ScanOutcome) -> Result<()>,
+) -> Result<ScanOutcome> {
     let started = Instant::now();
     let threads = opts.threads.max(1);
     let (files, empty_files) = resolve_inputs(rules, inputs)?;
@@ -51,11 +62,6 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
         None => None,
     };
     let found = runtime.block_on(scan_files(sessions, rules, &files, opts, writer.clone()))?;
-    if let (Some(w), Some(a)) = (writer, &opts.attributes) {
-        let w = Arc::try_unwrap(w)
-            .map_err(|_| Error::Internal("attributes writer still in use".into()))?;
-        a.finish(w)?;
-    }
     if found.stats.rows.read == 0 {
         return Err(Error::Input(InputError {
             path: None,
@@ -79,7 +85,7 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
         )?),
         _ => None,
     };
-    Ok(ScanOutcome {
+    let outcome = ScanOutcome {
         stats: found.stats,
         files,
         empty_files,
@@ -87,7 +93,14 @@ pub fn scan(rules: &RuleSet, inputs: &[String], opts: &ScanOptions) -> Result<Sc
         threads,
         partitions: found.partitions,
         embedding,
-    })
+    };
+    before_commit(&outcome)?;
+    if let (Some(w), Some(a)) = (writer, &opts.attributes) {
+        let w = Arc::try_unwrap(w)
+            .map_err(|_| Error::Internal("attributes writer still in use".into()))?;
+        a.finish(w)?;
+    }
+    Ok(outcome)
 }
 
 /// What the read of a scan found: the counts, and the embedding sample when one is taken.

@@ -10,7 +10,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 /// on every run (column names are checked against each input's schema when it is opened).
 /// Volatile and stable functions (`random()`, `uuid()`, `now()`) give other rows each run, and window
 /// functions (`row_number() OVER ()`) depend on how the input is split into files: both are
-/// refused, so that the same input, rules and seed give the same output.
+/// refused, as are aggregate functions (`count(*)`), which do not judge a row by itself, so that the same input, rules and seed give the same output.
 pub fn check_sql_predicate(sql: &str) -> std::result::Result<(), String> {
     let dialect = GenericDialect {};
     let mut parser = Parser::new(&dialect)
@@ -38,12 +38,22 @@ fn deterministic(expr: &datafusion::sql::sqlparser::ast::Expr) -> std::result::R
             .filter(|f| f.signature().volatility != Volatility::Immutable)
             .flat_map(|f| std::iter::once(f.name().to_owned()).chain(f.aliases().iter().cloned()))
             .collect();
+    let aggregate: Vec<String> =
+        datafusion::execution::SessionStateDefaults::default_aggregate_functions()
+            .iter()
+            .flat_map(|f| std::iter::once(f.name().to_owned()).chain(f.aliases().iter().cloned()))
+            .collect();
     let found = visit_expressions(expr, |e| {
         if let SqlExpr::Function(f) = e {
             let name = f.name.to_string().to_lowercase();
             if f.over.is_some() {
                 return ControlFlow::Break(format!(
                     "`{name}(...) OVER` is a window function: its result depends on how the input is split into files, so the output would too; write a condition on each row's own columns"
+                ));
+            }
+            if aggregate.contains(&name) {
+                return ControlFlow::Break(format!(
+                    "`{name}(...)` is an aggregate function: it summarises many rows, but `where` judges each row by itself; write a condition on the row's own columns (e.g. `length(text) > 200`)"
                 ));
             }
             if volatile.contains(&name) {

@@ -156,6 +156,11 @@ fn where_must_judge_each_row_alone() {
             "rules.yaml:3:",
             "`uuid()`",
         ),
+        (
+            "input:\n  where: \"count(*) > 1\"\n",
+            "rules.yaml:2:",
+            "aggregate function",
+        ),
     ] {
         std::fs::write(&p, yaml).unwrap();
         let out = debias(&["rules", "check", p.to_str().unwrap()]);
@@ -550,6 +555,89 @@ fn documents_over_max_document_bytes_are_skipped_and_counted() {
         assert!(
             e.contains("input.max_document_bytes") && e.contains("not a size"),
             "{e}"
+        );
+    }
+}
+
+/// Issue 19, case 9: `scan --report DIR --attributes DIR2` writes both or neither. A report
+/// that cannot be written (here a directory stands where `report.html` goes) leaves no report
+/// file, no temporary file and no attributes, so the re-run is not refused.
+#[test]
+fn scan_outputs_are_committed_together_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let attrs = dir.path().join("attrs");
+    std::fs::create_dir_all(report.join("report.html/in-the-way")).unwrap();
+    let corpus = fixture("tiny.jsonl");
+    let rules = fixture("pets.yaml");
+    let args = [
+        "scan",
+        corpus.to_str().unwrap(),
+        "-q",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--attributes",
+        attrs.to_str().unwrap(),
+        "--overwrite",
+    ];
+    let o = debias(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("report.html"), "{}", stderr(&o));
+    assert!(!attrs.exists(), "attributes committed without their report");
+    let left: Vec<String> = std::fs::read_dir(&report)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(left, vec!["report.html".to_string()], "{left:?}");
+    let hidden: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "temporaries left: {hidden:?}");
+    // With the obstacle gone, the same command writes both.
+    std::fs::remove_dir_all(report.join("report.html")).unwrap();
+    let o = debias(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(report.join("report.html").is_file() && report.join("report.json").is_file());
+    assert!(attrs.join("data").is_dir() || attrs.read_dir().unwrap().next().is_some());
+}
+
+/// Issue 19, case 13: a JSONL value of another type than the column's is located by line.
+#[test]
+fn a_jsonl_value_of_the_wrong_type_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.jsonl");
+    std::fs::write(
+        &p,
+        "{\"id\":\"a\",\"text\":\"She is here.\",\"source\":\"x\"}\n{\"id\":\"b\",\"text\":null,\"source\":\"x\"}\n{\"id\":\"c\",\"text\":5,\"source\":\"x\"}\n",
+    )
+    .unwrap();
+    let e = scan_err(&pets_rules(), &[&p]);
+    assert!(
+        e.contains("c.jsonl:3") && e.contains("`text` is a number here, but a string on line 1"),
+        "{e}"
+    );
+}
+
+/// Issue 19, case 13: a rule's SQL that fails on the rows (divide by zero, a cast) is blamed on
+/// the rules, with a fix, not on the input file's format.
+#[test]
+fn sql_that_fails_on_the_rows_is_blamed_on_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    for sql in ["1/0 = 1", "CAST(text AS INT) > 1"] {
+        let rules = rules_text(
+            dir.path(),
+            &format!("version: 1\ninput: {{where: \"{sql}\"}}\n"),
+        );
+        let e = scan_err(&rules, &[&fixture("tiny.jsonl")]);
+        assert!(
+            e.contains("a SQL predicate of the rules")
+                && e.contains("TRY_CAST")
+                && !e.contains("as JSONL"),
+            "{sql}: {e}"
         );
     }
 }
