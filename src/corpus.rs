@@ -37,7 +37,9 @@ pub enum Compression {
 /// One input file.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
-    /// The path as found (relative paths stay relative to the working directory).
+    /// The path as found (relative paths stay relative to the working directory). Written to
+    /// reports and manifests as text, a name that is not UTF-8 with U+FFFD in its place.
+    #[serde(serialize_with = "lossy_path")]
     pub path: PathBuf,
     /// The file relative to the input it was found under (a directory or glob), used in
     /// `FILE#ROW` ids so that they do not depend on where the corpus is mounted.
@@ -46,6 +48,10 @@ pub struct InputFile {
     pub compression: Compression,
     /// Size on disk in bytes.
     pub size: u64,
+}
+
+fn lossy_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
 }
 
 /// Splits `name` into (format, compression) by its extensions.

@@ -481,7 +481,10 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
 pub fn main() -> ExitCode {
     signals::install();
     let cli = Cli::parse();
-    match run(cli) {
+    let result = run(cli);
+    // What is left of this process's temporaries (the links to oddly named inputs).
+    debias::artifact::remove_temporaries();
+    match result {
         Ok(code) => code,
         Err(e) => {
             let code = match e {

@@ -212,6 +212,12 @@ impl<'a> Job<'a> {
     /// Checks the output and the inputs, and starts the engine.
     fn new(rules: &'a RuleSet, inputs: &[String], opts: &'a ApplyOptions) -> Result<Self> {
         let started = Instant::now();
+        if opts.output.is_symlink() {
+            return Err(Error::Usage(format!(
+                "--output {} is a symbolic link; give the directory itself (the output replaces what is at that path)",
+                opts.output.display()
+            )));
+        }
         if opts.output.exists() && !opts.overwrite {
             return Err(Error::Usage(format!(
                 "{} already exists; pass --overwrite to replace it, or choose another --output",
@@ -433,6 +439,20 @@ impl<'a> Job<'a> {
             )));
         }
         let account = wrote.pass.account.clone();
+        if account.read == 0 {
+            return Err(Error::Input(InputError {
+                path: None,
+                line: None,
+                message: format!(
+                    "the input has no rows ({} file(s) read, all without rows); nothing was written",
+                    self.files.len()
+                ),
+                help: Some(
+                    "check the input paths; a CSV file needs a header line and at least one row"
+                        .into(),
+                ),
+            }));
+        }
         if let Err(e) = account.check() {
             return Err(Error::Internal(format!(
                 "the row account does not balance: {e}"

@@ -167,6 +167,12 @@ impl TempDir {
     /// Temporary directories of `dest` left by runs that were killed are removed too (holding
     /// the lock, no live run is writing them).
     pub fn create(dest: &Path) -> Result<TempDir> {
+        if dest.is_symlink() {
+            return Err(Error::Usage(format!(
+                "{} is a symbolic link; give the directory itself (the output replaces what is at that path)",
+                dest.display()
+            )));
+        }
         let lock = OutputLock::take(dest)?;
         remove_leftovers(dest);
         let tmp = temp_sibling(dest);

@@ -88,16 +88,51 @@ pub(crate) mod cols {
     pub const TOO_LARGE: &str = "__debias_too_large";
 }
 
+/// The path DataFusion is given for `path`. DataFusion takes `*`, `?` and `[` in a path as a
+/// glob (and lists the directory), and its object store refuses control characters (a tab or a
+/// newline in a name) and cannot name a file whose name is not UTF-8; such a file is read
+/// through a symbolic link with a plain name in a directory of this process (removed at exit,
+/// or when a signal stops it).
+fn readable_path(path: &std::path::Path) -> Result<String> {
+    let plain = |s: &str| {
+        !s.chars().any(|c| {
+            c.is_control() || matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '%' | '#' | '\\')
+        })
+    };
+    match path.to_str() {
+        Some(s) if plain(s) => Ok(s.to_owned()),
+        _ => link_to(path),
+    }
+}
+
+/// A symbolic link with a plain name to `path` (made once per path).
+fn link_to(path: &std::path::Path) -> Result<String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static LINKS: OnceLock<Mutex<HashMap<std::path::PathBuf, String>>> = OnceLock::new();
+    let mut links = LINKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(l) = links.get(path) {
+        return Ok(l.clone());
+    }
+    let dir = std::env::temp_dir().join(format!("debias-links-{}", std::process::id()));
+    if links.is_empty() {
+        crate::artifact::register(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::output(&dir, e))?;
+    }
+    let link = dir.join(format!("input-{}", links.len()));
+    let target = std::path::absolute(path).map_err(|e| Error::input(path, e.to_string()))?;
+    std::os::unix::fs::symlink(&target, &link).map_err(|e| Error::output(&link, e))?;
+    let name = link.to_string_lossy().to_string();
+    links.insert(path.to_path_buf(), name.clone());
+    Ok(name)
+}
+
 /// Opens one input file as a DataFrame, without reading rows beyond schema inference.
 async fn open(ctx: &SessionContext, f: &InputFile) -> Result<DataFrame> {
-    // DataFusion takes `*`, `?` and `[` in a path as a glob; a file named `br[a]ck.jsonl` is
-    // one file, so its name is escaped.
-    let path = f.path.to_string_lossy().to_string();
-    let path = if path.contains(['*', '?', '[', ']']) {
-        glob::Pattern::escape(&path)
-    } else {
-        path
-    };
+    let path = readable_path(&f.path)?;
     let compression = input::compression_type(f.compression);
     let res = match f.format {
         Format::Parquet => {

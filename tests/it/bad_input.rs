@@ -641,3 +641,35 @@ fn sql_that_fails_on_the_rows_is_blamed_on_the_rules() {
         );
     }
 }
+
+/// Issue 19, case 13: `apply` on a corpus without rows writes nothing and says so (exit 2), as
+/// `scan` does; an output path that is a symbolic link (dangling or not) is refused before the
+/// run, not found unwritable after it.
+#[test]
+fn apply_refuses_a_corpus_without_rows_and_a_symlinked_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("header-only.csv");
+    std::fs::write(&csv, "id,text\n").unwrap();
+    let out = dir.path().join("out");
+    let o = debias(&[
+        "apply",
+        csv.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no rows"), "{}", stderr(&o));
+    assert!(!out.exists());
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+    let o = debias(&[
+        "apply",
+        fixture("tiny.jsonl").to_str().unwrap(),
+        "--output",
+        link.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+}

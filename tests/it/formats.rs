@@ -351,3 +351,46 @@ fn mixed_jsonl_and_parquet_inputs_apply_with_their_string_types_kept() {
         (DataType::Utf8, DataType::LargeUtf8)
     );
 }
+
+/// Issue 19, case 12: a file whose name holds a tab or a newline, or bytes that are not UTF-8,
+/// is read like any other (DataFusion's object store refused such names), and is
+/// named in the report with U+FFFD for the bytes that are not UTF-8.
+#[test]
+fn file_names_with_control_characters_or_bytes_that_are_not_utf8() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = debias::rules::default_rules().unwrap();
+    let src = repo().join("examples/news_sample.jsonl");
+    let (want, _) = scan(&rules, &[&src], &ScanOptions::default());
+    let names: [&[u8]; 3] = [b"ta\tb.jsonl", b"new\nline.jsonl", b"caf\xe9.jsonl"];
+    for (k, name) in names.into_iter().enumerate() {
+        let sub = dir.path().join(format!("d{k}"));
+        std::fs::create_dir(&sub).unwrap();
+        let f = sub.join(OsStr::from_bytes(name));
+        std::fs::copy(&src, &f).unwrap();
+        // The directory always; the file itself when its name can be an argument (UTF-8).
+        let mut inputs = vec![sub.clone()];
+        if std::str::from_utf8(name).is_ok() {
+            inputs.push(f.clone());
+        }
+        for input in &inputs {
+            let (r, _) = scan(&rules, &[input], &ScanOptions::default());
+            assert_eq!(figures(&r), figures(&want), "{}", input.display());
+            let json = r.to_json();
+            assert!(json.contains("\"path\""), "{json}");
+        }
+    }
+    let out = dir.path().join("out");
+    let d2 = dir.path().join("d2");
+    let o = debias(&[
+        "apply",
+        d2.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(m.contains("caf\u{fffd}.jsonl"), "{m}");
+}
