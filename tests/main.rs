@@ -12,6 +12,7 @@ mod it {
     pub mod embed;
     pub mod formats;
     pub mod layers;
+    pub mod properties;
     pub mod report;
     pub mod scan;
 }
