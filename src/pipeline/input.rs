@@ -367,6 +367,17 @@ pub(crate) fn find_bad_line(f: &InputFile) -> Option<InputError> {
                         ),
                     });
                 }
+                Err(e) if e.to_string().contains("recursion limit exceeded") => {
+                    return Some(InputError {
+                        path: Some(f.path.clone()),
+                        line: Some(line_no),
+                        message: "the line nests JSON arrays or objects more than 128 levels deep, more than the reader takes".into(),
+                        help: Some(
+                            "flatten the deeply nested field, or remove it from the file"
+                                .into(),
+                        ),
+                    });
+                }
                 Err(e) => {
                     return Some(InputError {
                         path: Some(f.path.clone()),

@@ -209,10 +209,7 @@ fn check_columns<'s>(
             .with_help("set `input.text_column` in the rules, or `--text-column`, to the column that holds the text"),
         )
     })?;
-    if !matches!(
-        text_field.data_type(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    ) {
+    if !is_string(text_field.data_type()) {
         return Err(Error::Input(
             InputError {
                 path: Some(f.path.clone()),
@@ -226,6 +223,15 @@ fn check_columns<'s>(
             }
             .with_help("set `input.text_column` to a string column"),
         ));
+    }
+    fn is_string(t: &DataType) -> bool {
+        match t {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => true,
+            // Dictionary-encoded strings (pandas categoricals, some Parquet writers) are read
+            // as strings.
+            DataType::Dictionary(_, v) => is_string(v),
+            _ => false,
+        }
     }
     let has_id = names.contains(&input.id_column.as_str());
     if !input.id_required && names.contains(&OUTPUT_ID) {
@@ -278,7 +284,14 @@ fn base_exprs(
 ) -> Result<Vec<Expr>> {
     let internal = Error::bug;
     let hits_udf = ctx.udf("debias_hits").map_err(internal)?;
-    let text = ident(&input.text_column);
+    let text = match df
+        .schema()
+        .field_with_unqualified_name(&input.text_column)
+        .map(|f| f.data_type())
+    {
+        Ok(DataType::Dictionary(..)) => cast(ident(&input.text_column), DataType::Utf8),
+        _ => ident(&input.text_column),
+    };
     let mut exprs: Vec<Expr> = Vec::new();
     if let Some(id) = id_column {
         exprs.push(cast(ident(id), DataType::Utf8).alias(cols::ID));

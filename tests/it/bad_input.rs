@@ -673,3 +673,61 @@ fn apply_refuses_a_corpus_without_rows_and_a_symlinked_output() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
 }
+
+/// Issue 19, case 13: JSON nested deeper than the reader takes is named as such, not as
+/// "malformed"; a dictionary-encoded text column (pandas categoricals) is read as strings.
+#[test]
+fn deep_json_is_named_and_dictionary_encoded_text_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.jsonl");
+    std::fs::write(
+        &deep,
+        format!(
+            "{{\"id\":\"a\",\"text\":\"She\",\"x\":{}{}}}\n",
+            "[".repeat(200),
+            "]".repeat(200)
+        ),
+    )
+    .unwrap();
+    let e = scan_err(&pets_rules(), &[&deep]);
+    assert!(
+        e.contains("deep.jsonl:1") && e.contains("more than 128 levels deep"),
+        "{e}"
+    );
+
+    use datafusion::arrow::array::{Array, DictionaryArray, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+    let text: DictionaryArray<Int32Type> = vec![
+        "She is a cat person.",
+        "He has a dog.",
+        "She is a cat person.",
+    ]
+    .into_iter()
+    .collect();
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("text", text.data_type().clone(), false),
+        Field::new("source", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            std::sync::Arc::new(StringArray::from(vec!["a", "b", "c"])),
+            std::sync::Arc::new(text),
+            std::sync::Arc::new(StringArray::from(vec!["s", "s", "s"])),
+        ],
+    )
+    .unwrap();
+    let p = dir.path().join("dict.parquet");
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&p).unwrap(),
+        schema,
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let (r, _) = scan(&pets_rules(), &[&p], &ScanOptions::default());
+    assert_eq!(r.rows.scanned, 3);
+    assert_eq!(group(&r, "pets/cat").documents, 2);
+}
