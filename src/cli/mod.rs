@@ -218,6 +218,12 @@ pub struct ScanArgs {
     /// Replace existing outputs.
     #[arg(long)]
     pub overwrite: bool,
+    /// Save each input file's counts in DIR as it is scanned; run the same command again after
+    /// an interruption and the files already done are read back, not scanned again (the
+    /// report is the same as one uninterrupted scan's). DIR is removed when the report is
+    /// written.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Check the report against the rules' `gates:` when it is written: exit 3 when a gate
     /// fails (gates that need an `apply` output or a baseline are skipped; use `debias check`).
     #[arg(long)]
@@ -1069,8 +1075,14 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     if args.run.threads == Some(0) {
         return Err(Error::Usage("--threads must be at least 1".into()));
     }
+    if args.resume.is_some() && args.attributes.is_some() {
+        return Err(Error::Usage(
+            "--resume does not keep per-document attributes across runs yet; run --attributes without --resume".into(),
+        ));
+    }
     let progress = progress::reporter(args.run.log.quiet, args.run.log.log_format);
     let opts = ScanOptions {
+        resume: args.resume.clone(),
         threads: args.run.threads.unwrap_or_else(pipeline::default_threads),
         memory_limit: args.run.memory_limit,
         attributes: args.attributes.as_ref().map(|dir| AttributesOutput {
@@ -1109,6 +1121,18 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     }
     let outcome = outcome?;
     let report = written.ok_or_else(|| Error::Internal("the scan wrote no report".into()))?;
+    if let Some(dir) = &args.resume {
+        // The job is done: its work directory goes.
+        let _ = std::fs::remove_dir_all(dir);
+        if !args.run.log.quiet && outcome.resumed_files > 0 {
+            eprintln!(
+                "resumed: {} of {} file(s) read back from {}",
+                outcome.resumed_files,
+                outcome.files.len(),
+                dir.display()
+            );
+        }
+    }
     print_scan_summary(&args, &outcome, &report, &dest);
     if !args.check {
         return Ok(ExitCode::SUCCESS);

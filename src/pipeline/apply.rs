@@ -499,6 +499,7 @@ impl<'a> Job<'a> {
             threads: self.threads,
             partitions: self.files.len(),
             embedding: None,
+            resumed_files: 0,
         };
         (
             Report::build(&rules, &outcome(before)),

@@ -553,7 +553,7 @@ const STOPWORDS: &[&str] = &[
 /// their id), ties broken by `K`. Which documents it holds does not depend on the order or the
 /// split of the input, and samples of parts merge into the sample of the whole. It holds the
 /// texts of its documents until they are embedded: up to `embedding.max_documents` of them.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Sample<K: Ord> {
     cap: usize,
     seed: u64,
@@ -561,7 +561,7 @@ pub(crate) struct Sample<K: Ord> {
 }
 
 /// One document of a [`Sample`].
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Sampled<K: Ord> {
     rank: u64,
     pub key: K,

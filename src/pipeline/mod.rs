@@ -56,6 +56,9 @@ pub struct ScanOptions {
     pub attributes: Option<attributes::AttributesOutput>,
     /// Reports progress (for a progress bar).
     pub progress: Option<Arc<dyn Progress>>,
+    /// A work directory where each input file's counts are saved once it is scanned, and read
+    /// back (instead of scanning the file again) by a later scan with the same rules.
+    pub resume: Option<std::path::PathBuf>,
 }
 
 impl Default for ScanOptions {
@@ -67,6 +70,7 @@ impl Default for ScanOptions {
             repartition_min_bytes: 10 * 1024 * 1024,
             attributes: None,
             progress: None,
+            resume: None,
         }
     }
 }

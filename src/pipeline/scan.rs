@@ -93,6 +93,7 @@ pub fn scan_and(
         threads,
         partitions: found.partitions,
         embedding,
+        resumed_files: found.resumed,
     };
     before_commit(&outcome)?;
     if let (Some(w), Some(a)) = (writer, &opts.attributes) {
@@ -104,8 +105,12 @@ pub fn scan_and(
 }
 
 /// What the read of a scan found: the counts, and the embedding sample when one is taken.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Found {
     stats: ScanStats,
+    /// Files read back from the work directory of `--resume`.
+    #[serde(default)]
+    resumed: usize,
     sample: Option<embed::Sample<embed::InputOrder>>,
     /// DataFusion partitions read.
     partitions: usize,
@@ -117,6 +122,7 @@ impl Found {
             stats: ScanStats::new(&rules.detector),
             sample: rules.embedding.as_ref().map(embed::Sample::new),
             partitions: 0,
+            resumed: 0,
         }
     }
 
@@ -127,6 +133,7 @@ impl Found {
             s.merge(o);
         }
         self.partitions += other.partitions;
+        self.resumed += other.resumed;
     }
 }
 
@@ -138,8 +145,28 @@ async fn scan_files(
     opts: &ScanOptions,
     writer: Option<Arc<attributes::Writer>>,
 ) -> Result<Found> {
+    let work = match &opts.resume {
+        Some(dir) => Some(WorkDir::open(dir, rules)?),
+        None => None,
+    };
     let per_file = futures::stream::iter(files.iter().enumerate())
-        .map(|(i, f)| scan_file(sessions, rules, f, i, opts, writer.clone()))
+        .map(|(i, f)| {
+            let (work, writer) = (work.as_ref(), writer.clone());
+            async move {
+                if let Some(mut found) = work.and_then(|w| w.load(f, i)) {
+                    found.resumed = 1;
+                    if let Some(p) = &opts.progress {
+                        p.batch(found.stats.documents, found.stats.text_bytes);
+                    }
+                    return Ok::<Found, Error>(found);
+                }
+                let found = scan_file(sessions, rules, f, i, opts, writer).await?;
+                if let Some(w) = work {
+                    w.save(f, i, &found)?;
+                }
+                Ok(found)
+            }
+        })
         .buffer_unordered(opts.threads.clamp(1, 4));
     let mut total = Found::new(rules);
     let mut per_file = std::pin::pin!(per_file);
@@ -147,6 +174,55 @@ async fn scan_files(
         total.merge(found, rules);
     }
     Ok(total)
+}
+
+/// The work directory of `scan --resume`: per input file, what its scan found, saved when the
+/// file is done, under a name that changes with the file (path, size, modification time), its
+/// place in the input, the rules (their SHA-256) and the debias version, so that only what is
+/// still valid is read back. Counts merge exactly, so a resumed scan reports what one
+/// uninterrupted scan would.
+struct WorkDir {
+    dir: std::path::PathBuf,
+    rules: String,
+}
+
+impl WorkDir {
+    fn open(dir: &std::path::Path, rules: &RuleSet) -> Result<WorkDir> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
+        Ok(WorkDir {
+            dir: dir.to_path_buf(),
+            rules: rules.origin.sha256.clone(),
+        })
+    }
+
+    /// The file that holds what the scan of `f` (the `i`-th input) found.
+    fn path(&self, f: &InputFile, i: usize) -> std::path::PathBuf {
+        let modified = std::fs::metadata(&f.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let key = format!(
+            "{}\0{}\0{modified}\0{i}\0{}\0{}",
+            f.path.to_string_lossy(),
+            f.size,
+            self.rules,
+            env!("CARGO_PKG_VERSION")
+        );
+        let hash = crate::hash::stable_hash(0, key.as_bytes());
+        self.dir.join(format!("file-{i:05}-{hash:016x}.json"))
+    }
+
+    /// What an earlier scan saved for `f`, when it is still valid.
+    fn load(&self, f: &InputFile, i: usize) -> Option<Found> {
+        let bytes = std::fs::read(self.path(f, i)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn save(&self, f: &InputFile, i: usize, found: &Found) -> Result<()> {
+        let text = serde_json::to_string(found).map_err(Error::bug)?;
+        crate::artifact::write_atomic(&self.path(f, i), &text)
+    }
 }
 
 /// Scans file `f`: its partitions in parallel, each folded on its own, merged.
@@ -197,6 +273,7 @@ async fn scan_partition(
         stats: fold.stats,
         sample: fold.sample,
         partitions: 1,
+        resumed: 0,
     })
 }
 

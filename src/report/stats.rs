@@ -372,6 +372,8 @@ pub struct ScanOutcome {
     pub partitions: usize,
     /// The analyses of the rules' `embedding:` section, when they have one.
     pub embedding: Option<crate::report::embedding::EmbeddingReport>,
+    /// Files whose counts a resumed scan read back from its work directory.
+    pub resumed_files: usize,
 }
 
 #[cfg(test)]

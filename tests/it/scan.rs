@@ -411,3 +411,89 @@ fn the_scan_aggregate_runs_per_partition_and_its_partials_merge_exactly() {
     assert_eq!(merged.unwrap(), whole.stats);
     assert_eq!(ScanAggregate::NAME, "debias_scan_stats");
 }
+
+/// Issue 19, item 3: `scan --resume DIR` saves each file's counts as it is done; after a run
+/// that stops part way (here on a malformed third file), the same command reads the first two
+/// back instead of scanning them, and writes the report that one uninterrupted scan writes.
+/// The work directory is removed once the report is written.
+#[test]
+fn a_resumed_scan_reads_finished_files_back_and_reports_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    let text = std::fs::read_to_string(bold()).unwrap();
+    let lines: Vec<&str> = text.lines().take(6000).collect();
+    for (k, chunk) in lines.chunks(2000).enumerate() {
+        std::fs::write(
+            corpus.join(format!("part-{k}.jsonl")),
+            chunk.join("\n") + "\n",
+        )
+        .unwrap();
+    }
+    let whole = dir.path().join("whole.json");
+    let run = |report: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            corpus.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--threads",
+            "1",
+            "--overwrite",
+        ];
+        args.extend_from_slice(extra);
+        debias(&args)
+    };
+    let o = run(&whole, &["-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let work = dir.path().join("work");
+    let third = corpus.join("part-2.jsonl");
+    let good = std::fs::read(&third).unwrap();
+    std::fs::write(&third, b"{\"text\": \"cut off\n").unwrap();
+    let resumed = dir.path().join("resumed.json");
+    let o = run(&resumed, &["--resume", work.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let saved = std::fs::read_dir(&work).unwrap().count();
+    assert_eq!(saved, 2, "the two files done are saved");
+
+    std::fs::write(&third, good).unwrap();
+    let o = run(&resumed, &["--resume", work.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("resumed: 2 of 3 file(s)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!work.exists(), "the work directory is removed at the end");
+    let figures = |p: &std::path::Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("inputs");
+        o.remove("elapsed_seconds");
+        v
+    };
+    assert_eq!(figures(&resumed), figures(&whole));
+    // A file changed since it was saved is scanned again, not read back.
+    let o = run(&resumed, &["--resume", work.to_str().unwrap(), "-q"]);
+    assert!(o.status.success());
+    std::fs::write(&third, b"{\"text\": \"cut off\n").unwrap();
+    let o = run(&resumed, &["--resume", work.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let first = corpus.join("part-0.jsonl");
+    let mut changed = std::fs::read_to_string(&first).unwrap();
+    changed.push_str("{\"text\": \"One more line about a woman.\"}\n");
+    std::fs::write(&first, changed).unwrap();
+    std::fs::write(&third, lines[4000..].join("\n") + "\n").unwrap();
+    let o = run(&resumed, &["--resume", work.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("resumed: 1 of 3 file(s)"),
+        "{}",
+        stderr(&o)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&resumed).unwrap()).unwrap();
+    assert_eq!(r["rows"]["read"], 6001);
+}
