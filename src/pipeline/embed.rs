@@ -614,17 +614,10 @@ impl<K: Ord> Sample<K> {
     pub fn by_rank(self) -> Vec<Sampled<K>> {
         self.heap.into_sorted_vec()
     }
-
-    /// The documents in the order of their keys.
-    pub fn by_key(self) -> Vec<Sampled<K>> {
-        let mut docs = self.heap.into_vec();
-        docs.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        docs
-    }
 }
 
-/// Where a scanned document is in the input: file, partition, row of the partition. Partitions
-/// are contiguous ranges of a file, so this orders documents as the input does.
+/// Where a scanned document is in the input: file, partition, row of the partition (a tie-break
+/// between documents of equal hash: the same id twice).
 pub(crate) type InputOrder = (usize, usize, u64);
 
 /// Documents embedded at a time by [`analyze`] (vectors do not depend on it; progress does).
@@ -645,7 +638,7 @@ fn load_encoder(er: &EmbeddingRules) -> Result<Encoder> {
 
 /// The scan's `embedding` section: implicit mentions, topics with their conditional skew, and
 /// WEAT associations, over the `sample` of the scanned documents (at most `max_documents` of
-/// the `documents` that `input.where` selects), embedded here in input order.
+/// the `documents` that `input.where` selects), embedded here in the order of their seeded hash.
 pub(crate) fn analyze(
     rules: &RuleSet,
     er: &EmbeddingRules,
@@ -655,7 +648,9 @@ pub(crate) fn analyze(
 ) -> Result<EmbeddingReport> {
     let encoder = load_encoder(er)?;
     let tax = rules.taxonomy();
-    let sampled = sample.by_key();
+    // By the seeded hash, not in input order: the order k-means sees then does not depend on
+    // how the input was split into files or partitions.
+    let sampled = sample.by_rank();
     if let Some(p) = progress {
         p.phase(&format!(
             "embedding {} documents for the report",
