@@ -15,4 +15,5 @@ mod it {
     pub mod properties;
     pub mod report;
     pub mod scan;
+    pub mod setup;
 }
