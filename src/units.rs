@@ -2,6 +2,26 @@
 //! line).
 
 /// Parses `512MiB`, `2GiB`, `1.5GB`, `1000000`.
+/// `n` of `what`, with the plural `whats` unless `n` is 1: "1 axis" needs [`plural_of`].
+pub fn count(n: usize, what: &str) -> String {
+    plural_of(n, what, &format!("{what}s"))
+}
+
+/// `n` with the singular or the plural form.
+pub fn plural_of(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A size in bytes for people: `812 B`, `15.2 kB`, `3.4 MB`, `1.2 GB` (decimal units).
+pub fn human_bytes(bytes: f64) -> String {
+    match bytes {
+        b if b < 1e3 => format!("{b:.0} B"),
+        b if b < 1e6 => format!("{:.1} kB", b / 1e3),
+        b if b < 1e9 => format!("{:.1} MB", b / 1e6),
+        b => format!("{:.1} GB", b / 1e9),
+    }
+}
+
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
     let split = t

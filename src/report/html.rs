@@ -506,7 +506,7 @@ fn summary_section(page: &mut Page, r: &Report, id_prefix: &str, title_prefix: &
                 num(r.rows.too_large)
             ),
         ),
-        ("Text", format!("{:.1} MB", r.text_bytes as f64 / 1e6)),
+        ("Text", crate::units::human_bytes(r.text_bytes as f64)),
         ("Rules", r.rules.path.clone()),
         ("Rules sha256", r.rules.sha256.clone()),
         ("Seed", r.rules.seed.to_string()),

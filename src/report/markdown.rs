@@ -128,10 +128,10 @@ fn preamble(w: &mut String, r: &Report) {
     let _ = writeln!(w, "# Skew report\n");
     let _ = writeln!(
         w,
-        "{} documents scanned ({} MB of text) from {} file(s), with rules `{}` (sha256 `{}`), {} {}.\n",
+        "{} documents scanned ({} of text) from {}, with rules `{}` (sha256 `{}`), {} {}.\n",
         num(r.rows.scanned),
-        format_args!("{:.1}", r.text_bytes as f64 / 1e6),
-        r.inputs.len(),
+        crate::units::human_bytes(r.text_bytes as f64),
+        crate::units::count(r.inputs.len(), "file"),
         r.rules.path,
         &r.rules.sha256[..12.min(r.rules.sha256.len())],
         r.tool.name,
