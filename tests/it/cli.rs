@@ -465,3 +465,51 @@ fn standard_input_columns_and_output_flags() {
     let o = debias(&["manpage"]);
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains(".TH debias 1"));
 }
+
+/// The README's set-up example and the examples that follow it on the same files (`apply` on
+/// the shipped sample, `report render`, `report diff`) run word for word, in order, in a fresh
+/// directory, and the `apply` example runs without a warning (issue 24).
+#[test]
+fn readme_examples_run_as_written() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut commands: Vec<String> = Vec::new();
+    let mut in_sh = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_sh = line == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        let cmd = line.split(" #").next().unwrap().trim();
+        let wanted = cmd.starts_with("cargo run -- scan examples/")
+            || cmd.starts_with("debias apply examples/")
+            || cmd.starts_with("debias report render report/")
+            || cmd.starts_with("debias report render out/")
+            || cmd.starts_with("debias report diff out/");
+        if wanted {
+            commands.push(cmd.replacen("cargo run --", "debias", 1));
+        }
+    }
+    assert!(
+        commands.len() >= 5,
+        "README examples not found: {commands:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["examples", "rules"] {
+        std::os::unix::fs::symlink(repo().join(d), dir.path().join(d)).unwrap();
+    }
+    for cmd in &commands {
+        let args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_debias"))
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "`{cmd}` failed: {}", stderr(&o));
+        if cmd.starts_with("debias apply") {
+            assert!(!stderr(&o).contains("warning"), "`{cmd}`: {}", stderr(&o));
+        }
+    }
+}
