@@ -189,9 +189,11 @@ struct WorkDir {
 impl WorkDir {
     fn open(dir: &std::path::Path, rules: &RuleSet) -> Result<WorkDir> {
         std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
+        // The rule file's hash, and its `input:` section as the command line may have changed
+        // it (`--text-column`, `--id-column`).
         Ok(WorkDir {
             dir: dir.to_path_buf(),
-            rules: rules.origin.sha256.clone(),
+            rules: format!("{}\0{:?}", rules.origin.sha256, rules.input),
         })
     }
 
