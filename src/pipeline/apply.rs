@@ -241,6 +241,7 @@ impl<'a> Job<'a> {
         let scan_opts = ScanOptions {
             threads,
             memory_limit: opts.memory_limit,
+            keep_types: true,
             ..ScanOptions::default()
         };
         let ctx = session(rules.detector.clone(), &scan_opts, true)?;

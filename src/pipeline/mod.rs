@@ -56,6 +56,9 @@ pub struct ScanOptions {
     pub attributes: Option<attributes::AttributesOutput>,
     /// Reports progress (for a progress bar).
     pub progress: Option<Arc<dyn Progress>>,
+    /// Read columns with the types the files store them in (for `apply`, which writes them out),
+    /// not as the faster string views.
+    pub keep_types: bool,
     /// A work directory where each input file's counts are saved once it is scanned, and read
     /// back (instead of scanning the file again) by a later scan with the same rules.
     pub resume: Option<std::path::PathBuf>,
@@ -71,6 +74,7 @@ impl Default for ScanOptions {
             attributes: None,
             progress: None,
             resume: None,
+            keep_types: false,
         }
     }
 }
@@ -109,11 +113,12 @@ pub fn session(
         .with_repartition_file_min_size(opts.repartition_min_bytes)
         .with_batch_size(8192)
         .with_information_schema(false)
-        // Strings come out as the file stores them (Utf8, LargeUtf8), not as views: `apply`
-        // keeps column types, and files of different formats agree.
+        // With `keep_types`, Parquet strings come out as the file stores them (Utf8, LargeUtf8),
+        // not as views: `apply` writes the input's columns with their types, and files of
+        // different formats agree. A scan reads views, which are cheaper to decode.
         .set_bool(
             "datafusion.execution.parquet.schema_force_view_types",
-            false,
+            !opts.keep_types,
         );
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
