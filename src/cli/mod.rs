@@ -1076,11 +1076,6 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     if args.run.threads == Some(0) {
         return Err(Error::Usage("--threads must be at least 1".into()));
     }
-    if args.resume.is_some() && args.attributes.is_some() {
-        return Err(Error::Usage(
-            "--resume does not keep per-document attributes across runs yet; run --attributes without --resume".into(),
-        ));
-    }
     let progress = progress::reporter(args.run.log.quiet, args.run.log.log_format);
     let opts = ScanOptions {
         resume: args.resume.clone(),

@@ -357,6 +357,11 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// The directory the attribute files are written into (until committed).
+    pub(crate) fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
     /// A writer for partition `part` of input file `file`.
     pub fn part(&self, file: usize, part: usize) -> Result<PartWriter> {
         let path = self

@@ -153,7 +153,8 @@ async fn scan_files(
         .map(|(i, f)| {
             let (work, writer) = (work.as_ref(), writer.clone());
             async move {
-                if let Some(mut found) = work.and_then(|w| w.load(f, i)) {
+                let attributes = writer.as_ref().map(|w| w.dir().to_path_buf());
+                if let Some(mut found) = work.and_then(|w| w.load(f, i, attributes.as_deref())) {
                     found.resumed = 1;
                     if let Some(p) = &opts.progress {
                         p.batch(found.stats.documents, found.stats.text_bytes);
@@ -162,7 +163,7 @@ async fn scan_files(
                 }
                 let found = scan_file(sessions, rules, f, i, opts, writer).await?;
                 if let Some(w) = work {
-                    w.save(f, i, &found)?;
+                    w.save(f, i, &found, attributes.as_deref())?;
                 }
                 Ok(found)
             }
@@ -215,16 +216,57 @@ impl WorkDir {
         self.dir.join(format!("file-{i:05}-{hash:016x}.json"))
     }
 
-    /// What an earlier scan saved for `f`, when it is still valid.
-    fn load(&self, f: &InputFile, i: usize) -> Option<Found> {
-        let bytes = std::fs::read(self.path(f, i)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    /// What an earlier scan saved for `f`, when it is still valid. With per-document
+    /// attributes (written into `attributes`), only a file whose attributes were saved too; they
+    /// are linked back into `attributes`.
+    fn load(&self, f: &InputFile, i: usize, attributes: Option<&std::path::Path>) -> Option<Found> {
+        let path = self.path(f, i);
+        let bytes = std::fs::read(&path).ok()?;
+        let found = serde_json::from_slice(&bytes).ok()?;
+        if let Some(dest) = attributes {
+            copy_parts(&path.with_extension("attributes"), dest, i).ok()?;
+        }
+        Some(found)
     }
 
-    fn save(&self, f: &InputFile, i: usize, found: &Found) -> Result<()> {
+    /// Saves what the scan of `f` found (after its attribute files, so that a saved file always
+    /// has them).
+    fn save(
+        &self,
+        f: &InputFile,
+        i: usize,
+        found: &Found,
+        attributes: Option<&std::path::Path>,
+    ) -> Result<()> {
+        let path = self.path(f, i);
+        if let Some(src) = attributes {
+            let kept = path.with_extension("attributes");
+            let _ = std::fs::remove_dir_all(&kept);
+            std::fs::create_dir_all(&kept).map_err(|e| Error::output(&kept, e))?;
+            copy_parts(src, &kept, i)?;
+        }
         let text = serde_json::to_string(found).map_err(Error::bug)?;
-        crate::artifact::write_atomic(&self.path(f, i), &text)
+        crate::artifact::write_atomic(&path, &text)
     }
+}
+
+/// Links (or copies) the attribute files of input file `i`, `part-{i:05}-*.parquet`, from `src`
+/// into `dest`.
+fn copy_parts(src: &std::path::Path, dest: &std::path::Path, i: usize) -> Result<()> {
+    let prefix = format!("part-{i:05}-");
+    let entries = std::fs::read_dir(src).map_err(|e| Error::output(src, e))?;
+    for e in entries {
+        let e = e.map_err(|e| Error::output(src, e))?;
+        let name = e.file_name();
+        if !name.to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let to = dest.join(&name);
+        if std::fs::hard_link(e.path(), &to).is_err() {
+            std::fs::copy(e.path(), &to).map_err(|err| Error::output(&to, err))?;
+        }
+    }
+    Ok(())
 }
 
 /// Scans file `f`: its partitions in parallel, each folded on its own, merged.

@@ -497,3 +497,88 @@ fn a_resumed_scan_reads_finished_files_back_and_reports_the_same() {
         serde_json::from_str(&std::fs::read_to_string(&resumed).unwrap()).unwrap();
     assert_eq!(r["rows"]["read"], 6001);
 }
+
+/// `scan --resume` with `--attributes`: the attribute files of the files done are kept in the
+/// work directory and put back on resume, so the attributes equal an uninterrupted run's, byte
+/// for byte, and appear only with the report.
+#[test]
+fn a_resumed_scan_keeps_the_attributes_of_finished_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    let text = std::fs::read_to_string(bold()).unwrap();
+    let lines: Vec<&str> = text.lines().take(3000).collect();
+    for (k, chunk) in lines.chunks(1000).enumerate() {
+        std::fs::write(
+            corpus.join(format!("part-{k}.jsonl")),
+            chunk.join("\n") + "\n",
+        )
+        .unwrap();
+    }
+    let run = |name: &str, extra: &[&str]| {
+        let report = dir.path().join(format!("{name}.json"));
+        let attrs = dir.path().join(format!("{name}-attrs"));
+        let mut args = vec![
+            "scan",
+            corpus.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--attributes",
+            attrs.to_str().unwrap(),
+            "--threads",
+            "1",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        (debias(&args), attrs)
+    };
+    let (o, whole) = run("whole", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let work = dir.path().join("work");
+    let third = corpus.join("part-2.jsonl");
+    let good = std::fs::read(&third).unwrap();
+    std::fs::write(&third, b"{\"text\": \"cut off\n").unwrap();
+    let (o, attrs) = run("resumed", &["--resume", work.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!attrs.exists(), "no attributes without the report");
+    // The two files done: their counts, and their attribute files beside them.
+    let kept: Vec<String> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(
+        kept.iter().filter(|n| n.ends_with(".json")).count(),
+        2,
+        "{kept:?}"
+    );
+    assert_eq!(
+        kept.iter().filter(|n| n.ends_with(".attributes")).count(),
+        2,
+        "{kept:?}"
+    );
+    std::fs::write(&third, good).unwrap();
+    let (o, attrs) = run("resumed", &["--resume", work.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = |d: &std::path::Path| {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().to_string();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (files(&whole), files(&attrs));
+    assert_eq!(
+        a.iter().map(|x| &x.0).collect::<Vec<_>>(),
+        b.iter().map(|x| &x.0).collect::<Vec<_>>()
+    );
+    assert!(
+        a == b,
+        "the attribute files differ from an uninterrupted run's"
+    );
+    assert!(!work.exists());
+}
