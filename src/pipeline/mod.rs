@@ -8,8 +8,10 @@
 //! SELECT CAST(<id> AS VARCHAR)      AS __debias_id,     -- when the input has an id column
 //!        <text>                     AS __debias_text,
 //!        <source>                   AS __debias_source, -- or debias_url_domain(<url>)
+//!        NOT coalesce(octet_length(<text>) <= <max_document_bytes>, true) AS __debias_too_large,
 //!        coalesce(<where>, false)   AS __debias_selected,
-//!        CASE WHEN __debias_selected THEN debias_hits(<text>) END AS __debias_hits
+//!        CASE WHEN __debias_selected AND NOT __debias_too_large
+//!             THEN debias_hits(<text>) END AS __debias_hits
 //! FROM <file>
 //! ```
 //!

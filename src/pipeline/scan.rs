@@ -7,6 +7,10 @@
 //! planner can run it as a partial aggregate per partition and a final one over the partials
 //! (on one machine, or on a cluster's executors). A local scan drives the same fold itself, to
 //! write per-document attributes and take the embedding sample on the way.
+//!
+//! With `--resume DIR` ([`ScanOptions::resume`]) what each input file found is saved in DIR when
+//! the file is done (with its attribute files), and read back by a later run instead of
+//! scanning the file again.
 
 use std::sync::Arc;
 use std::time::Instant;
