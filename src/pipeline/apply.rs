@@ -286,10 +286,27 @@ impl<'a> Job<'a> {
         }
     }
 
-    fn end_pass(&self) {
+    /// Runs a pass over every input file and ends its progress. A file appended to between the
+    /// passes shows as rows the first pass did not see: that is said, not an internal error.
+    fn run(
+        &self,
+        actions: &Actions,
+        sinks: &mut Sinks<'_>,
+        carried: &mut Carried,
+    ) -> Result<PassStats> {
+        let pass = self.rt.block_on(run_pass(
+            &self.ctx,
+            self.rules,
+            &self.files,
+            actions,
+            sinks,
+            carried,
+            self.opts,
+        ));
         if let Some(p) = &self.opts.progress {
             p.finish();
         }
+        pass.map_err(|e| changed_inputs(&self.files, &self.stamps).err().unwrap_or(e))
     }
 
     /// The actions, planned (`plan`) or counting up to the rebalance action (`stop_at`).
@@ -350,17 +367,7 @@ impl<'a> Job<'a> {
             after: None,
             out: None,
         };
-        let pass = self.rt.block_on(run_pass(
-            &self.ctx,
-            self.rules,
-            &self.files,
-            &actions,
-            &mut sinks,
-            carried,
-            self.opts,
-        ));
-        self.end_pass();
-        let pass = pass?;
+        let pass = self.run(&actions, &mut sinks, carried)?;
         carried.counted();
         let list = &self.rules.apply.actions;
         let ActionKind::Rebalance(rb) = &list[k].kind else {
@@ -408,20 +415,7 @@ impl<'a> Job<'a> {
                 weighted: &mut weighted,
             }),
         };
-        let pass = self.rt.block_on(run_pass(
-            &self.ctx,
-            rules,
-            &self.files,
-            &actions,
-            &mut sinks,
-            carried,
-            self.opts,
-        ));
-        self.end_pass();
-        // A file appended to between the passes shows as rows the first pass did not see: say
-        // that, not an internal error.
-        let pass =
-            pass.map_err(|e| changed_inputs(&self.files, &self.stamps).err().unwrap_or(e))?;
+        let pass = self.run(&actions, &mut sinks, carried)?;
         Ok(Wrote {
             pass,
             after,
