@@ -272,6 +272,37 @@ fn outputs_load_in_python_data_tools() {
     );
 }
 
+/// Applies `pets.yaml` to `inputs` into `out`; returns the schema of the output and its rows.
+fn apply_pets(inputs: &[&Path], out: &Path) -> (datafusion::arrow::datatypes::SchemaRef, usize) {
+    let mut args = vec!["apply".to_string()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    for a in [
+        "--rules",
+        fixture("pets.yaml").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "-q",
+    ] {
+        args.push(a.to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = debias(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let part = std::fs::read_dir(out.join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&part).unwrap(),
+        )
+        .unwrap();
+    let schema = reader.schema().clone();
+    let rows = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+    (schema, rows)
+}
+
 /// Issue 19, case 11: JSONL and Parquet inputs with the same string columns, one of them
 /// LargeUtf8 in the Parquet file, are applied together ("Utf8View does not equal Utf8" before),
 /// and the output keeps a string column's type (the widest of the files').
@@ -285,29 +316,7 @@ fn mixed_jsonl_and_parquet_inputs_apply_with_their_string_types_kept() {
     let jsonl = d.join("tiny.jsonl");
     std::fs::copy(fixture("tiny.jsonl"), &jsonl).unwrap();
     let out = d.join("out");
-    let o = debias(&[
-        "apply",
-        jsonl.to_str().unwrap(),
-        large.to_str().unwrap(),
-        "--rules",
-        fixture("pets.yaml").to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "-q",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let part = std::fs::read_dir(out.join("data"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .unwrap();
-    let reader =
-        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(&part).unwrap(),
-        )
-        .unwrap();
-    let schema = reader.schema().clone();
-    let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+    let (schema, rows) = apply_pets(&[&jsonl, &large], &out);
     // Both files' 8 rows each, read; each has one null text, not written.
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
@@ -317,35 +326,8 @@ fn mixed_jsonl_and_parquet_inputs_apply_with_their_string_types_kept() {
     assert_eq!(ty("text"), DataType::LargeUtf8, "{schema:?}");
     assert_eq!(ty("id"), DataType::Utf8, "{schema:?}");
     // A Parquet input alone keeps its types: not turned into Utf8View.
-    let out2 = d.join("out2");
-    let o = debias(&[
-        "apply",
-        large.to_str().unwrap(),
-        "--rules",
-        fixture("pets.yaml").to_str().unwrap(),
-        "--output",
-        out2.to_str().unwrap(),
-        "-q",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let part = std::fs::read_dir(out2.join("data"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .unwrap();
-    let reader =
-        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(&part).unwrap(),
-        )
-        .unwrap();
-    let ty = |n: &str| {
-        reader
-            .schema()
-            .field_with_name(n)
-            .unwrap()
-            .data_type()
-            .clone()
-    };
+    let (schema, _) = apply_pets(&[&large], &d.join("out2"));
+    let ty = |n: &str| schema.field_with_name(n).unwrap().data_type().clone();
     assert_eq!(
         (ty("id"), ty("text")),
         (DataType::Utf8, DataType::LargeUtf8)
