@@ -56,6 +56,7 @@ fn whole_apply(c: &mut Criterion) {
             debias::report::ReportFormat::Json,
             debias::report::ReportFormat::Md,
         ],
+        resume: None,
     };
     let mut g = c.benchmark_group("apply");
     g.sample_size(10);

@@ -371,6 +371,14 @@ pub struct ApplyArgs {
     /// Replace an existing output directory.
     #[arg(long)]
     pub overwrite: bool,
+    /// Keep the run's state in DIR as it goes (the rebalance plan, each finished data file);
+    /// run the same command again after an interruption and what was done is kept: the
+    /// counting pass is not run again and finished files are not written again (the input is
+    /// still read, for the counts). The output is the same, byte for byte, as one uninterrupted
+    /// run's. DIR must be on the output's file system; it is removed when the output is
+    /// written.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -1119,7 +1127,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     let report = written.ok_or_else(|| Error::Internal("the scan wrote no report".into()))?;
     if let Some(dir) = &args.resume {
         // The job is done: its work directory goes.
-        let _ = std::fs::remove_dir_all(dir);
+        pipeline::resume::remove_dir(dir);
         if !args.run.log.quiet && outcome.resumed_files > 0 {
             eprintln!(
                 "resumed: {} of {} file(s) read back from {}",
@@ -1279,6 +1287,7 @@ fn apply(args: ApplyArgs) -> Result<(), Error> {
         memory_limit: args.run.memory_limit,
         progress: progress.clone(),
         formats: args.format.clone(),
+        resume: args.resume.clone(),
     };
     let (inputs, _stdin) = StdinSpool::take(&args.inputs)?;
     let outcome = pipeline::apply::apply(&rules, &inputs, &opts)?;
@@ -1293,11 +1302,29 @@ fn apply(args: ApplyArgs) -> Result<(), Error> {
                 "files": m.output.files.len(),
                 "seconds": outcome.elapsed.as_secs_f64(),
                 "passes": outcome.passes,
+                "resumed": outcome.resumed.as_ref().map(|r| serde_json::json!({
+                    "plan": r.plan, "files": r.files, "rows": r.rows
+                })),
                 "warnings": &m.warnings,
                 "output": args.output.display().to_string(),
             })
         );
     } else if !args.run.log.quiet {
+        if let (Some(r), Some(dir)) = (&outcome.resumed, &args.resume)
+            && (r.plan || r.files > 0)
+        {
+            eprintln!(
+                "resumed from {}: {}{} finished file(s) kept ({} rows)",
+                dir.display(),
+                if r.plan {
+                    "the rebalance plan and "
+                } else {
+                    ""
+                },
+                r.files,
+                r.rows
+            );
+        }
         let m = &outcome.manifest;
         let a = &m.rows.account;
         let sum = |x: &std::collections::BTreeMap<String, u64>| x.values().sum::<u64>();

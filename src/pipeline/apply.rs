@@ -43,6 +43,7 @@ use super::embed::TopicModel;
 use super::input::InputFile;
 use super::output::{ENCODE_BUFFER_BYTES, Sink, SinkThread};
 use super::read::{self, PlanColumns, column_list, resolve_inputs};
+use super::resume::{ApplyWork, Resumed, SavedPlan};
 use super::{Progress, ScanOptions, ScanOutcome, runtime, session, udf};
 use crate::apply::manifest::{
     self, ActionEntry, FilterAuditEntry, GroupImpact, InputEntry, Manifest, OutputEntry, RulesEntry,
@@ -103,6 +104,8 @@ pub struct ApplyOptions {
     pub progress: Option<Arc<dyn Progress>>,
     /// The formats of the reports under `report/` (all when empty).
     pub formats: Vec<ReportFormat>,
+    /// The work directory of a resumable run (see [`crate::pipeline::resume`]).
+    pub resume: Option<PathBuf>,
 }
 
 /// What `apply` did; everything here is also written to the output directory.
@@ -113,6 +116,8 @@ pub struct ApplyOutcome {
     pub after: Report,
     pub elapsed: std::time::Duration,
     pub passes: usize,
+    /// What a run with `resume` kept of an interrupted one.
+    pub resumed: Option<Resumed>,
 }
 
 /// The edits column: a list of (start, end, original, replacement), byte offsets.
@@ -152,25 +157,41 @@ fn provenance_fields() -> Vec<Field> {
 /// Runs the rules' actions over the corpus and writes the output directory:
 /// `data/part-NNNNN.parquet`, `manifest.json`, `README.md` (a dataset card),
 /// `report/{before,after}.{json,md,html}` and `report/report.html` (the before/after page).
+/// With `opts.resume`, the run can be resumed after an interruption (see
+/// [`crate::pipeline::resume`]).
 pub fn apply(rules: &RuleSet, inputs: &[String], opts: &ApplyOptions) -> Result<ApplyOutcome> {
     let mut job = Job::new(rules, inputs, opts)?;
-    let mut carried = job.carried()?;
+    let work = job.work()?;
     let mut before = ScanStats::new(&rules.detector);
-    let plan = job.count(&mut carried, &mut before)?;
-    let tmp = TempDir::create(&opts.output)?;
-    let wrote = job.write(plan.as_ref(), &mut carried, &mut before, tmp.path())?;
+    let (plan, mut carried, counted) = job.plan(work.as_ref(), &mut before)?;
+    let tmp = match &work {
+        Some(w) => TempDir::kept(&opts.output, &w.output())?,
+        None => TempDir::create(&opts.output)?,
+    };
+    let before_of_write = (!counted).then_some(&mut before);
+    let wrote = job.write(
+        plan.as_ref(),
+        &mut carried,
+        before_of_write,
+        &tmp,
+        work.as_ref(),
+    )?;
     let account = job.check(&carried, &wrote)?;
     let (before, after) = job.reports(before, wrote.after, &account);
-    let (started, passes) = (job.started, job.passes);
+    let (started, passes, resumed) = (job.started, job.passes, job.resumed.clone());
     let manifest = job.manifest(account, plan, wrote.pass, wrote.files, wrote.weighted)?;
     write_artifacts(tmp.path(), &manifest, [&before, &after], &opts.formats)?;
     tmp.commit(&opts.output)?;
+    if let Some(w) = work {
+        w.remove();
+    }
     Ok(ApplyOutcome {
         manifest,
         before,
         after,
         elapsed: started.elapsed(),
         passes,
+        resumed,
     })
 }
 
@@ -198,6 +219,8 @@ struct Job<'a> {
     /// Passes started so far, of `total_passes`.
     passes: usize,
     total_passes: usize,
+    /// With `resume`: what was kept of an interrupted run.
+    resumed: Option<Resumed>,
 }
 
 /// What the writing pass produced.
@@ -269,7 +292,70 @@ impl<'a> Job<'a> {
             replaced,
             passes: 0,
             total_passes: 1 + uses_topics as usize + rebalance.is_some() as usize,
+            resumed: None,
         })
+    }
+
+    /// The work directory of `opts.resume`, keyed by what the saved state depends on.
+    fn work(&mut self) -> Result<Option<ApplyWork>> {
+        let Some(dir) = &self.opts.resume else {
+            return Ok(None);
+        };
+        let mut key = format!(
+            "{}\0{}\0{:?}\0{}",
+            env!("CARGO_PKG_VERSION"),
+            self.rules.origin.sha256,
+            self.rules.input,
+            self.seed
+        );
+        for (f, stamp) in self.files.iter().zip(&self.stamps) {
+            let modified = stamp
+                .and_then(|(_, t)| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            key.push_str(&format!(
+                "\0{}\0{}\0{modified}",
+                f.path.to_string_lossy(),
+                f.size
+            ));
+        }
+        let key = format!("{:016x}", crate::hash::stable_hash(0, key.as_bytes()));
+        self.resumed = Some(Resumed::default());
+        ApplyWork::open(dir, &key, &self.opts.output).map(Some)
+    }
+
+    /// The rebalance plan (counted, or read back from `work`) and what the passes carry to
+    /// the writing pass. Returns whether `before` holds the counts (else the writing pass
+    /// counts them).
+    fn plan(
+        &mut self,
+        work: Option<&ApplyWork>,
+        before: &mut ScanStats,
+    ) -> Result<(Option<RebalancePlan>, Carried, bool)> {
+        if self.rebalance.is_none() {
+            return Ok((None, self.carried()?, false));
+        }
+        if let Some(saved) = work.and_then(ApplyWork::plan) {
+            self.total_passes -= 1;
+            if let Some(r) = &mut self.resumed {
+                r.plan = true;
+            }
+            *before = saved.before;
+            // The writing pass detects (and assigns topics) itself.
+            let mut carried = self.carried()?;
+            carried.hits = None;
+            carried.batches = None;
+            return Ok((Some(saved.plan), carried, true));
+        }
+        let mut carried = self.carried()?;
+        let plan = self.count(&mut carried, before)?;
+        if let (Some(w), Some(plan)) = (work, &plan) {
+            let saved = SavedPlan {
+                plan: plan.clone(),
+                before: before.clone(),
+            };
+            w.save_plan(&saved)?;
+        }
+        Ok((plan, carried, true))
     }
 
     /// Starts the next pass: its phase, and (unless the pass reports its own) its progress.
@@ -380,13 +466,15 @@ impl<'a> Job<'a> {
         Ok(Some(plan))
     }
 
-    /// The writing pass, into `dir`; it also fills `before` when it is the only pass.
+    /// The writing pass, into `dir`; it also fills `before` when given. With `work`, the files
+    /// an interrupted run finished are kept, and each finished file is recorded there.
     fn write(
         &mut self,
         plan: Option<&RebalancePlan>,
         carried: &mut Carried,
-        before: &mut ScanStats,
-        dir: &Path,
+        before: Option<&mut ScanStats>,
+        dir: &TempDir,
+        work: Option<&ApplyWork>,
     ) -> Result<Wrote> {
         let actions = self.actions(plan, None);
         let mut after = ScanStats::new(&self.rules.detector);
@@ -396,18 +484,26 @@ impl<'a> Job<'a> {
             .memory_limit
             .map_or(ENCODE_BUFFER_BYTES, |m| (m / 8).min(ENCODE_BUFFER_BYTES));
         let rules = self.rules;
-        let sink = Sink::new(
-            dir,
+        let mut sink = Sink::new(
+            dir.path(),
             self.out_schema.clone(),
             &rules.apply.output,
             &rules.input.text_column,
-        )?;
-        let mut sink = SinkThread::spawn(sink.buffer(buffer))?;
+        )?
+        .buffer(buffer);
+        if let Some(w) = work {
+            let done = w.written()?;
+            if let Some(r) = &mut self.resumed {
+                r.files = done.len();
+                r.rows = done.iter().map(|f| f.rows).sum();
+            }
+            sink = sink.resume(done)?.on_close(Box::new(w.recorder()));
+        }
+        let mut sink = SinkThread::spawn(sink)?;
         let mut weighted: BTreeMap<GroupId, f64> = BTreeMap::new();
-        let first = self.passes == 0;
         self.begin_pass("writing", true);
         let mut sinks = Sinks {
-            before: first.then_some(before),
+            before,
             after: Some(&mut after),
             out: Some(Output {
                 sink: &mut sink,
@@ -1005,7 +1101,9 @@ impl Carried {
 
     /// (rows read back, rows kept) of a cache that the writing pass did not read to its end.
     fn unread(&self) -> Option<(usize, usize)> {
-        let topics = self.topics.as_ref().map(|t| (t.cursor, t.rows.len()));
+        let topics = (self.topics.as_ref())
+            .filter(|t| !t.filling)
+            .map(|t| (t.cursor, t.rows.len()));
         let hits = self
             .hits
             .as_ref()

@@ -155,25 +155,21 @@ fn spans_array(detector: &Detector, docs: &[(String, bool)]) -> ArrayRef {
 /// It holds the output's lock, `.DEST.lock` beside it, from creation until dropped: a second
 /// run on the same output fails at once instead of silently replacing the first one's result.
 #[derive(Debug)]
-pub(crate) struct TempDir(
-    PathBuf,
+pub(crate) struct TempDir {
+    path: PathBuf,
     /// Held for its `Drop`, which releases the lock.
     #[allow(dead_code)]
-    OutputLock,
-);
+    lock: OutputLock,
+    /// A directory kept when the run fails (the output of `apply --resume`).
+    keep: bool,
+}
 
 impl TempDir {
     /// Takes the lock of `dest` and creates `.DEST.tmp-PID` beside it (removing a stale one).
     /// Temporary directories of `dest` left by runs that were killed are removed too (holding
     /// the lock, no live run is writing them).
     pub fn create(dest: &Path) -> Result<TempDir> {
-        if dest.is_symlink() {
-            return Err(Error::Usage(format!(
-                "{} is a symbolic link; give the directory itself (the output replaces what is at that path)",
-                dest.display()
-            )));
-        }
-        let lock = OutputLock::take(dest)?;
+        let lock = Self::lock(dest)?;
         remove_leftovers(dest);
         let tmp = temp_sibling(dest);
         if tmp.exists() {
@@ -181,25 +177,55 @@ impl TempDir {
         }
         register(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
-        Ok(TempDir(tmp, lock))
+        Ok(TempDir {
+            path: tmp,
+            lock,
+            keep: false,
+        })
+    }
+
+    /// Takes the lock of `dest` and fills `dir` (created if needed), which outlives a failed or
+    /// stopped run so that a later run can resume it.
+    pub fn kept(dest: &Path, dir: &Path) -> Result<TempDir> {
+        let lock = Self::lock(dest)?;
+        remove_leftovers(dest);
+        std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
+        Ok(TempDir {
+            path: dir.to_path_buf(),
+            lock,
+            keep: true,
+        })
+    }
+
+    fn lock(dest: &Path) -> Result<OutputLock> {
+        if dest.is_symlink() {
+            return Err(Error::Usage(format!(
+                "{} is a symbolic link; give the directory itself (the output replaces what is at that path)",
+                dest.display()
+            )));
+        }
+        OutputLock::take(dest)
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        &self.path
     }
 
     /// Moves the finished directory to `dest` (see [`replace_dir`]).
     pub(crate) fn commit(&self, dest: &Path) -> Result<()> {
-        replace_dir(&self.0, dest)
+        replace_dir(&self.path, dest)
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        if self.0.exists() {
-            let _ = std::fs::remove_dir_all(&self.0);
+        if self.keep {
+            return;
         }
-        unregister(&self.0);
+        if self.path.exists() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+        unregister(&self.path);
     }
 }
 

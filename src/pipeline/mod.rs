@@ -29,6 +29,7 @@ pub mod embed;
 pub mod input;
 pub mod output;
 pub(crate) mod read;
+pub mod resume;
 pub mod scan;
 pub mod udf;
 

@@ -65,7 +65,14 @@ pub(crate) struct Sink {
     buffered: usize,
     buffer: usize,
     files: Vec<FileEntry>,
+    /// Per part directory, the rows and files an interrupted run finished (see [`Sink::resume`]).
+    resumed: BTreeMap<String, (u64, usize)>,
+    /// Told the files closed so far each time one closes (after it is synced to disk).
+    on_close: Option<OnClose>,
 }
+
+/// See [`Sink::on_close`].
+pub(crate) type OnClose = Box<dyn FnMut(&[FileEntry]) -> Result<()> + Send>;
 
 struct Part {
     /// Relative to the output directory, e.g. `data/lang=en`.
@@ -81,10 +88,17 @@ struct Part {
     group_rows: usize,
     file: Option<OpenFile>,
     next_file: usize,
+    /// Leading rows that are in files an interrupted run finished: not written again.
+    skip: u64,
 }
 
 impl Part {
     fn new(dir: String) -> Self {
+        Self::resumed(dir, (0, 0))
+    }
+
+    /// A part whose first `rows` rows are in its first `files` files already.
+    fn resumed(dir: String, (rows, files): (u64, usize)) -> Self {
         Part {
             dir,
             pending: Vec::new(),
@@ -94,8 +108,25 @@ impl Part {
             inline: None,
             group_rows: 0,
             file: None,
-            next_file: 0,
+            next_file: files,
+            skip: rows,
         }
+    }
+
+    /// Drops the leading rows of `batch` that are in finished files. When the last of them
+    /// goes, the part's chunks continue where they were (chunks are cut every [`CHUNK_ROWS`]
+    /// rows of the part, and Parquet cuts pages by chunk), so the files that follow are the
+    /// bytes an uninterrupted run writes.
+    fn skip_done(&mut self, batch: RecordBatch, done: u64) -> RecordBatch {
+        if self.skip == 0 {
+            return batch;
+        }
+        let n = batch.num_rows().min(self.skip as usize);
+        self.skip -= n as u64;
+        if self.skip == 0 {
+            self.pending_rows = (done % CHUNK_ROWS as u64) as usize;
+        }
+        batch.slice(n, batch.num_rows() - n)
     }
 }
 
@@ -302,7 +333,38 @@ impl Sink {
             buffered: 0,
             buffer: ENCODE_BUFFER_BYTES,
             files: Vec::new(),
+            resumed: BTreeMap::new(),
+            on_close: None,
         })
+    }
+
+    /// Continues the output of an interrupted run whose finished files are `done` (paths
+    /// `DIR/part-NNNNN.parquet`, numbered from 0 in each directory): the same rows are written
+    /// to this sink, and those in `done` are skipped. A part's files depend on its rows alone,
+    /// so the files that follow are those an uninterrupted run writes.
+    pub fn resume(mut self, done: Vec<FileEntry>) -> Result<Self> {
+        for f in &done {
+            let bad = || Error::Internal(format!("a kept output file has an odd name: {}", f.path));
+            let (dir, name) = f.path.rsplit_once('/').ok_or_else(bad)?;
+            let index: usize = (name.strip_prefix("part-"))
+                .and_then(|n| n.strip_suffix(".parquet"))
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(bad)?;
+            let entry = self.resumed.entry(dir.to_owned()).or_insert((0, 0));
+            if entry.1 != index {
+                return Err(bad());
+            }
+            *entry = (entry.0 + f.rows, entry.1 + 1);
+        }
+        self.files = done;
+        Ok(self)
+    }
+
+    /// Calls `f` with the files closed so far each time a file is closed, once its bytes are
+    /// synced to disk (what a resumed run may keep).
+    pub fn on_close(mut self, f: OnClose) -> Self {
+        self.on_close = Some(f);
+        self
     }
 
     /// Bounds the bytes of rows waiting for encoding (default [`ENCODE_BUFFER_BYTES`]): past
@@ -373,10 +435,12 @@ impl Sink {
             .filter(|&i| !self.dropped.contains(batch.schema().field(i).name()))
             .collect();
         let batch = batch.project(&keep).map_err(Error::bug)?;
+        let resumed = self.resumed.get(&dir).copied().unwrap_or((0, 0));
         let part = self
             .parts
             .entry(dir.clone())
-            .or_insert_with(|| Part::new(dir.clone()));
+            .or_insert_with(|| Part::resumed(dir.clone(), resumed));
+        let batch = part.skip_done(batch, resumed.0);
         // Fill the pending chunk up to CHUNK_ROWS from the new batch, and cut whole chunks
         // straight from the batch (slices share its buffers: nothing is copied twice).
         let mut chunks = Vec::new();
@@ -386,6 +450,8 @@ impl Sink {
             let head = batch.slice(0, take);
             batch = batch.slice(take, batch.num_rows() - take);
             chunks.push(if part.pending.is_empty() {
+                // (A resumed part's count may stand for rows in finished files.)
+                part.pending_rows = 0;
                 head
             } else {
                 part.pending.push(head);
@@ -533,7 +599,8 @@ impl Sink {
         group.close().map_err(|e| Error::output(&path, e))?;
         f.rows += rows as u64;
         if f.writer.bytes_written() as u64 >= self.target {
-            close(&self.root, part, &mut self.files)?;
+            close(&self.root, part, &mut self.files, self.on_close.is_some())?;
+            self.closed()?;
         }
         Ok(true)
     }
@@ -543,7 +610,7 @@ impl Sink {
         let dirs: Vec<String> = self.parts.keys().cloned().collect();
         for dir in &dirs {
             let part = self.parts.get_mut(dir).expect("a part");
-            if part.pending_rows > 0 {
+            if !part.pending.is_empty() {
                 let all = take_pending(&self.schema, part)?;
                 self.add_chunk(dir, all)?;
             }
@@ -552,17 +619,43 @@ impl Sink {
             }
         }
         while self.append_next(true)? {}
+        let sync = self.on_close.is_some();
         for part in self.parts.values_mut() {
-            close(&self.root, part, &mut self.files)?;
+            close(&self.root, part, &mut self.files, sync)?;
         }
         if self.files.is_empty() && self.partition_by.is_empty() {
             // No rows: one empty file, so that the schema can still be read.
             let mut part = Part::new("data".into());
             open(&self.root, &self.schema, &self.props, &mut part)?;
-            close(&self.root, &mut part, &mut self.files)?;
+            close(&self.root, &mut part, &mut self.files, sync)?;
         }
+        self.check_resumed()?;
+        self.closed()?;
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(self.files)
+    }
+}
+
+impl Sink {
+    /// Tells [`Sink::on_close`] the files closed so far.
+    fn closed(&mut self) -> Result<()> {
+        match &mut self.on_close {
+            Some(f) => f(&self.files),
+            None => Ok(()),
+        }
+    }
+
+    /// A resumed sink must have been given every row the kept files hold.
+    fn check_resumed(&self) -> Result<()> {
+        for (dir, (rows, _)) in &self.resumed {
+            let skipped = self.parts.get(dir).map_or(0, |p| rows - p.skip);
+            if skipped != *rows {
+                return Err(Error::Internal(format!(
+                    "the resumed run gave {skipped} rows for {dir}, whose kept files hold {rows}"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -665,13 +758,17 @@ fn open(root: &Path, schema: &SchemaRef, props: &WriterProperties, part: &mut Pa
     Ok(())
 }
 
-fn close(root: &Path, part: &mut Part, files: &mut Vec<FileEntry>) -> Result<()> {
+/// Closes the part's file (`sync`: and waits until its bytes are on disk).
+fn close(root: &Path, part: &mut Part, files: &mut Vec<FileEntry>, sync: bool) -> Result<()> {
     let Some(OpenFile { writer, rel, rows }) = part.file.take() else {
         return Ok(());
     };
     let path = root.join(&rel);
     let mut f = writer.into_inner().map_err(|e| Error::output(&path, e))?;
     f.file.flush().map_err(|e| Error::output(&path, e))?;
+    if sync {
+        f.file.sync_all().map_err(|e| Error::output(&path, e))?;
+    }
     files.push(FileEntry {
         path: rel,
         rows,
@@ -743,11 +840,15 @@ mod tests {
             groups.append(i % 11 != 0);
         }
         let num = Int64Array::from_iter_values((from..from + n).map(|i| (i * 7919 % 1000) as i64));
+        let lang: StringArray = (from..from + n)
+            .map(|i| Some(["en", "de", "fr"][i * 7 % 3]))
+            .collect();
         RecordBatch::try_from_iter([
             ("text", Arc::new(text) as ArrayRef),
             ("id", Arc::new(id) as ArrayRef),
             ("groups", Arc::new(groups.finish()) as ArrayRef),
             ("num", Arc::new(num) as ArrayRef),
+            ("lang", Arc::new(lang) as ArrayRef),
         ])
         .unwrap()
     }
@@ -848,6 +949,120 @@ mod tests {
                 f.bytes
             );
         }
+    }
+
+    /// A sink resumed with the files an interrupted sink had finished, and given the same rows
+    /// (in other batches), skips the rows those files hold and writes the rest: the files are
+    /// those of one uninterrupted sink, byte for byte, with row groups that do not divide the
+    /// chunk size, with and without partitions, and whatever file the interruption followed.
+    #[test]
+    fn a_resumed_sink_writes_the_files_of_an_uninterrupted_one() {
+        let plain = OutputRules {
+            row_group_size: 700,
+            target_file_size: 8_000,
+            ..OutputRules::default()
+        };
+        let partitioned = OutputRules {
+            partition_by: vec!["lang".into()],
+            target_file_size: 3_000,
+            row_group_size: 300,
+            ..plain.clone()
+        };
+        check_resume(&plain, &input());
+        check_resume(&partitioned, &input());
+        // Texts of 1.2 kB: each 1,024-row chunk fills more than a Parquet page (1 MB), so the
+        // pages are cut where the chunks end, and a resumed part must keep the chunks' phase.
+        let long: Vec<RecordBatch> = input()
+            .iter()
+            .map(|b| {
+                let text = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+                let long: StringArray = text
+                    .iter()
+                    .map(|t| t.map(|t| format!("{t} {}", "a long document text ".repeat(60))))
+                    .collect();
+                let mut cols = b.columns().to_vec();
+                cols[0] = Arc::new(long);
+                RecordBatch::try_new(b.schema(), cols).unwrap()
+            })
+            .collect();
+        let one_group_per_file = OutputRules {
+            row_group_size: 1500,
+            target_file_size: 1,
+            ..OutputRules::default()
+        };
+        check_resume(&one_group_per_file, &long);
+    }
+
+    /// Writes `batches` once, recording the files as they close; then, for several points of
+    /// interruption, resumes a sink from the files closed by then and compares every file.
+    fn check_resume(rules: &OutputRules, batches: &[RecordBatch]) {
+        let schema = batches[0].schema();
+        let write_all = |sink: &mut Sink, step: usize| {
+            let all = concat_batches(&schema, batches).unwrap();
+            for at in (0..all.num_rows()).step_by(step) {
+                sink.write(&all.slice(at, step.min(all.num_rows() - at)))
+                    .unwrap();
+            }
+        };
+        let full = tempfile::tempdir().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let mut sink = Sink::new(full.path(), schema.clone(), rules, "text")
+            .unwrap()
+            .on_close(Box::new(move |f| {
+                record.lock().unwrap().push(f.to_vec());
+                Ok(())
+            }));
+        write_all(&mut sink, 3001);
+        let files = sink.finish().unwrap();
+        let closed: Vec<Vec<FileEntry>> = seen.lock().unwrap().clone();
+        assert!(closed.len() > 3, "{}", closed.len());
+        for done in [&closed[0], &closed[1], &closed[closed.len() / 2]] {
+            let resumed = tempfile::tempdir().unwrap();
+            for f in done {
+                let to = resumed.path().join(&f.path);
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(full.path().join(&f.path), &to).unwrap();
+            }
+            let mut sink = Sink::new(resumed.path(), schema.clone(), rules, "text")
+                .unwrap()
+                .resume(done.clone())
+                .unwrap();
+            write_all(&mut sink, 999);
+            let again = sink.finish().unwrap();
+            let key = |f: &FileEntry| (f.path.clone(), f.rows, f.sha256.clone());
+            assert_eq!(
+                again.iter().map(key).collect::<Vec<_>>(),
+                files.iter().map(key).collect::<Vec<_>>(),
+                "resumed after {} file(s)",
+                done.len()
+            );
+            for f in &again {
+                assert_eq!(
+                    std::fs::read(resumed.path().join(&f.path)).unwrap(),
+                    std::fs::read(full.path().join(&f.path)).unwrap()
+                );
+            }
+        }
+    }
+
+    /// A resumed sink that is given fewer rows than its kept files hold says so.
+    #[test]
+    fn a_resumed_sink_given_too_few_rows_fails() {
+        let rules = OutputRules {
+            row_group_size: 1000,
+            target_file_size: 10_000,
+            ..OutputRules::default()
+        };
+        let (_full, files) = write(&rules, ENCODE_BUFFER_BYTES);
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = Sink::new(dir.path(), input()[0].schema(), &rules, "text")
+            .unwrap()
+            .resume(files[..2].to_vec())
+            .unwrap();
+        sink.write(&rows(0, 10)).unwrap();
+        let err = sink.finish().unwrap_err().to_string();
+        assert!(err.contains("kept files hold"), "{err}");
     }
 
     #[test]

@@ -193,7 +193,7 @@ struct WorkDir {
 
 impl WorkDir {
     fn open(dir: &std::path::Path, rules: &RuleSet) -> Result<WorkDir> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
+        super::resume::open_dir(dir)?;
         // The rule file's hash, and its `input:` section as the command line may have changed
         // it (`--text-column`, `--id-column`).
         Ok(WorkDir {

@@ -27,6 +27,7 @@ fn opts(out: &Path) -> ApplyOptions {
         memory_limit: None,
         progress: None,
         formats: Vec::new(),
+        resume: None,
     }
 }
 
@@ -1047,4 +1048,120 @@ fn apply_on_its_own_output_takes_ids_from_debias_id_and_keeps_the_lineage() {
         "SELECT count(*) FROM t WHERE abs(debias_weight - debias_lineage[2]['weight']) > 1e-9",
     );
     assert_eq!(int(&kept, 0), 0);
+}
+
+/// Issue 19, item 3: `apply --resume DIR` keeps the rebalance plan and each finished data file
+/// in DIR. A run killed (SIGKILL) part way through its writing pass is resumed by the same
+/// command: the plan is read back, the finished files are kept, and the output is the same,
+/// byte for byte, as one uninterrupted run's. The work directory goes when the output is there.
+#[test]
+fn a_killed_apply_resumes_to_the_bytes_of_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    let text = std::fs::read_to_string(bold()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for (k, chunk) in lines.chunks(lines.len() / 3 + 1).enumerate() {
+        std::fs::write(
+            corpus.join(format!("part-{k}.jsonl")),
+            chunk.join("\n") + "\n",
+        )
+        .unwrap();
+    }
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "version: 1\nseed: 3\naxes: {gender: {}}\nactions:\n  - augment: {swap: gender, mode: append}\n  - rebalance: {axis: gender, strategy: downsample, target: {female: 0.5, male: 0.5, non_binary: 0}}\noutput: {row_group_size: 300, target_file_size: 1}\n",
+    )
+    .unwrap();
+    let args = |out: &Path, extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "apply",
+            corpus.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let whole = dir.path().join("whole");
+    let whole_args = args(&whole, &["-q"]);
+    let o = debias(&whole_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = manifest(&whole)["output"]["files"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(files > 10, "{files} files");
+
+    let work = dir.path().join("work");
+    let out = dir.path().join("out");
+    let resumable = args(&out, &["-q", "--resume", work.to_str().unwrap()]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_debias"))
+        .args(&resumable)
+        .current_dir(repo())
+        .spawn()
+        .unwrap();
+    // Kill it once it has finished two data files.
+    let started = Instant::now();
+    let finished = || -> usize {
+        std::fs::read(work.join("written.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .map_or(0, |v| v["files"].as_array().map_or(0, Vec::len))
+    };
+    while finished() < 2 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "debias apply ended before it was interrupted"
+        );
+        assert!(started.elapsed() < Duration::from_secs(300));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    assert!(!out.exists());
+    assert!(work.join("plan.json").exists(), "the plan is saved");
+
+    let again = args(&out, &["--resume", work.to_str().unwrap()]);
+    let o = debias(&again.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(
+        said.contains("resumed from") && said.contains("the rebalance plan and"),
+        "{said}"
+    );
+    assert!(said.contains("(1 pass(es))"), "{said}");
+    let kept: usize = said
+        .split("the rebalance plan and ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(kept >= 2 && kept < files, "{said}");
+    assert!(!work.exists(), "the work directory is removed at the end");
+    assert!(
+        tree(&out) == tree(&whole),
+        "the resumed output differs from the uninterrupted one"
+    );
+
+    // A work directory that debias did not make is refused, not emptied.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let other = dir.path().join("other");
+    let o = debias(
+        &args(&other, &["--resume", foreign.to_str().unwrap()])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not made by debias"), "{}", stderr(&o));
+    assert!(foreign.join("notes.txt").exists());
 }

@@ -225,6 +225,7 @@ proptest! {
             memory_limit: None,
             progress: None,
             formats: vec![debias::report::ReportFormat::Json],
+            resume: None,
         };
         let inputs = vec![fixture("tiny.jsonl").display().to_string()];
         if let Err(e) = debias::pipeline::apply::apply(&rules, &inputs, &opts) {
