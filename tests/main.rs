@@ -16,4 +16,5 @@ mod it {
     pub mod report;
     pub mod scan;
     pub mod setup;
+    pub mod store;
 }

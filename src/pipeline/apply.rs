@@ -933,7 +933,7 @@ fn changed_inputs(
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::output(path, e))?;
+    let mut f = super::store::open(path).map_err(|e| Error::input(path, e.to_string()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

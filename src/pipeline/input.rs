@@ -34,8 +34,15 @@ pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFil
     for arg in inputs {
         let path = Path::new(arg);
         let mut found: Vec<(PathBuf, String)> = Vec::new();
+        let mut sizes: Vec<u64> = Vec::new();
         let explicit = path.is_file();
-        if explicit {
+        if super::store::is_url(arg) {
+            let keep = |k: &str| format.is_some() || detect_format(k).0.is_some();
+            for o in super::store::resolve(arg, &keep)? {
+                found.push((PathBuf::from(o.url), o.rel));
+                sizes.push(o.size);
+            }
+        } else if explicit {
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
@@ -83,8 +90,10 @@ pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFil
                 .with_help("give a file, a directory or a glob such as 'data/*.jsonl.gz'"),
             ));
         }
-        found.sort();
-        for (p, rel) in found {
+        if sizes.is_empty() {
+            found.sort();
+        }
+        for (k, (p, rel)) in found.into_iter().enumerate() {
             if out.iter().any(|f| f.path == p) {
                 continue;
             }
@@ -108,9 +117,12 @@ pub fn resolve(inputs: &[String], format: Option<Format>) -> Result<Vec<InputFil
                     "a compressed Parquet file cannot be read; Parquet compresses its own pages",
                 ));
             }
-            let size = std::fs::metadata(&p)
-                .map_err(|e| Error::input(&p, format!("cannot read: {e}")))?
-                .len();
+            let size = match sizes.get(k) {
+                Some(&size) => size,
+                None => std::fs::metadata(&p)
+                    .map_err(|e| Error::input(&p, format!("cannot read: {e}")))?
+                    .len(),
+            };
             out.push(InputFile {
                 path: p,
                 id_prefix: rel,
@@ -199,7 +211,7 @@ fn glob_base(pattern: &str) -> PathBuf {
 }
 
 fn open_decoded(f: &InputFile) -> std::io::Result<Box<dyn Read>> {
-    let file = std::fs::File::open(&f.path)?;
+    let file = super::store::open(&f.path)?;
     Ok(match f.compression {
         Compression::None => Box::new(file),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),

@@ -31,6 +31,7 @@ pub mod output;
 pub(crate) mod read;
 pub mod resume;
 pub mod scan;
+pub mod store;
 pub mod udf;
 
 use std::sync::Arc;

@@ -100,6 +100,7 @@ fn readable_path(path: &std::path::Path) -> Result<String> {
         })
     };
     match path.to_str() {
+        Some(s) if super::store::is_url(s) => Ok(s.to_owned()),
         Some(s) if plain(s) => Ok(s.to_owned()),
         _ => link_to(path),
     }
@@ -133,6 +134,9 @@ fn link_to(path: &std::path::Path) -> Result<String> {
 /// Opens one input file as a DataFrame, without reading rows beyond schema inference.
 async fn open(ctx: &SessionContext, f: &InputFile) -> Result<DataFrame> {
     let path = readable_path(&f.path)?;
+    if super::store::is_url(&path) {
+        super::store::register(ctx, &path)?;
+    }
     let compression = input::compression_type(f.compression);
     let res = match f.format {
         Format::Parquet => {
