@@ -7,6 +7,8 @@ mod it {
     pub mod bad_input;
     pub mod bold;
     pub mod cli;
+    #[cfg(feature = "distributed")]
+    pub mod cluster;
     pub mod common;
     pub mod detection;
     pub mod embed;

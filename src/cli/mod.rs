@@ -93,6 +93,50 @@ pub enum Command {
     /// Print the man page (roff), e.g. `debias manpage > debias.1 && man ./debias.1`.
     #[command(after_help = "Examples:\n  debias manpage > debias.1 && man ./debias.1")]
     Manpage,
+    /// Run a node of an Apache DataFusion Ballista cluster that `scan --cluster` runs on (the
+    /// `distributed` feature).
+    #[cfg(feature = "distributed")]
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// The nodes of a cluster.
+#[cfg(feature = "distributed")]
+#[derive(Debug, clap::Subcommand)]
+pub enum ClusterCommand {
+    /// Start a scheduler (clients connect to df://HOST:PORT).
+    #[command(after_help = "Examples:\n  debias cluster scheduler --bind 0.0.0.0 --port 50050")]
+    Scheduler {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        #[arg(long, default_value_t = 50050)]
+        port: u16,
+    },
+    /// Start an executor that joins a scheduler and runs tasks with each job's rules.
+    #[command(
+        after_help = "Examples:\n  debias cluster executor --scheduler 10.0.0.1:50050 --port 50051 --grpc-port 50052 --work-dir /tmp/debias-exec"
+    )]
+    Executor {
+        /// The scheduler, HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        scheduler: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Port of the Arrow Flight service (results and shuffles).
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// Port of the executor's gRPC service.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks run at once (default: the number of cores).
+        #[arg(long)]
+        cores: Option<usize>,
+        /// Directory for shuffle files.
+        #[arg(long, value_name = "DIR")]
+        work_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +268,11 @@ pub struct ScanArgs {
     /// written.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Run the scan on the Apache DataFusion Ballista cluster whose scheduler is at
+    /// df://HOST:PORT (`debias cluster`; needs the `distributed` feature). Every node must see
+    /// the inputs at the same paths (or read them from an object store).
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
     /// Check the report against the rules' `gates:` when it is written: exit 3 when a gate
     /// fails (gates that need an `apply` output or a baseline are skipped; use `debias check`).
     #[arg(long)]
@@ -537,6 +586,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             print_stdout(&String::from_utf8_lossy(&out));
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "distributed")]
+        Command::Cluster(cmd) => cluster(cmd).map(|()| ExitCode::SUCCESS),
         Command::Manpage => {
             let mut out = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
@@ -1087,6 +1138,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode, Error> {
     let progress = progress::reporter(args.run.log.quiet, args.run.log.log_format);
     let opts = ScanOptions {
         resume: args.resume.clone(),
+        cluster: args.cluster.clone(),
         threads: args.run.threads.unwrap_or_else(pipeline::default_threads),
         memory_limit: args.run.memory_limit,
         attributes: args.attributes.as_ref().map(|dir| AttributesOutput {
@@ -1430,4 +1482,37 @@ fn embed(args: EmbedArgs) -> Result<(), Error> {
         eprintln!("output: {}/", args.output.join("data").display());
     }
     Ok(())
+}
+
+/// `debias cluster scheduler|executor`.
+#[cfg(feature = "distributed")]
+fn cluster(cmd: ClusterCommand) -> Result<(), Error> {
+    use debias::pipeline::cluster;
+    match cmd {
+        ClusterCommand::Scheduler { bind, port } => cluster::run_scheduler(&bind, port),
+        ClusterCommand::Executor {
+            scheduler,
+            bind,
+            port,
+            grpc_port,
+            cores,
+            work_dir,
+        } => {
+            let (host, sport) = scheduler
+                .rsplit_once(':')
+                .ok_or_else(|| Error::Usage(format!("--scheduler {scheduler}: give HOST:PORT")))?;
+            let scheduler_port = sport
+                .parse()
+                .map_err(|e| Error::Usage(format!("--scheduler {scheduler}: {e}")))?;
+            cluster::run_executor(&cluster::ExecutorOptions {
+                bind_host: bind,
+                port,
+                grpc_port,
+                scheduler_host: host.to_owned(),
+                scheduler_port,
+                cores: cores.unwrap_or_else(pipeline::default_threads),
+                work_dir,
+            })
+        }
+    }
 }

@@ -25,6 +25,8 @@
 
 pub mod apply;
 pub mod attributes;
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod embed;
 pub mod input;
 pub mod output;
@@ -66,6 +68,8 @@ pub struct ScanOptions {
     /// A work directory where each input file's counts are saved once it is scanned, and read
     /// back (instead of scanning the file again) by a later scan with the same rules.
     pub resume: Option<std::path::PathBuf>,
+    /// The Ballista scheduler (`df://HOST:PORT`) to run the scan on, instead of this machine.
+    pub cluster: Option<String>,
 }
 
 impl Default for ScanOptions {
@@ -78,6 +82,7 @@ impl Default for ScanOptions {
             attributes: None,
             progress: None,
             resume: None,
+            cluster: None,
             keep_types: false,
         }
     }

@@ -65,7 +65,10 @@ pub fn scan_and(
         Some(a) => Some(Arc::new(a.begin()?)),
         None => None,
     };
-    let found = runtime.block_on(scan_files(sessions, rules, &files, opts, writer.clone()))?;
+    let found = match &opts.cluster {
+        Some(url) => on_cluster(url, rules, &files, opts)?,
+        None => runtime.block_on(scan_files(sessions, rules, &files, opts, writer.clone()))?,
+    };
     if found.stats.rows.read == 0 {
         return Err(Error::Input(InputError {
             path: None,
@@ -106,6 +109,45 @@ pub fn scan_and(
         a.finish(w)?;
     }
     Ok(outcome)
+}
+
+/// The counts of `files` scanned on the Ballista cluster at `url` (`--cluster`).
+fn on_cluster(
+    url: &str,
+    rules: &RuleSet,
+    files: &[InputFile],
+    opts: &ScanOptions,
+) -> Result<Found> {
+    let unsupported = [
+        (opts.attributes.is_some(), "--attributes"),
+        (opts.resume.is_some(), "--resume"),
+        (rules.embedding.is_some(), "an `embedding:` section"),
+    ];
+    if let Some((_, what)) = unsupported.iter().find(|(on, _)| *on) {
+        return Err(Error::Usage(format!(
+            "{what} is not supported with --cluster yet; run that scan on one machine"
+        )));
+    }
+    #[cfg(feature = "distributed")]
+    {
+        let stats = super::cluster::scan(url, rules, files, opts.threads)?;
+        if let Some(p) = &opts.progress {
+            p.batch(stats.documents, stats.text_bytes);
+        }
+        Ok(Found {
+            stats,
+            resumed: 0,
+            sample: None,
+            partitions: files.len(),
+        })
+    }
+    #[cfg(not(feature = "distributed"))]
+    {
+        let _ = files;
+        Err(Error::Usage(format!(
+            "--cluster {url}: this debias was built without the `distributed` feature; build it with `cargo build --release --features distributed`"
+        )))
+    }
 }
 
 /// What the read of a scan found: the counts, and the embedding sample when one is taken.
@@ -426,6 +468,11 @@ impl ScanAggregate {
         }
     }
 
+    /// The rules and the input file the fold runs with (what a cluster job's codec encodes).
+    pub(crate) fn parts(&self) -> (&Arc<RuleSet>, &InputFile) {
+        (&self.rules, &self.file)
+    }
+
     /// The call over the columns of a per-file plan with hits (`frame`).
     fn call(self, frame: &datafusion::prelude::DataFrame) -> Expr {
         let has = |c: &str| frame.schema().has_column_with_unqualified_name(c);
@@ -570,6 +617,15 @@ pub async fn file_plan(
         ordered,
         parallel: Some(parallel),
     };
+    file_plan_on(sessions, rules, f).await
+}
+
+/// [`file_plan`] on `sessions`.
+pub(crate) async fn file_plan_on(
+    sessions: read::Sessions<'_>,
+    rules: &Arc<RuleSet>,
+    f: &InputFile,
+) -> Result<datafusion::prelude::DataFrame> {
     let wanted = read::Wanted {
         hits: true,
         ..read::Wanted::default()

@@ -117,10 +117,17 @@ enum Output {
 /// One of the detection UDFs. Equality is by output and detector identity, as DataFusion
 /// requires of UDFs, without comparing the compiled matcher.
 #[derive(Debug)]
-struct DetectUdf {
+pub(crate) struct DetectUdf {
     detector: Arc<Detector>,
     output: Output,
     signature: Signature,
+}
+
+impl DetectUdf {
+    /// The detector the UDF runs (what a cluster job's codec encodes it by).
+    pub(crate) fn detector(&self) -> &Arc<Detector> {
+        &self.detector
+    }
 }
 
 impl DetectUdf {
@@ -415,12 +422,12 @@ pub(crate) fn mention_list_array(detector: &Detector, hits: &[Option<DocHits>]) 
 /// `debias_url_domain(url)`: the host of an `http(s)://` URL, lower-cased, without `www.` and
 /// port; null for a null or unparsable URL.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct UrlDomainUdf {
+pub(crate) struct UrlDomainUdf {
     signature: Signature,
 }
 
 impl UrlDomainUdf {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         UrlDomainUdf {
             signature: Signature::string(1, Volatility::Immutable),
         }

@@ -40,6 +40,12 @@ pub struct RulesOrigin {
     pub path: String,
     /// SHA-256 of the file's bytes.
     pub sha256: String,
+    /// The file's text and the directory its lexicon paths are resolved against (what a cluster
+    /// job carries to its executors, which compile the rules again).
+    #[serde(skip)]
+    pub text: Arc<str>,
+    #[serde(skip)]
+    pub base_dir: std::path::PathBuf,
 }
 
 /// Which rows are read and how their columns are found (`input:` section).
@@ -413,6 +419,8 @@ fn compile(
         origin: RulesOrigin {
             path: display.to_owned(),
             sha256,
+            text: Arc::from(text),
+            base_dir: base_dir.to_path_buf(),
         },
         input,
         targets,
