@@ -469,6 +469,7 @@ impl ScanAggregate {
     }
 
     /// The rules and the input file the fold runs with (what a cluster job's codec encodes).
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
     pub(crate) fn parts(&self) -> (&Arc<RuleSet>, &InputFile) {
         (&self.rules, &self.file)
     }

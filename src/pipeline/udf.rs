@@ -125,6 +125,7 @@ pub(crate) struct DetectUdf {
 
 impl DetectUdf {
     /// The detector the UDF runs (what a cluster job's codec encodes it by).
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
     pub(crate) fn detector(&self) -> &Arc<Detector> {
         &self.detector
     }
