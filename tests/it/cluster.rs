@@ -88,8 +88,7 @@ fn figures(p: &Path) -> serde_json::Value {
     v
 }
 
-/// Four JSONL files without ids (`FILE#ROW` ids: each file must be read in order by one task)
-/// and one Parquet file with them.
+/// Four JSONL files without ids (`FILE#ROW` ids: each file must be read in order by one task).
 fn corpus(dir: &Path) -> PathBuf {
     let corpus = dir.join("corpus");
     std::fs::create_dir_all(&corpus).unwrap();
